@@ -1,0 +1,1 @@
+"""Roster's SCIM protocol: errors, schemas, filters, PATCH and the HTTP views."""
