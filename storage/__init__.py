@@ -1,0 +1,58 @@
+"""Roster's storage: the only package that knows how data is kept.
+
+``storage.interface.Store`` is the contract; ``storage.tinydb_store.TinyStore`` implements it
+in a data folder. Views reach the store through ``get_store()``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask, current_app
+
+from storage.errors import (  # noqa: F401  (re-exported)
+    Conflict,
+    NotFound,
+    StoreError,
+    StoreLocked,
+    StoreUnavailable,
+    VersionMismatch,
+)
+from storage.interface import Store
+
+_EXTENSION = "roster.store"
+_opening = threading.Lock()
+
+
+def open_store(config: dict) -> Store:
+    """Open the store the configuration names (today: the TinyDB data folder)."""
+    from storage.tinydb_store import TinyStore
+
+    return TinyStore(config["data_dir"])
+
+
+def init_app(app: Flask) -> None:
+    """Register the store with ``app``; it is opened on first use (so that CLI commands that do
+    not touch it, like ``--help``, never take the data folder's lock)."""
+    app.extensions[_EXTENSION] = None
+
+
+def get_store(app: Flask | None = None) -> Store:
+    """Return the app's store, opening it on first use."""
+    app = app or current_app._get_current_object()
+    store = app.extensions.get(_EXTENSION)
+    if store is None:
+        with _opening:
+            store = app.extensions.get(_EXTENSION)
+            if store is None:
+                store = open_store(app.config["ROSTER"])
+                app.extensions[_EXTENSION] = store
+    return store
+
+
+def close_store(app: Flask) -> None:
+    """Close the app's store if it was opened."""
+    store = app.extensions.get(_EXTENSION)
+    if store is not None:
+        store.close()
+        app.extensions[_EXTENSION] = None

@@ -1,0 +1,108 @@
+"""Roster: a SCIM 2.0 service provider. ``create_app`` builds the Flask app; ``python app.py``
+serves it with waitress; ``flask --app app …`` runs the admin commands (see ``cli.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import cli
+import config as settings
+import storage
+from scim import api
+from scim.http import NormalizePath, register_error_handlers
+
+log = logging.getLogger("roster")
+
+
+def create_app(config: dict | None = None, *, config_path: str | None = None) -> Flask:
+    """Build the app. ``config`` overrides keys of the configuration (tests pass a data_dir)."""
+    values = settings.load(config_path, config)
+    app = Flask(__name__)
+    app.config["ROSTER"] = values
+    app.config["SECRET_KEY"] = settings.secret_key(values)
+    # RFC 7644 §3.12: a body over the limit is 413, refused before it is read into memory.
+    app.config["MAX_CONTENT_LENGTH"] = values["max_payload_bytes"]
+    app.json.sort_keys = False
+    storage.init_app(app)
+    register_error_handlers(app)
+    app.register_blueprint(api.bp)
+    cli.init_app(app)
+    app.wsgi_app = NormalizePath(app.wsgi_app)
+    if values["trusted_proxies"]:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, values["trusted_proxies"])
+    return app
+
+
+class TrustedProxies:
+    """Apply ``X-Forwarded-*`` headers only to requests that come from a trusted proxy."""
+
+    def __init__(self, wsgi_app, networks: list[str]):
+        self.plain = wsgi_app
+        self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+        self.networks = [ipaddress.ip_network(n, strict=False) for n in networks]
+
+    def __call__(self, environ, start_response):
+        try:
+            peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+        except ValueError:
+            peer = None
+        trusted = peer is not None and any(peer in net for net in self.networks)
+        return (self.proxied if trusted else self.plain)(environ, start_response)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve Roster with waitress until interrupted."""
+    parser = argparse.ArgumentParser(description="Serve Roster, a SCIM 2.0 service provider.")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    parser.add_argument("--config", help="path to a config.toml")
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    try:
+        app = create_app(overrides, config_path=args.config)
+        values = app.config["ROSTER"]
+        logging.basicConfig(
+            level=values["level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        storage.get_store(app)  # take the data folder's lock now, not on the first request
+        return serve(app, values)
+    except (settings.ConfigError, storage.StoreError) as exc:
+        print(f"roster: {exc}", file=sys.stderr)
+        return 2
+
+
+def serve(app: Flask, values: dict) -> int:
+    from waitress.server import create_server
+
+    try:
+        server = create_server(
+            app,
+            host=values["host"],
+            port=values["port"],
+            threads=values["threads"],
+            max_request_body_size=values["max_payload_bytes"],
+            ident="Roster",
+        )
+    except OSError as exc:
+        print(f"roster: cannot listen on {values['host']}:{values['port']}: {exc.strerror}",
+              file=sys.stderr)
+        return 2
+    public = values["public_url"] or f"http://{values['host']}:{values['port']}"
+    log.info("Roster is serving on %s (SCIM base: %s/scim/v2/<idp>)", public, public)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        storage.close_store(app)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Admin commands: ``flask --app app idp …`` and ``flask --app app token …``.
+
+Every command takes ``--json``; errors go to stderr with exit status 1. The commands open the
+same data folder as the server, under the same folder lock: while a server holds it, they
+refuse with a clear message instead of writing behind its back.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from datetime import UTC, datetime
+
+import click
+from flask import Flask, current_app
+
+import storage
+import tokens
+
+KINDS = {
+    "jumpcloud": "JumpCloud",
+    "okta": "Okta",
+    "entra": "Microsoft Entra ID",
+    "onelogin": "OneLogin",
+    "google": "Google Workspace",
+    "pingfederate": "PingFederate",
+    "generic": "Generic SCIM client",
+}
+
+idp_group = click.Group("idp", help="Manage identity providers (SCIM tenants).")
+token_group = click.Group("token", help="Issue and revoke SCIM provisioning tokens.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(idp_group)
+    app.cli.add_command(token_group)
+
+
+def _store() -> storage.Store:
+    try:
+        return storage.get_store()
+    except storage.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _emit(as_json: bool, data, text: str) -> None:
+    click.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+def endpoint(idp: str) -> str:
+    """Return the SCIM Service Provider Endpoint the admin pastes into the IdP."""
+    values = current_app.config["ROSTER"]
+    public = values["public_url"] or f"http://{values['host']}:{values['port']}"
+    return f"{public}/scim/v2/{idp}"
+
+
+def find_idp(store: storage.Store, idp: str) -> dict:
+    record = store.get_record("idps", idp)
+    if record is None:
+        raise click.ClickException(f"no identity provider with id {idp!r} (see 'idp list')")
+    return record
+
+
+def summary(store: storage.Store, record: dict) -> dict:
+    """Return an IdP's row: id, name, kind, synchronized counts, token state."""
+    return {
+        "id": record["id"],
+        "name": record["name"],
+        "kind": record["kind"],
+        "users": store.count("User", record["id"]),
+        "groups": store.count("Group", record["id"]),
+        "token": tokens.state(store, record["id"]),
+    }
+
+
+def create_idp(store: storage.Store, name: str, kind: str) -> dict:
+    """Create an IdP record; names are unique (case-insensitive) so the admin can tell them apart."""
+    name = name.strip()
+    if not name:
+        raise ValueError("the name must not be empty")
+    if store.records("idps", lambda r: r["name"].casefold() == name.casefold()):
+        raise ValueError(f"an identity provider named {name!r} already exists")
+    record = {
+        "id": uuid.uuid4().hex[:12],
+        "name": name,
+        "kind": kind,
+        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+    store.put_record("idps", record["id"], record)
+    return record
+
+
+@idp_group.command("create")
+@click.option("--name", required=True, help="A name to recognise the IdP by.")
+@click.option("--kind", required=True, type=click.Choice(list(KINDS)), help="The IdP's product.")
+@json_option
+def idp_create(name: str, kind: str, as_json: bool) -> None:
+    """Create an identity provider and print its id."""
+    try:
+        record = create_idp(_store(), name, kind)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(as_json, record, record["id"])
+
+
+@idp_group.command("list")
+@json_option
+def idp_list(as_json: bool) -> None:
+    """List identity providers with their synchronized users and groups."""
+    store = _store()
+    rows = [summary(store, r) for r in sorted(store.records("idps"), key=lambda r: r["created"])]
+    if as_json:
+        _emit(True, rows, "")
+        return
+    header = ("ID", "NAME", "KIND", "USERS", "GROUPS", "TOKEN")
+    table = [header] + [
+        (r["id"], r["name"], r["kind"], str(r["users"]), str(r["groups"]), r["token"])
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@idp_group.command("delete")
+@click.argument("idp")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
+    """Delete an identity provider and everything provisioned through it."""
+    store = _store()
+    row = summary(store, find_idp(store, idp))
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException("refusing to delete without --yes (no terminal to ask)")
+        click.confirm(
+            f"Delete {row['name']} with {row['users']} users and {row['groups']} groups?",
+            abort=True,
+        )
+    store.delete_idp(idp)
+    _emit(as_json, {"deleted": idp, "users": row["users"], "groups": row["groups"]},
+          f"deleted {idp}")
+
+
+@token_group.command("generate")
+@click.argument("idp")
+@json_option
+def token_generate(idp: str, as_json: bool) -> None:
+    """Issue a new token (revoking the previous one) and print endpoint and token once."""
+    store = _store()
+    find_idp(store, idp)
+    token = tokens.issue(store, idp)
+    data = {"endpoint": endpoint(idp), "token": token}
+    _emit(as_json, data, f"endpoint: {data['endpoint']}\ntoken: {data['token']}")
+
+
+@token_group.command("revoke")
+@click.argument("idp")
+@json_option
+def token_revoke(idp: str, as_json: bool) -> None:
+    """Revoke the IdP's token: SCIM requests with it are refused from now on."""
+    store = _store()
+    find_idp(store, idp)
+    count = tokens.revoke(store, idp)
+    _emit(as_json, {"idp": idp, "revoked": count}, f"revoked {count} token(s) of {idp}")

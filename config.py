@@ -1,0 +1,166 @@
+"""Roster's configuration: defaults, ``config.toml``, environment variables, test overrides.
+
+Precedence, lowest first: the defaults below, the TOML file (``--config PATH``, else the file
+named by ``ROSTER_CONFIG``, else ``config.toml`` in the working directory when present), the
+``ROSTER_*`` environment variables, and the overrides a caller passes (tests).
+``config.example.toml`` documents every key; a key missing there is a key missing here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded as the one line the admin reads."""
+
+
+@dataclass(frozen=True)
+class Key:
+    section: str
+    name: str
+    type: type
+    default: Any
+    env: str | None = None
+
+
+KEYS = {
+    k.name: k
+    for k in (
+        Key("server", "host", str, "127.0.0.1", "ROSTER_HOST"),
+        Key("server", "port", int, 8080, "ROSTER_PORT"),
+        Key("server", "public_url", str, "", "ROSTER_PUBLIC_URL"),
+        Key("server", "trusted_proxies", list, []),
+        Key("server", "threads", int, 8),
+        Key("server", "secret_key", str, "", "ROSTER_SECRET_KEY"),
+        Key("storage", "data_dir", str, "data", "ROSTER_DATA_DIR"),
+        Key("scim", "max_results", int, 1000),
+        Key("scim", "max_operations", int, 1000),
+        Key("scim", "max_payload_bytes", int, 1024 * 1024),
+        Key("scim", "max_members", int, 100_000),
+        Key("logging", "level", str, "INFO", "ROSTER_LOG_LEVEL"),
+    )
+}
+SECTIONS = {k.section for k in KEYS.values()}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _find_file(path: str | None) -> Path | None:
+    if path:
+        return Path(path)
+    if os.environ.get("ROSTER_CONFIG"):
+        return Path(os.environ["ROSTER_CONFIG"])
+    default = Path("config.toml")
+    return default if default.exists() else None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"configuration file {path} cannot be read: {exc}") from None
+    values: dict[str, Any] = {}
+    for section, table in data.items():
+        if section not in SECTIONS or not isinstance(table, dict):
+            raise ConfigError(f"{path}: unknown section [{section}]")
+        for name, value in table.items():
+            key = KEYS.get(name)
+            if key is None or key.section != section:
+                raise ConfigError(f"{path}: unknown key '{section}.{name}'")
+            values[name] = _check(key, value, f"{path}: {section}.{name}")
+    return values
+
+
+def _check(key: Key, value: Any, where: str) -> Any:
+    # bool is an int in Python; a port of `true` is still a mistake.
+    if not isinstance(value, key.type) or (key.type is int and isinstance(value, bool)):
+        raise ConfigError(f"{where} must be {key.type.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _from_env(key: Key, raw: str) -> Any:
+    if key.type is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{key.env} must be a whole number, not {raw!r}") from None
+    return raw
+
+
+def load(path: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the validated configuration as a flat dict of key → value."""
+    values = {name: key.default for name, key in KEYS.items()}
+    found = _find_file(path)
+    if found is not None:
+        values.update(_read_file(found))
+    for name, key in KEYS.items():
+        if key.env and os.environ.get(key.env):
+            values[name] = _from_env(key, os.environ[key.env])
+    for name, value in (overrides or {}).items():
+        if name not in KEYS:
+            raise ConfigError(f"unknown configuration key '{name}'")
+        values[name] = _check(KEYS[name], value, name)
+    _validate(values)
+    return values
+
+
+def _validate(values: dict[str, Any]) -> None:
+    if not 0 < values["port"] < 65536:
+        raise ConfigError(f"server.port must be between 1 and 65535, not {values['port']}")
+    for name in ("threads", "max_results", "max_operations", "max_payload_bytes", "max_members"):
+        if values[name] < 1:
+            raise ConfigError(f"{KEYS[name].section}.{name} must be at least 1")
+    if values["public_url"] and not values["public_url"].startswith(("http://", "https://")):
+        raise ConfigError("server.public_url must start with http:// or https://")
+    values["public_url"] = values["public_url"].rstrip("/")
+    for entry in values["trusted_proxies"]:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigError(f"server.trusted_proxies: {entry!r} is not an IP address") from None
+    values["level"] = values["level"].upper()
+    if values["level"] not in LOG_LEVELS:
+        raise ConfigError(f"logging.level must be one of {', '.join(LOG_LEVELS)}")
+
+
+def prepare_data_dir(values: dict[str, Any]) -> Path:
+    """Create the data folder if needed and check that it is writable."""
+    folder = Path(values["data_dir"])
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"data folder {folder} is not writable: {exc.strerror}") from None
+    return folder
+
+
+def secret_key(values: dict[str, Any]) -> str:
+    """Return the configured secret key, or the one generated once and kept in the data folder.
+
+    The generated key never lives in the repository; keeping it means sessions and signed links
+    survive restarts.
+    """
+    if values["secret_key"]:
+        return values["secret_key"]
+    path = prepare_data_dir(values) / "secret_key"
+    try:
+        # O_EXCL: if two processes race, exactly one writes the key and both read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return path.read_text().strip()

@@ -1,0 +1,141 @@
+"""HTTP plumbing for the SCIM API: media types, body parsing, responses, and the app-wide
+error handlers that turn every failure into an RFC 7644 §3.12 error body."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+import storage
+from scim import errors
+
+log = logging.getLogger(__name__)
+
+SCIM_MEDIA_TYPE = "application/scim+json"
+SCIM_PREFIX = "/scim/"
+
+
+def scim_response(body: dict | None, status: int = 200, headers: dict | None = None) -> Response:
+    """Return ``body`` as ``application/scim+json`` (RFC 7644 §3.1)."""
+    payload = "" if body is None else json.dumps(body, ensure_ascii=False)
+    response = Response(payload, status=status, headers=headers or {})
+    if body is not None:
+        response.headers["Content-Type"] = f"{SCIM_MEDIA_TYPE}; charset=utf-8"
+    return response
+
+
+def _json_media_type(content_type: str) -> bool:
+    # RFC 7644 §3.1: clients use application/scim+json; real ones also send application/json,
+    # with or without a charset, or no Content-Type at all (CLIENTS.md).
+    mimetype = content_type.split(";", 1)[0].strip().lower()
+    return mimetype in ("", "application/json", "text/json") or mimetype.endswith("+json")
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise errors.InvalidSyntax(f"The JSON object has the key {key!r} more than once.")
+        seen[key] = value
+    return seen
+
+
+def _reject_constant(name: str) -> None:
+    raise errors.InvalidSyntax(f"{name} is not a valid JSON value.")
+
+
+def read_json() -> object:
+    """Return the request body parsed as JSON, or raise the SCIM error that says why not."""
+    if not _json_media_type(request.content_type or ""):
+        raise errors.UnsupportedMediaType(
+            f"Content-Type {request.content_type!r} is not supported: "
+            f"send {SCIM_MEDIA_TYPE} or application/json."
+        )
+    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    if not raw.strip():
+        raise errors.InvalidSyntax("The request body is empty; a JSON object is required.")
+    try:
+        text = raw.decode("utf-8")
+        return json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
+        )
+    except UnicodeDecodeError:
+        raise errors.InvalidSyntax("The request body is not valid UTF-8.") from None
+    except RecursionError:
+        raise errors.InvalidSyntax("The request body is nested too deeply.") from None
+    except json.JSONDecodeError as exc:
+        raise errors.InvalidSyntax(f"The request body is not valid JSON: {exc}") from None
+
+
+def _is_scim_request() -> bool:
+    return request.path.startswith(SCIM_PREFIX) or request.path.rstrip("/") == "/scim"
+
+
+def _render(error: errors.ScimError) -> Response:
+    return scim_response(error.to_dict(), error.status, error.headers)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Render every error on a SCIM path as a SCIM error body, and never leak a traceback."""
+
+    @app.errorhandler(errors.ScimError)
+    def scim_error(error: errors.ScimError):
+        return _render(error)
+
+    @app.errorhandler(storage.StoreError)
+    def store_error(error: storage.StoreError):
+        if isinstance(error, storage.Conflict):
+            # RFC 7644 §3.3 and §3.5.1: a uniqueness clash is 409 uniqueness.
+            return _render(errors.Uniqueness(f"{error.attribute} {error.value!r} is already taken."))
+        if isinstance(error, storage.NotFound):
+            return _render(errors.NotFound(f"Resource {error} not found."))
+        if isinstance(error, storage.VersionMismatch):
+            return _render(errors.PreconditionFailed())
+        log.exception("storage failure")
+        return _render(errors.InternalError())
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if not _is_scim_request():
+            return error
+        if isinstance(error, RequestEntityTooLarge):
+            return _render(errors.PayloadTooLarge())
+        scim = errors.ScimError(error.description)
+        scim.status = error.code or 500
+        if error.code == 405:
+            scim = errors.MethodNotAllowed(
+                f"{request.method} is not allowed on {request.path}.",
+                headers={"Allow": ", ".join(getattr(error, "valid_methods", None) or ())},
+            )
+        elif error.code == 404:
+            scim = errors.NotFound(f"There is no SCIM endpoint at {request.path}.")
+        return _render(scim)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        # Log the traceback for the operator; send the client nothing of it.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _is_scim_request():
+            return _render(errors.InternalError())
+        return Response("Internal Server Error", status=500, mimetype="text/plain")
+
+
+class NormalizePath:
+    """WSGI middleware: collapse doubled slashes and drop a trailing slash on SCIM paths.
+
+    Clients build URLs by concatenation (JumpCloud appends ``/Users`` to the Base URL), so
+    ``/scim/v2/x//Users/`` must reach ``/scim/v2/x/Users``.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if "/scim" in path:
+            parts = [p for p in path.split("/") if p]
+            environ["PATH_INFO"] = "/" + "/".join(parts)
+        return self.app(environ, start_response)

@@ -1,0 +1,196 @@
+"""The behaviour Users and Groups share: create, read, replace, patch, delete, list and search
+(RFC 7644 §3.3 to §3.6), parameterised by a ``Kind`` that says what differs per type.
+
+Views stay thin: each builds a request from the edge (marshmallow ``load_*``), calls one of the
+functions here, and returns what it gives back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import current_app, g, request
+
+from scim import errors
+from scim.attributes import ResourceType
+from scim.filter import parse_filter
+from scim.http import read_json, scim_response
+from scim.models import load_patch, load_query, load_resource, load_search
+from scim.patch import apply_patch
+from scim.projection import project, split_attribute_list
+from scim.discovery_docs import list_response
+from storage import get_store
+
+Hook = Callable[[dict, dict | None], dict]
+
+
+def _same(new: dict, current: dict | None) -> dict:
+    return new
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between resource types.
+
+    ``prepare(new, current)`` runs under the store's write lock just before a write (``current``
+    is None on create): it validates references and carries internal fields over.
+    ``decorate(resource)`` adds derived attributes (a User's ``groups``, members' ``$ref``)
+    before projection.
+    """
+
+    rtype: ResourceType
+    prepare: Hook = _same
+    decorate: Callable[[dict], dict] = field(default=lambda resource: resource)
+
+
+def base_url() -> str:
+    """Return the tenant's SCIM base URL, honouring ``public_url`` (RFC 7644 §3.1 Location)."""
+    public = current_app.config["ROSTER"]["public_url"] or request.host_url.rstrip("/")
+    return f"{public}/scim/v2/{g.idp}"
+
+
+def _limits() -> dict:
+    return current_app.config["ROSTER"]
+
+
+def _location(kind: Kind, resource: dict) -> str:
+    return f"{base_url()}{kind.rtype.endpoint}/{resource['id']}"
+
+
+def render(kind: Kind, resource: dict, attributes=None, excluded=None) -> dict:
+    """Return ``resource`` as a client sees it: derived attributes, location, projection."""
+    resource = kind.decorate(resource)
+    resource["meta"]["location"] = _location(kind, resource)
+    # Internal fields (a password hash) start with "_" and never leave the server.
+    public = {k: v for k, v in resource.items() if not k.startswith("_")}
+    return project(public, kind.rtype, attributes, excluded)
+
+
+def _projection_args() -> tuple[list[str] | None, list[str] | None]:
+    return (
+        split_attribute_list(request.args.get("attributes")),
+        split_attribute_list(request.args.get("excludedAttributes")),
+    )
+
+
+def _single(kind: Kind, resource: dict, status: int = 200) -> object:
+    attributes, excluded = _projection_args()
+    headers = {"ETag": resource["meta"]["version"]}
+    if status == 201:
+        headers["Location"] = _location(kind, resource)
+    return scim_response(render(kind, resource, attributes, excluded), status, headers)
+
+
+def _if_match() -> str | None:
+    # RFC 7644 §3.14 / RFC 7232 §3.1: "*" matches any current version.
+    value = request.headers.get("If-Match")
+    if value is None or value.strip() == "*":
+        return None
+    return value.split(",")[0].strip()
+
+
+def _internal(resource: dict | None) -> dict:
+    return {k: v for k, v in (resource or {}).items() if k.startswith("_")}
+
+
+def create(kind: Kind) -> object:
+    """POST: store a new resource, 201 with Location (RFC 7644 §3.3)."""
+    new = load_resource(kind.rtype, read_json())
+    resource = get_store().create(
+        kind.rtype.name, g.idp, new, prepare=lambda data: kind.prepare(data, None)
+    )
+    return _single(kind, resource, 201)
+
+
+def get(kind: Kind, id: str) -> object:
+    """GET one resource; 304 when If-None-Match names its version (RFC 7644 §3.14)."""
+    resource = get_store().get(kind.rtype.name, g.idp, id)
+    if resource is None:
+        raise errors.NotFound(f"{kind.rtype.name} {id} not found.")
+    if_none_match = request.headers.get("If-None-Match", "")
+    tags = {t.strip() for t in if_none_match.split(",")}
+    if resource["meta"]["version"] in tags or "*" in tags:
+        return scim_response(None, 304, {"ETag": resource["meta"]["version"]})
+    return _single(kind, resource)
+
+
+def replace(kind: Kind, id: str) -> object:
+    """PUT: replace every client-writable attribute (RFC 7644 §3.5.1)."""
+    new = load_resource(kind.rtype, read_json())
+
+    def change(current: dict) -> dict:
+        _check_immutable(kind.rtype, current, new)
+        return kind.prepare({**new, **_internal(current)}, current)
+
+    resource = get_store().update(kind.rtype.name, g.idp, id, change, if_version=_if_match())
+    return _single(kind, resource)
+
+
+def _check_immutable(rtype: ResourceType, current: dict, new: dict) -> None:
+    """RFC 7644 §3.5.1: an immutable attribute that has a value may not be changed by PUT."""
+    for attribute in rtype.schema.attributes:
+        if attribute.mutability != "immutable":
+            continue
+        old = current.get(attribute.name)
+        if old is not None and attribute.name in new and new[attribute.name] != old:
+            raise errors.Mutability(f"{attribute.name} is immutable and cannot be changed.")
+
+
+def patch(kind: Kind, id: str) -> object:
+    """PATCH: apply every operation or none (RFC 7644 §3.5.2); 200 with the resource."""
+    operations = load_patch(read_json(), max_operations=_limits()["max_operations"])
+
+    def change(current: dict) -> dict:
+        internal = _internal(current)
+        public = {k: v for k, v in current.items() if not k.startswith("_")}
+        patched = apply_patch(public, operations, kind.rtype)
+        new = load_resource(kind.rtype, patched)
+        return kind.prepare({**new, **internal} | _keep(new), current)
+
+    resource = get_store().update(kind.rtype.name, g.idp, id, change, if_version=_if_match())
+    return _single(kind, resource)
+
+
+def delete(kind: Kind, id: str) -> object:
+    """DELETE: 204, and the resource is gone (RFC 7644 §3.6)."""
+    get_store().delete(kind.rtype.name, g.idp, id, if_version=_if_match())
+    return scim_response(None, 204)
+
+
+def search(kinds: list[Kind], query: dict) -> object:
+    """Run a query over one or more kinds; answer a ListResponse (RFC 7644 §3.4.2)."""
+    expr = parse_filter(query["filter"]) if query["filter"] else None
+    store = get_store()
+    descending = query["sort_order"] == "descending"
+    matched: list[tuple[Kind, dict]] = []
+    total = 0
+    for kind in kinds:
+        found, page = store.query(
+            kind.rtype.name,
+            g.idp,
+            filter=expr,
+            sort_by=query["sort_by"],
+            descending=descending,
+            start_index=1 if len(kinds) > 1 else query["start_index"],
+            count=None if len(kinds) > 1 else query["count"],
+        )
+        total += found
+        matched += [(kind, resource) for resource in page]
+    if len(kinds) > 1:
+        begin = query["start_index"] - 1
+        matched = matched[begin : begin + query["count"]]
+    resources = [
+        render(kind, r, query["attributes"], query["excluded_attributes"]) for kind, r in matched
+    ]
+    return scim_response(list_response(resources, total, query["start_index"]))
+
+
+def list_get(kinds: list[Kind]) -> object:
+    """GET with query parameters (RFC 7644 §3.4.2)."""
+    return search(kinds, load_query(request.args, max_count=_limits()["max_results"]))
+
+
+def list_post(kinds: list[Kind]) -> object:
+    """POST /.search (RFC 7644 §3.4.3)."""
+    return search(kinds, load_search(read_json(), max_count=_limits()["max_results"]))

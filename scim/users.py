@@ -1,0 +1,84 @@
+"""``/Users`` (RFC 7644 §3, RFC 7643 §4.1): the User-specific rules on top of
+``scim.resources``: passwords are hashed, ``groups`` is derived from group membership."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g
+
+from scim import resources
+from scim.resources import Kind, base_url
+from scim.schemas import USER_TYPE
+from storage import get_store
+from tokens.passwords import hash_password
+
+bp = Blueprint("users", __name__, url_prefix="/Users")
+
+
+def prepare(new: dict, current: dict | None) -> dict:
+    """Hash a new password into the internal ``_password`` (RFC 7643 §4.1.1: writeOnly)."""
+    password = new.pop("password", None)
+    if password is not None:
+        new["_password"] = hash_password(password)
+    return new
+
+
+def decorate(user: dict) -> dict:
+    """Add ``groups``, derived from membership (RFC 7643 §4.1.2: readOnly)."""
+    groups = get_store().groups_of(g.idp, user["id"])
+    if groups:
+        base = base_url()
+        user["groups"] = [
+            {
+                "value": group["id"],
+                "$ref": f"{base}/Groups/{group['id']}",
+                "display": group["displayName"],
+                "type": "direct",
+            }
+            for group in groups
+        ]
+    return user
+
+
+KIND = Kind(USER_TYPE, prepare, decorate)
+
+
+@bp.post("")
+def create():
+    """Create a user."""
+    return resources.create(KIND)
+
+
+@bp.get("")
+def list_users():
+    """List or filter users."""
+    return resources.list_get([KIND])
+
+
+@bp.post("/.search")
+def search():
+    """Search users with a SearchRequest body."""
+    return resources.list_post([KIND])
+
+
+@bp.get("/<id>")
+def get(id):
+    """Return one user."""
+    return resources.get(KIND, id)
+
+
+@bp.put("/<id>")
+def replace(id):
+    """Replace a user."""
+    return resources.replace(KIND, id)
+
+
+@bp.patch("/<id>")
+def patch(id):
+    """Modify a user."""
+    return resources.patch(KIND, id)
+
+
+@bp.delete("/<id>")
+def delete(id):
+    """Delete a user and its memberships."""
+    return resources.delete(KIND, id)

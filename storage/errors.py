@@ -1,0 +1,33 @@
+"""Errors a storage backend raises. They name what went wrong, not an HTTP status: the SCIM
+layer maps them (``scim.http``)."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class for storage errors."""
+
+
+class NotFound(StoreError):
+    """The record does not exist (or belongs to another tenant, which is the same thing)."""
+
+
+class Conflict(StoreError):
+    """A uniqueness rule would be broken; ``attribute`` names the rule (e.g. ``userName``)."""
+
+    def __init__(self, attribute: str, value: str):
+        self.attribute = attribute
+        self.value = value
+        super().__init__(f"{attribute} {value!r} is already in use")
+
+
+class VersionMismatch(StoreError):
+    """An ``if_version`` precondition failed: the record changed since the caller read it."""
+
+
+class StoreLocked(StoreError):
+    """Another process holds the data folder."""
+
+
+class StoreUnavailable(StoreError):
+    """The data folder cannot be used (unwritable, unreadable, or its files are damaged)."""

@@ -1,0 +1,128 @@
+"""The storage contract every backend implements (TinyDB today, PostgreSQL later).
+
+Two kinds of data live in a store:
+
+- **Resources**: SCIM Users and Groups, each owned by one identity provider (the tenant,
+  ``idp``). A resource is a SCIM dict with canonical attribute names. The store owns ``id``
+  and ``meta`` (``resourceType``, ``created``, ``lastModified``, ``version``); it never sets
+  ``meta.location``, which depends on the public URL.
+- **Records**: small keyed tables the service keeps about itself (``idps``, ``tokens``,
+  ``admins``, ``settings``). A record is a JSON-able dict.
+
+Promises every backend keeps:
+
+- Values returned are copies: mutating them never changes the store.
+- A write is durable when the call returns; a crash never loses an acknowledged write and
+  never leaves the store unloadable.
+- Each write is atomic and isolated: readers see the state before or after, never between.
+- Tenants never see each other: a resource of another IdP is reported as not found.
+- Uniqueness (case-insensitive ``userName`` for Users, ``displayName`` for Groups, per IdP) is
+  checked in the same step as the write, so two racing creates cannot both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from scim.filter import Expr
+
+RESOURCE_KINDS = ("User", "Group")
+RECORD_TABLES = ("idps", "tokens", "admins", "settings")
+
+
+class Store(Protocol):
+    # --- resources -------------------------------------------------------------------------
+
+    def get(self, kind: str, idp: str, id: str) -> dict | None:
+        """Return the resource, or None if it does not exist in this IdP."""
+
+    def query(
+        self,
+        kind: str,
+        idp: str,
+        *,
+        filter: Expr | None = None,
+        sort_by: str | None = None,
+        descending: bool = False,
+        start_index: int = 1,
+        count: int | None = None,
+    ) -> tuple[int, list[dict]]:
+        """Return (number of all matches, the requested page) in a stable order.
+
+        ``start_index`` is 1-based (RFC 7644 §3.4.2.4); ``count=None`` means no limit and
+        ``count=0`` returns only the total. Without ``sort_by`` the order is creation order.
+        """
+
+    def create(
+        self,
+        kind: str,
+        idp: str,
+        resource: dict,
+        *,
+        prepare: Callable[[dict], dict] | None = None,
+    ) -> dict:
+        """Store a new resource, assigning ``id`` and ``meta``; return it.
+
+        ``prepare(resource)``, if given, runs while other writers are locked out and returns
+        the resource to store (it may read the store, or raise to abort). Raises Conflict when
+        a uniqueness rule would be broken."""
+
+    def update(
+        self,
+        kind: str,
+        idp: str,
+        id: str,
+        change: Callable[[dict], dict],
+        *,
+        if_version: str | None = None,
+    ) -> dict:
+        """Read-modify-write in one step: ``change(current)`` returns the new resource.
+
+        ``change`` runs while the store is locked against other writers and may read the store
+        (it may raise to abort: nothing is written). Raises NotFound, VersionMismatch when
+        ``if_version`` is given and differs from ``meta.version``, or Conflict."""
+
+    def delete(self, kind: str, idp: str, id: str, *, if_version: str | None = None) -> None:
+        """Delete a resource. Deleting a User also removes it from every Group (RFC 7644 §3.6
+        leaves this to the server; clients expect it). Raises NotFound or VersionMismatch."""
+
+    def count(self, kind: str, idp: str) -> int:
+        """Return how many resources of ``kind`` the IdP has, without scanning."""
+
+    def groups_of(self, idp: str, member_id: str) -> list[dict]:
+        """Return the Groups whose ``members`` include ``member_id``, without scanning."""
+
+    def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:
+        """Return {id: kind} for those of ``ids`` that are Users or Groups of this IdP."""
+
+    # --- records ---------------------------------------------------------------------------
+
+    def get_record(self, table: str, key: str) -> dict | None:
+        """Return the record stored under ``key``, or None."""
+
+    def put_record(self, table: str, key: str, record: dict) -> None:
+        """Insert or replace the record stored under ``key``."""
+
+    def update_record(
+        self, table: str, key: str, change: Callable[[dict], dict]
+    ) -> dict | None:
+        """Read-modify-write one record in one step; return the new record, or None (and write
+        nothing) when there is no record under ``key``."""
+
+    def delete_record(self, table: str, key: str) -> bool:
+        """Delete the record; return whether it existed."""
+
+    def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
+        """Return the records of a table (records tables are small: this may scan)."""
+
+    def delete_idp(self, idp: str) -> None:
+        """Delete an IdP's record, tokens and every resource it provisioned, in one step."""
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def backup(self, destination: str) -> None:
+        """Write a consistent, loadable copy of the whole store to ``destination``."""
+
+    def close(self) -> None:
+        """Flush and release the store (and, for a file store, its folder lock)."""
