@@ -146,7 +146,7 @@ def patch(kind: Kind, id: str) -> object:
         public = {k: v for k, v in current.items() if not k.startswith("_")}
         patched = apply_patch(public, operations, kind.rtype)
         new = load_resource(kind.rtype, patched)
-        return kind.prepare({**new, **internal} | _keep(new), current)
+        return kind.prepare({**new, **internal}, current)
 
     resource = get_store().update(kind.rtype.name, g.idp, id, change, if_version=_if_match())
     return _single(kind, resource)
