@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 import storage
 import tokens
@@ -28,8 +29,9 @@ KINDS = {
     "generic": "Generic SCIM client",
 }
 
-idp_group = click.Group("idp", help="Manage identity providers (SCIM tenants).")
-token_group = click.Group("token", help="Issue and revoke SCIM provisioning tokens.")
+# AppGroup runs each command inside the app context, where the store is reachable.
+idp_group = AppGroup("idp", help="Manage identity providers (SCIM tenants).")
+token_group = AppGroup("token", help="Issue and revoke SCIM provisioning tokens.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 

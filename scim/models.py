@@ -239,7 +239,7 @@ def _schema_class(
     extensions: tuple = (),
     core: str | None = None,
 ) -> type[_Object]:
-    writable = [a for a in attributes if a.mutability != "readOnly" and a.name != "$ref"]
+    writable = [a for a in attributes if a.name != "$ref"]
     declared = {
         a.name: _field(a, unique_by="value" if a.name == "members" else None) for a in writable
     }

@@ -1,0 +1,91 @@
+"""A real Roster process under waitress, for tests that must cross a real socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+READY = "Roster is serving on"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROSTER_")}
+    env.update({"ROSTER_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **extra})
+    return env
+
+
+def flask_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``flask --app app …`` as an admin would."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *args],
+        cwd=ROOT, env=environment(data_dir), capture_output=True, text=True, timeout=60,
+    )
+
+
+class LiveServer:
+    """``python app.py`` on a free loopback port; ready once it says it is serving."""
+
+    def __init__(self, data_dir: Path, *args: str, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(self.port), *args],
+            cwd=ROOT, env=environment(data_dir), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )
+        self.output: list[str] = []
+        for line in self.process.stdout:  # blocks until the server logs readiness or exits
+            self.output.append(line)
+            if READY in line:
+                break
+        else:
+            raise RuntimeError("server exited before serving:\n" + "".join(self.output))
+
+    def request(self, method: str, path: str, token: str | None = None, body=None):
+        """Return (status, headers, parsed JSON body or None)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/scim+json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+                status, headers = response.status, response.headers
+        except urllib.error.HTTPError as error:
+            raw, status, headers = error.read(), error.code, error.headers
+        return status, headers, json.loads(raw) if raw else None
+
+    def stop(self) -> int:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        finally:
+            self.process.stdout.close()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.process.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.process.poll() is None:
+            self.stop()

@@ -1,0 +1,107 @@
+"""Configuration: defaults, TOML, environment, validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import config
+from app import create_app
+
+EXAMPLE = Path(__file__).parents[1] / "config.example.toml"
+
+
+def test_example_documents_every_key_with_its_default():
+    text = EXAMPLE.read_text()
+    for name, key in config.KEYS.items():
+        assert f"\n{name} = " in text, f"{name} is not documented"
+    values = config.load(str(EXAMPLE))
+    assert values == config.load(None)
+
+
+def test_defaults_without_any_file():
+    values = config.load(None)
+    assert (values["host"], values["port"], values["data_dir"]) == ("127.0.0.1", 8080, "data")
+
+
+def test_config_toml_in_working_directory(tmp_path):
+    (tmp_path / "config.toml").write_text('[server]\nport = 9000\n')
+    assert config.load(None)["port"] == 9000
+
+
+def test_environment_overrides_file(tmp_path, monkeypatch):
+    path = tmp_path / "custom.toml"
+    path.write_text('[server]\nport = 9000\npublic_url = "https://a.example/"\n')
+    monkeypatch.setenv("ROSTER_CONFIG", str(path))
+    monkeypatch.setenv("ROSTER_PORT", "9100")
+    monkeypatch.setenv("ROSTER_DATA_DIR", str(tmp_path / "elsewhere"))
+    values = config.load(None)
+    assert values["port"] == 9100
+    assert values["public_url"] == "https://a.example"
+    assert values["data_dir"] == str(tmp_path / "elsewhere")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[server]\nprot = 1\n", "unknown key 'server.prot'"),
+        ("[sever]\nport = 1\n", "unknown section [sever]"),
+        ('[server]\nport = "80"\n', "server.port must be int, not str"),
+        ("[server]\nport = true\n", "server.port must be int, not bool"),
+        ("[server]\nport = 70000\n", "between 1 and 65535"),
+        ('[server]\npublic_url = "roster.example"\n', "must start with http"),
+        ('[server]\ntrusted_proxies = ["nope"]\n', "is not an IP address"),
+        ("[server\n", "cannot be read"),
+        ('[logging]\nlevel = "LOUD"\n', "logging.level must be one of"),
+    ],
+)
+def test_bad_configuration_names_the_problem(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(config.ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        config.load(str(path))
+
+
+def test_bad_environment_value(monkeypatch):
+    monkeypatch.setenv("ROSTER_PORT", "eighty")
+    with pytest.raises(config.ConfigError, match="ROSTER_PORT must be a whole number"):
+        config.load(None)
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path):
+    values = config.load(None, {"data_dir": str(tmp_path / "data")})
+    first = config.secret_key(values)
+    assert len(first) >= 40
+    assert config.secret_key(values) == first
+    assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_public_url_decides_locations(tmp_path):
+    app = create_app({"data_dir": str(tmp_path / "d"), "public_url": "https://r.example.com"})
+    from tests.conftest import Tenant
+
+    import storage
+
+    tenant = Tenant(app.test_client(), storage.get_store(app), "X")
+    user = tenant.create_user("ann")
+    assert user["meta"]["location"].startswith(f"https://r.example.com/scim/v2/{tenant.id}/")
+    storage.close_store(app)
+
+
+@pytest.mark.parametrize("trusted, expected", [([], "http://localhost/"),
+                                               (["127.0.0.1"], "https://proxy.example/")])
+def test_forwarded_headers_only_from_trusted_proxies(tmp_path, trusted, expected):
+    import storage
+    from tests.conftest import Tenant
+
+    app = create_app({"data_dir": str(tmp_path / "d"), "trusted_proxies": trusted})
+    tenant = Tenant(app.test_client(), storage.get_store(app), "X")
+    user = tenant.post(
+        "/Users",
+        {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann"},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "proxy.example"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    ).get_json()
+    assert user["meta"]["location"].startswith(expected)
+    storage.close_store(app)

@@ -1,0 +1,121 @@
+"""The real thing: ``python app.py`` under waitress and ``flask --app app`` in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.live import ROOT, LiveServer, environment, flask_cli, free_port
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return tmp_path / "data"
+
+
+def provision(data_dir) -> tuple[str, str]:
+    created = flask_cli(data_dir, "idp", "create", "--name", "JumpCloud", "--kind", "jumpcloud")
+    assert created.returncode == 0, created.stderr
+    idp = created.stdout.strip()
+    generated = flask_cli(data_dir, "token", "generate", idp, "--json")
+    assert generated.returncode == 0, generated.stderr
+    return idp, json.loads(generated.stdout)["token"]
+
+
+def test_cli_then_server_then_scim(data_dir):
+    idp, token = provision(data_dir)
+    with LiveServer(data_dir) as server:
+        base = f"/scim/v2/{idp}"
+        status, _, body = server.request("GET", base + "/Users", token)
+        assert status == 200 and body["totalResults"] == 0
+        status, headers, user = server.request(
+            "POST", base + "/Users", token, {"schemas": [CORE], "userName": "ann"}
+        )
+        assert status == 201
+        assert headers["Location"] == f"{server.url}{base}/Users/{user['id']}"
+        assert headers["Content-Type"] == "application/scim+json; charset=utf-8"
+        status, _, _ = server.request("GET", base + "/Users", "roster_scim_wrong")
+        assert status == 401
+    # Acknowledged writes survive the restart.
+    with LiveServer(data_dir) as server:
+        status, _, body = server.request("GET", f"/scim/v2/{idp}/Users/{user['id']}", token)
+        assert status == 200 and body["userName"] == "ann"
+
+
+def test_acknowledged_writes_survive_sigkill(data_dir):
+    idp, token = provision(data_dir)
+    base = f"/scim/v2/{idp}"
+    with LiveServer(data_dir) as server:
+        ids = [
+            server.request("POST", base + "/Users", token, {"schemas": [CORE], "userName": f"u{i}"})[
+                2
+            ]["id"]
+            for i in range(20)
+        ]
+        server.kill()
+    with LiveServer(data_dir) as server:
+        status, _, body = server.request("GET", base + "/Users?count=100", token)
+        assert sorted(r["id"] for r in body["Resources"]) == sorted(ids)
+
+
+def test_cli_refuses_while_the_server_runs(data_dir):
+    idp, _ = provision(data_dir)
+    with LiveServer(data_dir):
+        result = flask_cli(data_dir, "token", "generate", idp)
+        assert result.returncode == 1
+        assert "in use by another Roster process" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def run_app(data_dir, *args, cwd=ROOT, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *args], cwd=cwd, env=environment(data_dir, **env),
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_second_server_on_the_same_folder_exits_2(data_dir):
+    with LiveServer(data_dir):
+        result = run_app(data_dir, "--port", str(free_port()))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("roster: the data folder")
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_exits_2(data_dir):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_app(data_dir, "--port", str(busy.getsockname()[1]))
+    assert result.returncode == 2
+    assert "cannot listen on" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ("[server]\nprot = 1\n", "unknown key 'server.prot'"),
+        ('[server]\nport = "x"\n', "server.port must be int"),
+    ],
+)
+def test_bad_config_exits_2_with_one_line(data_dir, tmp_path, config, message):
+    path = tmp_path / "config.toml"
+    path.write_text(config)
+    result = run_app(data_dir, "--config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_unwritable_data_folder_exits_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_app(blocker / "data")
+    assert result.returncode == 2
+    assert "data folder" in result.stderr and "Traceback" not in result.stderr
