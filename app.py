@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import sys
 
+import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -22,10 +23,17 @@ log = logging.getLogger("roster")
 
 def create_app(config: dict | None = None, *, config_path: str | None = None) -> Flask:
     """Build the app. ``config`` overrides keys of the configuration (tests pass a data_dir)."""
-    values = settings.load(config_path, config)
+    try:
+        values = settings.load(config_path, config)
+        secret = settings.secret_key(values)
+    except settings.ConfigError as exc:
+        if click.get_current_context(silent=True) is not None:
+            # Under `flask --app app …`: one line and exit status 2, not a traceback.
+            raise click.ClickException(str(exc)) from None
+        raise
     app = Flask(__name__)
     app.config["ROSTER"] = values
-    app.config["SECRET_KEY"] = settings.secret_key(values)
+    app.config["SECRET_KEY"] = secret
     # RFC 7644 §3.12: a body over the limit is 413, refused before it is read into memory.
     app.config["MAX_CONTENT_LENGTH"] = values["max_payload_bytes"]
     app.json.sort_keys = False
@@ -90,8 +98,10 @@ def serve(app: Flask, values: dict) -> int:
             ident="Roster",
         )
     except OSError as exc:
-        print(f"roster: cannot listen on {values['host']}:{values['port']}: {exc.strerror}",
-              file=sys.stderr)
+        print(
+            f"roster: cannot listen on {values['host']}:{values['port']}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 2
     public = values["public_url"] or f"http://{values['host']}:{values['port']}"
     log.info("Roster is serving on %s (SCIM base: %s/scim/v2/<idp>)", public, public)

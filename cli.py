@@ -78,7 +78,7 @@ def summary(store: storage.Store, record: dict) -> dict:
 
 
 def create_idp(store: storage.Store, name: str, kind: str) -> dict:
-    """Create an IdP record; names are unique (case-insensitive) so the admin can tell them apart."""
+    """Create an IdP record; names are unique (case-insensitive) so admins can tell them apart."""
     name = name.strip()
     if not name:
         raise ValueError("the name must not be empty")
@@ -118,8 +118,7 @@ def idp_list(as_json: bool) -> None:
         return
     header = ("ID", "NAME", "KIND", "USERS", "GROUPS", "TOKEN")
     table = [header] + [
-        (r["id"], r["name"], r["kind"], str(r["users"]), str(r["groups"]), r["token"])
-        for r in rows
+        (r["id"], r["name"], r["kind"], str(r["users"]), str(r["groups"]), r["token"]) for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
@@ -142,8 +141,9 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
             abort=True,
         )
     store.delete_idp(idp)
-    _emit(as_json, {"deleted": idp, "users": row["users"], "groups": row["groups"]},
-          f"deleted {idp}")
+    _emit(
+        as_json, {"deleted": idp, "users": row["users"], "groups": row["groups"]}, f"deleted {idp}"
+    )
 
 
 @token_group.command("generate")

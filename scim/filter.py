@@ -90,7 +90,7 @@ class PatchPath:
     sub: str | None = None
 
 
-# --- limits ------------------------------------------------------------------------------------
+# --- limits -----------------------------------------------------------------------------------
 
 MAX_LENGTH = 4096  # characters in one filter or path
 MAX_DEPTH = 50  # nested groups: "(...)", "not (...)" and "[...]"
@@ -399,7 +399,7 @@ def matches(expr: Expr, resource: dict, rtype: ResourceType) -> bool:
     def lookup(path: AttrPath) -> tuple[list, Attribute] | None:
         resolved = rtype.resolve(path.urn, path.attr, path.sub)
         if resolved is None:
-            if path == AttrPath(None, "schemas"):
+            if path.urn is None and path.sub is None and path.attr.lower() == "schemas":
                 return _as_list(resource.get("schemas")), _SCHEMAS
             return None
         holder = resource if resolved.extension is None else resource.get(resolved.extension)

@@ -59,9 +59,7 @@ def read_json() -> object:
         raise errors.InvalidSyntax("The request body is empty; a JSON object is required.")
     try:
         text = raw.decode("utf-8")
-        return json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
-        )
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise errors.InvalidSyntax("The request body is not valid UTF-8.") from None
     except RecursionError:
@@ -89,7 +87,9 @@ def register_error_handlers(app: Flask) -> None:
     def store_error(error: storage.StoreError):
         if isinstance(error, storage.Conflict):
             # RFC 7644 §3.3 and §3.5.1: a uniqueness clash is 409 uniqueness.
-            return _render(errors.Uniqueness(f"{error.attribute} {error.value!r} is already taken."))
+            return _render(
+                errors.Uniqueness(f"{error.attribute} {error.value!r} is already taken.")
+            )
         if isinstance(error, storage.NotFound):
             return _render(errors.NotFound(f"Resource {error} not found."))
         if isinstance(error, storage.VersionMismatch):

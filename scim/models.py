@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 from scim.attributes import Attribute, ResourceType, split_urn
+from scim.attributes import Schema as ScimSchema
 from scim.errors import InvalidSyntax, InvalidValue, NoTarget
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -25,6 +26,9 @@ SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 MAX_STRING = 65_536
 MAX_ITEMS = 100_000
 _MAX_DETAILS = 5  # error messages quoted in one detail; a 100,000-item list can fail everywhere
+# Multi-valued attributes whose elements point at resources by id (RFC 7643 §4.2): each needs
+# a value, and a value counts once, since IdPs repeat "add"s for members already there.
+_KEYED_BY_VALUE = frozenset({"members"})
 
 
 # --- fields, one per RFC 7643 §2.3 data type ------------------------------------------------
@@ -109,7 +113,7 @@ class _Multi(fields.List):
     """A multi-valued attribute: a list, without nulls or empty elements, one primary at most.
 
     ``unique_by`` names a sub-attribute whose value must be unique; later duplicates are
-    dropped (group members: IdPs repeat adds for members who are already there).
+    dropped.
     """
 
     default_error_messages = {
@@ -220,12 +224,12 @@ def _present(value: object) -> bool:
     return value is not None and (not isinstance(value, str) or bool(value.strip()))
 
 
-def _field(attr: Attribute, *, unique_by: str | None = None) -> fields.Field:
+def _field(attr: Attribute) -> fields.Field:
     if attr.type == "complex":
-        # Group members are references: each needs a value, and a value counts once.
-        nested = _schema_class(attr.name, attr.sub_attributes, required=unique_by)
+        keyed = attr.multi_valued and attr.name in _KEYED_BY_VALUE
+        nested = _schema_class(attr.name, attr.sub_attributes, required=("value",) if keyed else ())
         if attr.multi_valued:
-            return _Multi(_Complex(nested), unique_by=unique_by)
+            return _Multi(_Complex(nested), unique_by="value" if keyed else None)
         return _Complex(nested, by_value=attr.sub("value") is not None)
     scalar = _SCALARS[attr.type]()
     return _Multi(scalar) if attr.multi_valued else scalar
@@ -235,14 +239,13 @@ def _schema_class(
     name: str,
     attributes: tuple[Attribute, ...],
     *,
-    required: str | None = None,
-    extensions: tuple = (),
+    required: tuple[str, ...] = (),
+    extensions: tuple[ScimSchema, ...] = (),
     core: str | None = None,
 ) -> type[_Object]:
-    writable = [a for a in attributes if a.name != "$ref"]
-    declared = {
-        a.name: _field(a, unique_by="value" if a.name == "members" else None) for a in writable
-    }
+    """Build the schema for ``attributes``; ``required`` adds to the attributes' own rule."""
+    writable = [a for a in attributes if a.mutability != "readOnly" and a.name != "$ref"]
+    declared = {a.name: _field(a) for a in writable}
     # marshmallow reads dots in a field name as nesting, and URNs have dots ("2.0"): extension
     # fields get plain names, with the URN as their data_key, and are renamed after loading.
     for index, ext in enumerate(extensions):
@@ -251,7 +254,7 @@ def _schema_class(
         )
     cls = _Object.from_dict(declared, name=f"{name}Schema")
     cls.accepted = {a.name.lower(): a.name for a in writable}
-    cls.required_names = tuple(a.name for a in writable if a.required or a.name == required)
+    cls.required_names = tuple(a.name for a in writable if a.required or a.name in required)
     cls.renames = {f"extension{index}": ext.id for index, ext in enumerate(extensions)}
     if core is not None:
         cls.urns = {u.lower(): u for u in (core, *(e.id for e in extensions))}
@@ -293,8 +296,11 @@ def load_resource(rtype: ResourceType, data: object) -> dict:
 def _lower_keys(data: dict, names: tuple[str, ...]) -> dict:
     """Map ``data``'s keys onto ``names`` case-insensitively, dropping the others."""
     by_lower = {n.lower(): n for n in names}
-    return {by_lower[k.lower()]: v for k, v in data.items() if isinstance(k, str)
-            and k.lower() in by_lower}  # fmt: skip
+    return {
+        by_lower[k.lower()]: v
+        for k, v in data.items()
+        if isinstance(k, str) and k.lower() in by_lower
+    }
 
 
 class _Operation(Schema):
@@ -399,7 +405,7 @@ class _Search(Schema):
     @pre_load
     def _names(self, data, **kwargs):
         keys = tuple(f.data_key or name for name, f in self.fields.items())
-        return _lower_keys(dict(data), keys)
+        return _lower_keys(data, keys)
 
     @post_load
     def _defaults(self, data, **kwargs):

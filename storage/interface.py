@@ -104,9 +104,7 @@ class Store(Protocol):
     def put_record(self, table: str, key: str, record: dict) -> None:
         """Insert or replace the record stored under ``key``."""
 
-    def update_record(
-        self, table: str, key: str, change: Callable[[dict], dict]
-    ) -> dict | None:
+    def update_record(self, table: str, key: str, change: Callable[[dict], dict]) -> dict | None:
         """Read-modify-write one record in one step; return the new record, or None (and write
         nothing) when there is no record under ``key``."""
 

@@ -289,9 +289,7 @@ class TinyStore:
         with self._lock:
             self._commit([(table, key, copy.deepcopy(record))])
 
-    def update_record(
-        self, table: str, key: str, change: Callable[[dict], dict]
-    ) -> dict | None:
+    def update_record(self, table: str, key: str, change: Callable[[dict], dict]) -> dict | None:
         with self._lock:
             current = self._tables[table].get(key)
             if current is None:

@@ -117,4 +117,7 @@ def other(client, store):
 
 
 def patch_op(*operations: dict) -> dict:
-    return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": list(operations)}
+    return {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": list(operations),
+    }

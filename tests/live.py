@@ -31,7 +31,11 @@ def flask_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
     """Run ``flask --app app …`` as an admin would."""
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", *args],
-        cwd=ROOT, env=environment(data_dir), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=environment(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -43,8 +47,11 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "app.py", "--port", str(self.port), *args],
-            cwd=ROOT, env=environment(data_dir), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT,
+            env=environment(data_dir),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.output: list[str] = []
         for line in self.process.stdout:  # blocks until the server logs readiness or exits

@@ -64,10 +64,18 @@ def test_ids_of_another_tenant_look_missing(scim, other):
 def test_new_token_revokes_the_old_one_at_once(scim, store):
     old = scim.token
     new = tokens.issue(store, scim.id)
-    assert scim.client.get(f"{scim.base}/Users",
-                           headers={"Authorization": f"Bearer {old}"}).status_code == 401
-    assert scim.client.get(f"{scim.base}/Users",
-                           headers={"Authorization": f"Bearer {new}"}).status_code == 200
+    assert (
+        scim.client.get(
+            f"{scim.base}/Users", headers={"Authorization": f"Bearer {old}"}
+        ).status_code
+        == 401
+    )
+    assert (
+        scim.client.get(
+            f"{scim.base}/Users", headers={"Authorization": f"Bearer {new}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_revoked_token_is_refused(scim, store):

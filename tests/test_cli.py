@@ -81,8 +81,11 @@ def test_generate_revokes_previous_and_revoke_revokes(runner, store):
 
 
 def test_unknown_idp_is_an_error(runner):
-    for command in (["token", "generate", "nope"], ["token", "revoke", "nope"],
-                    ["idp", "delete", "nope", "--yes"]):
+    for command in (
+        ["token", "generate", "nope"],
+        ["token", "revoke", "nope"],
+        ["idp", "delete", "nope", "--yes"],
+    ):
         result = invoke(runner, *command)
         assert result.exit_code == 1
         assert "no identity provider" in result.output

@@ -14,7 +14,7 @@ EXAMPLE = Path(__file__).parents[1] / "config.example.toml"
 
 def test_example_documents_every_key_with_its_default():
     text = EXAMPLE.read_text()
-    for name, key in config.KEYS.items():
+    for name in config.KEYS:
         assert f"\n{name} = " in text, f"{name} is not documented"
     values = config.load(str(EXAMPLE))
     assert values == config.load(None)
@@ -26,7 +26,7 @@ def test_defaults_without_any_file():
 
 
 def test_config_toml_in_working_directory(tmp_path):
-    (tmp_path / "config.toml").write_text('[server]\nport = 9000\n')
+    (tmp_path / "config.toml").write_text("[server]\nport = 9000\n")
     assert config.load(None)["port"] == 9000
 
 
@@ -79,9 +79,8 @@ def test_secret_key_is_generated_once_and_kept(tmp_path):
 
 def test_public_url_decides_locations(tmp_path):
     app = create_app({"data_dir": str(tmp_path / "d"), "public_url": "https://r.example.com"})
-    from tests.conftest import Tenant
-
     import storage
+    from tests.conftest import Tenant
 
     tenant = Tenant(app.test_client(), storage.get_store(app), "X")
     user = tenant.create_user("ann")
@@ -89,8 +88,9 @@ def test_public_url_decides_locations(tmp_path):
     storage.close_store(app)
 
 
-@pytest.mark.parametrize("trusted, expected", [([], "http://localhost/"),
-                                               (["127.0.0.1"], "https://proxy.example/")])
+@pytest.mark.parametrize(
+    "trusted, expected", [([], "http://localhost/"), (["127.0.0.1"], "https://proxy.example/")]
+)
 def test_forwarded_headers_only_from_trusted_proxies(tmp_path, trusted, expected):
     import storage
     from tests.conftest import Tenant

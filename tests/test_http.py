@@ -26,8 +26,9 @@ def snapshot(scim) -> dict:
 )
 def test_accepted_content_types(scim, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
-    response = scim.client.post(f"{scim.base}/Users", data=USER, headers={**scim.headers,
-                                                                          **headers})
+    response = scim.client.post(
+        f"{scim.base}/Users", data=USER, headers={**scim.headers, **headers}
+    )
     assert response.status_code == 201
     assert response.headers["Content-Type"] == "application/scim+json; charset=utf-8"
 
@@ -38,22 +39,39 @@ def test_accepted_content_types(scim, content_type):
         (b"{not json", "application/json", 400, "invalidSyntax"),
         (b"[1, 2]", "application/json", 400, "invalidSyntax"),
         (b"", "application/json", 400, "invalidSyntax"),
-        (b'{"userName": "a", "userName": "b", "schemas": []}', "application/json", 400,
-         "invalidSyntax"),
-        (b'{"schemas": ["' + CORE.encode() + b'"], "userName": "\xff\xfe"}', "application/json",
-         400, "invalidSyntax"),
-        (b'{"schemas": ["' + CORE.encode() + b'"], "userName": NaN}', "application/json", 400,
-         "invalidSyntax"),
+        (
+            b'{"userName": "a", "userName": "b", "schemas": []}',
+            "application/json",
+            400,
+            "invalidSyntax",
+        ),
+        (
+            b'{"schemas": ["' + CORE.encode() + b'"], "userName": "\xff\xfe"}',
+            "application/json",
+            400,
+            "invalidSyntax",
+        ),
+        (
+            b'{"schemas": ["' + CORE.encode() + b'"], "userName": NaN}',
+            "application/json",
+            400,
+            "invalidSyntax",
+        ),
         (b"[" * 100000 + b"]" * 100000, "application/json", 400, "invalidSyntax"),
         (b"userName=ann", "application/x-www-form-urlencoded", 415, None),
         (b'{"schemas": ["' + CORE.encode() + b'"]}', "application/json", 400, "invalidValue"),
         (b'{"userName": "ann"}', "application/json", 400, None),
-        (b'{"schemas": ["' + CORE.encode() + b'"], "userName": 42}', "application/json", 400,
-         "invalidValue"),
+        (
+            b'{"schemas": ["' + CORE.encode() + b'"], "userName": 42}',
+            "application/json",
+            400,
+            "invalidValue",
+        ),
     ],
 )
-def test_malformed_bodies_get_scim_errors_and_change_nothing(scim, body, content_type, status,
-                                                             scim_type):
+def test_malformed_bodies_get_scim_errors_and_change_nothing(
+    scim, body, content_type, status, scim_type
+):
     before = snapshot(scim)
     response = scim.client.post(
         f"{scim.base}/Users", data=body, headers={**scim.headers, "Content-Type": content_type}

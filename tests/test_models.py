@@ -138,8 +138,11 @@ def test_urn_qualified_attributes_are_nested_under_their_extension():
         }
     )
     loaded = load_resource(USER_TYPE, body)
-    assert loaded[ENTERPRISE] == {"costCenter": "4130", "division": "Theme Park",
-                                  "department": "Tours"}  # fmt: skip
+    assert loaded[ENTERPRISE] == {
+        "costCenter": "4130",
+        "division": "Theme Park",
+        "department": "Tours",
+    }
     assert loaded["title"] == "Guide"
     assert loaded["schemas"] == [CORE, ENTERPRISE]
 
@@ -400,7 +403,10 @@ def test_members_keep_value_display_and_type_and_are_deduplicated():
         {"Value": "u1", "display": "Babs again"},
     ]
     loaded = load_resource(GROUP_TYPE, group(members=members))
-    assert loaded["members"] == [{"value": "u1", "type": "User", "display": "Babs"}, {"value": "u2"}]
+    assert loaded["members"] == [
+        {"value": "u1", "type": "User", "display": "Babs"},
+        {"value": "u2"},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -482,13 +488,13 @@ def test_patch_ops_are_normalised():
         "operations": [
             {"OP": "Replace", "Path": "active", "Value": "False"},  # Entra's capitals
             {"op": "ADD", "value": {"title": "Guide"}},
-            {"op": "remove", "path": "members[value eq \"u1\"]"},
+            {"op": "remove", "path": 'members[value eq "u1"]'},
         ],
     }
     assert load_patch(body) == [
         {"op": "replace", "path": "active", "value": "False"},
         {"op": "add", "path": None, "value": {"title": "Guide"}},
-        {"op": "remove", "path": "members[value eq \"u1\"]", "value": None},
+        {"op": "remove", "path": 'members[value eq "u1"]', "value": None},
     ]
 
 
@@ -509,8 +515,10 @@ def test_remove_without_a_path_is_no_target(op):
     "operations, detail",
     [
         ([{"op": "add", "path": "title"}], "Operations[0].value: Required for add."),
-        ([{"op": "remove", "path": "a"}, {"op": "replace"}], "Operations[1].value: Required for "
-         "replace."),
+        (
+            [{"op": "remove", "path": "a"}, {"op": "replace"}],
+            "Operations[1].value: Required for replace.",
+        ),
         ([{"op": "move", "path": "a"}], "Operations[0].op: Must be one of: add, remove, replace."),
         ([{"path": "a", "value": 1}], "Operations[0].op: Missing data for required field."),
         ([{"op": 1, "value": 1}], "Operations[0].op: Not a valid string."),
@@ -519,11 +527,17 @@ def test_remove_without_a_path_is_no_target(op):
         ([], "Operations: A non-empty list of operations is required."),
         ({"op": "add"}, "Operations: A non-empty list of operations is required."),
     ],
-)  # fmt: skip
+)
 def test_patch_operations_are_validated(operations, detail):
     with pytest.raises(InvalidValue) as caught:
-        load_patch(patch(*operations) if isinstance(operations, list) else {"Operations": 1})
+        load_patch({"schemas": [PATCH], "Operations": operations})
     assert caught.value.detail == detail
+
+
+def test_a_null_value_is_a_value():
+    # RFC 7644 §3.5.1: null means "unassigned"; the PATCH engine decides what that does.
+    ops = load_patch(patch({"op": "replace", "path": "title", "value": None}))
+    assert ops == [{"op": "replace", "path": "title", "value": None}]
 
 
 def test_patch_limits_the_number_of_operations():
@@ -573,15 +587,19 @@ DEFAULTS = {
         ({"count": "2"}, {"count": 2}),
         ({"count": "101"}, {"count": 100}),  # capped to max_count
         ({"count": "9" * 40}, {"count": 100}),
-        ({"sortBy": "userName", "sortOrder": "DESCENDING"},
-         {"sort_by": "userName", "sort_order": "descending"}),
+        (
+            {"sortBy": "userName", "sortOrder": "DESCENDING"},
+            {"sort_by": "userName", "sort_order": "descending"},
+        ),
         ({"attributes": "userName, emails.value,"}, {"attributes": ["userName", "emails.value"]}),
         ({"excludedAttributes": "members"}, {"excluded_attributes": ["members"]}),  # Entra
-        ({"STARTINDEX": "3", "Count": "7", "FILTER": "x pr"},
-         {"start_index": 3, "count": 7, "filter": "x pr"}),
+        (
+            {"STARTINDEX": "3", "Count": "7", "FILTER": "x pr"},
+            {"start_index": 3, "count": 7, "filter": "x pr"},
+        ),
         ({"unknown": "1"}, {}),
     ],
-)  # fmt: skip
+)
 def test_load_query(args, expected):
     assert load_query(args, max_count=100) == DEFAULTS | expected
 
@@ -617,7 +635,10 @@ def test_load_search_reads_the_rfc_example():
         ({}, {"count": 100}),
         ({"count": 1000, "startIndex": 0}, {"count": 100, "start_index": 1}),
         ({"attributes": "userName,emails"}, {"attributes": ["userName", "emails"]}),
-        ({"excludedAttributes": ["members", " meta "]}, {"excluded_attributes": ["members", "meta"]}),
+        (
+            {"excludedAttributes": ["members", " meta "]},
+            {"excluded_attributes": ["members", "meta"]},
+        ),
         ({"sortorder": "Descending"}, {"sort_order": "descending"}),
     ],
 )

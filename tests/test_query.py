@@ -31,8 +31,13 @@ def names(response) -> list[str]:
 
 def test_empty_list_is_a_list_response(scim):
     body = scim.get("/Users").get_json()
-    assert body == {"schemas": [LIST], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0,
-                    "Resources": []}
+    assert body == {
+        "schemas": [LIST],
+        "totalResults": 0,
+        "startIndex": 1,
+        "itemsPerPage": 0,
+        "Resources": [],
+    }
 
 
 @pytest.mark.parametrize(
@@ -58,7 +63,9 @@ def test_filters(scim, people, query, expected):
     assert response.get_json()["totalResults"] == len(expected)
 
 
-@pytest.mark.parametrize("query", ['userName eq "x" and', "(userName eq 1", "userName zz 1", "a" * 5000])
+@pytest.mark.parametrize(
+    "query", ['userName eq "x" and', "(userName eq 1", "userName zz 1", "a" * 5000]
+)
 def test_invalid_filter_is_400_invalid_filter(scim, query):
     response = scim.get("/Users", query_string={"filter": query})
     assert response.status_code == 400
@@ -82,8 +89,13 @@ def test_pages_are_stable_and_cover_everything(scim, people):
 
 @pytest.mark.parametrize(
     "query, total, items",
-    [("count=0", 4, 0), ("startIndex=0&count=1", 4, 1), ("startIndex=-5", 4, 4),
-     ("count=-1", 4, 0), ("startIndex=99", 4, 0)],
+    [
+        ("count=0", 4, 0),
+        ("startIndex=0&count=1", 4, 1),
+        ("startIndex=-5", 4, 4),
+        ("count=-1", 4, 0),
+        ("startIndex=99", 4, 0),
+    ],
 )
 def test_paging_edges(scim, people, query, total, items):
     body = scim.get(f"/Users?{query}").get_json()
@@ -110,8 +122,13 @@ def test_attributes_on_list(scim, people):
 
 
 def test_post_search(scim, people):
-    body = {"schemas": [SEARCH], "filter": 'title eq "Engineer"', "attributes": ["userName"],
-            "startIndex": 1, "count": 1}
+    body = {
+        "schemas": [SEARCH],
+        "filter": 'title eq "Engineer"',
+        "attributes": ["userName"],
+        "startIndex": 1,
+        "count": 1,
+    }
     response = scim.post("/Users/.search", body)
     assert response.status_code == 200
     result = response.get_json()
@@ -126,15 +143,16 @@ def test_root_search_spans_resource_types(scim, people):
     assert result["totalResults"] == 2
     types = sorted(r["meta"]["resourceType"] for r in result["Resources"])
     assert types == ["Group", "User"]
-    assert scim.get("/", query_string={"filter": 'userName eq "bob"'}).get_json()[
-        "totalResults"
-    ] == 1
+    assert (
+        scim.get("/", query_string={"filter": 'userName eq "bob"'}).get_json()["totalResults"] == 1
+    )
 
 
 def test_counts_never_include_another_tenant(scim, other, people):
     other.create_user("alice")
     assert scim.get("/Users").get_json()["totalResults"] == 4
     assert other.get("/Users").get_json()["totalResults"] == 1
-    assert other.get("/Users", query_string={"filter": 'userName eq "bob"'}).get_json()[
-        "totalResults"
-    ] == 0
+    assert (
+        other.get("/Users", query_string={"filter": 'userName eq "bob"'}).get_json()["totalResults"]
+        == 0
+    )

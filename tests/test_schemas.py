@@ -25,7 +25,11 @@ RFC_ATTRIBUTES = {
     USER: {
         "userName": (),
         "name": (
-            "formatted", "familyName", "givenName", "middleName", "honorificPrefix",
+            "formatted",
+            "familyName",
+            "givenName",
+            "middleName",
+            "honorificPrefix",
             "honorificSuffix",
         ),
         "displayName": (),
@@ -44,7 +48,13 @@ RFC_ATTRIBUTES = {
         "photos": ("value", "display", "type", "primary"),
         # "primary" is not in §8.7.1's addresses, but §4.1.2 and the §8.2 example have it.
         "addresses": (
-            "formatted", "streetAddress", "locality", "region", "postalCode", "country", "type",
+            "formatted",
+            "streetAddress",
+            "locality",
+            "region",
+            "postalCode",
+            "country",
+            "type",
             "primary",
         ),
         "groups": ("value", "$ref", "display", "type"),
@@ -62,7 +72,7 @@ RFC_ATTRIBUTES = {
     },
     # "display" is Roster's addition (Okta sends it); §8.7.1 lists value, $ref and type.
     GROUP: {"displayName": (), "members": ("value", "$ref", "type", "display")},
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("schema", list(RFC_ATTRIBUTES), ids=lambda s: s.name)
@@ -106,8 +116,10 @@ def _resolve(path):
         ("User:emails", {"multi_valued": True, "mutability": "readWrite"}),
         ("User:emails.type", {"canonical_values": ("work", "home", "other")}),
         ("User:emails.primary", {"type": "boolean"}),
-        ("User:ims.type", {"canonical_values": ("aim", "gtalk", "icq", "xmpp", "msn", "skype",
-                                                "qq", "yahoo")}),
+        (
+            "User:ims.type",
+            {"canonical_values": ("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo")},
+        ),
         ("User:name.givenName", {"type": "string", "multi_valued": False}),
         ("Enterprise:manager", {"type": "complex", "multi_valued": False}),
         ("Enterprise:manager.displayName", {"mutability": "readOnly"}),
@@ -121,7 +133,7 @@ def _resolve(path):
         ("Group:members.type", {"mutability": "immutable", "canonical_values": ("User", "Group")}),
         ("Group:members.display", {"mutability": "immutable"}),
     ],
-)  # fmt: skip
+)
 def test_characteristics_match_the_rfc(path, characteristics):
     attr = _resolve(path)
     assert {k: getattr(attr, k) for k in characteristics} == characteristics
@@ -137,8 +149,16 @@ def _walk(attributes):
 def test_every_characteristic_takes_an_rfc_value(schema):
     # RFC 7643 §2.2, §2.3 and §7 list the allowed values.
     for attr in _walk((*COMMON, *schema.attributes)):
-        assert attr.type in {"string", "boolean", "decimal", "integer", "dateTime", "binary",
-                             "reference", "complex"}, attr.name  # fmt: skip
+        assert attr.type in {
+            "string",
+            "boolean",
+            "decimal",
+            "integer",
+            "dateTime",
+            "binary",
+            "reference",
+            "complex",
+        }, attr.name
         assert attr.mutability in {"readOnly", "readWrite", "immutable", "writeOnly"}, attr.name
         assert attr.returned in {"always", "never", "default", "request"}, attr.name
         assert attr.uniqueness in {"none", "server", "global"}, attr.name

@@ -53,9 +53,9 @@ def test_acknowledged_writes_survive_sigkill(data_dir):
     base = f"/scim/v2/{idp}"
     with LiveServer(data_dir) as server:
         ids = [
-            server.request("POST", base + "/Users", token, {"schemas": [CORE], "userName": f"u{i}"})[
-                2
-            ]["id"]
+            server.request(
+                "POST", base + "/Users", token, {"schemas": [CORE], "userName": f"u{i}"}
+            )[2]["id"]
             for i in range(20)
         ]
         server.kill()
@@ -75,8 +75,12 @@ def test_cli_refuses_while_the_server_runs(data_dir):
 
 def run_app(data_dir, *args, cwd=ROOT, **env) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), *args], cwd=cwd, env=environment(data_dir, **env),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, str(ROOT / "app.py"), *args],
+        cwd=cwd,
+        env=environment(data_dir, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -119,3 +123,11 @@ def test_unwritable_data_folder_exits_2(tmp_path):
     result = run_app(blocker / "data")
     assert result.returncode == 2
     assert "data folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_with_bad_config_prints_one_line(data_dir, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[server]\nprot = 1\n")
+    result = flask_cli(data_dir, "idp", "list", ROSTER_CONFIG=str(path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: {path}: unknown key 'server.prot'"

@@ -241,7 +241,9 @@ def test_query_pages_in_creation_order(store):
 )
 def test_query_filters(store, text, expected):
     for i in range(5):
-        store.create("User", IDP, user(f"u{i}", externalId=f"ext-{i}", title=["even", "odd"][i % 2]))
+        store.create(
+            "User", IDP, user(f"u{i}", externalId=f"ext-{i}", title=["even", "odd"][i % 2])
+        )
     total, page = store.query("User", IDP, filter=parse_filter(text))
     assert total == len(expected)
     assert [r["userName"] for r in page] == expected

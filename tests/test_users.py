@@ -175,8 +175,12 @@ def test_if_match_mismatch_is_412_and_changes_nothing(scim):
     stale = {"If-Match": 'W/"stale"'}
     body = patch_op({"op": "replace", "path": "title", "value": "x"})
     assert scim.patch(f"/Users/{created['id']}", body, headers=stale).status_code == 412
-    assert scim.put(f"/Users/{created['id']}", {"schemas": [CORE], "userName": "z"},
-                    headers=stale).status_code == 412
+    assert (
+        scim.put(
+            f"/Users/{created['id']}", {"schemas": [CORE], "userName": "z"}, headers=stale
+        ).status_code
+        == 412
+    )
     assert scim.delete(f"/Users/{created['id']}", headers=stale).status_code == 412
     assert scim.get(f"/Users/{created['id']}").get_json() == created
 
@@ -190,8 +194,9 @@ def test_if_match_current_version_succeeds(scim):
 
 def test_if_none_match_gives_304(scim):
     created = scim.create_user("ann")
-    response = scim.get(f"/Users/{created['id']}",
-                        headers={"If-None-Match": created["meta"]["version"]})
+    response = scim.get(
+        f"/Users/{created['id']}", headers={"If-None-Match": created["meta"]["version"]}
+    )
     assert response.status_code == 304
     assert response.data == b""
     other = scim.get(f"/Users/{created['id']}", headers={"If-None-Match": 'W/"old"'})

@@ -61,7 +61,9 @@ def revoke(store: Store, idp: str) -> int:
     """Revoke every live token of ``idp``; return how many were live."""
     live = tokens_of(store, idp, live_only=True)
     for record in live:
-        store.update_record("tokens", record["digest"], lambda cur: {**cur, "revoked": _iso(_now())})
+        store.update_record(
+            "tokens", record["digest"], lambda cur: {**cur, "revoked": _iso(_now())}
+        )
     return len(live)
 
 
