@@ -27,12 +27,12 @@ def environment(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def flask_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+def flask_cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """Run ``flask --app app …`` as an admin would."""
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", *args],
         cwd=ROOT,
-        env=environment(data_dir),
+        env=environment(data_dir, **env),
         capture_output=True,
         text=True,
         timeout=60,
