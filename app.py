@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import cli
 import config as settings
 import storage
-from scim import api
+from scim import api, requestlog
 from scim.http import NormalizePath, register_error_handlers
 
 log = logging.getLogger("roster")
@@ -39,6 +39,7 @@ def create_app(config: dict | None = None, *, config_path: str | None = None) ->
     app.json.sort_keys = False
     storage.init_app(app)
     register_error_handlers(app)
+    requestlog.init_app(app)
     app.register_blueprint(api.bp)
     cli.init_app(app)
     app.wsgi_app = NormalizePath(app.wsgi_app)

@@ -11,13 +11,15 @@ import json
 import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 import storage
 import tokens
+from storage.backup import backup
 
 KINDS = {
     "jumpcloud": "JumpCloud",
@@ -38,6 +40,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 def init_app(app: Flask) -> None:
     app.cli.add_command(idp_group)
     app.cli.add_command(token_group)
+    app.cli.add_command(show_log)
+    app.cli.add_command(backup_command)
 
 
 def _store() -> storage.Store:
@@ -141,6 +145,7 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
             abort=True,
         )
     store.delete_idp(idp)
+    storage.get_request_log().forget(idp)
     _emit(
         as_json, {"deleted": idp, "users": row["users"], "groups": row["groups"]}, f"deleted {idp}"
     )
@@ -167,3 +172,47 @@ def token_revoke(idp: str, as_json: bool) -> None:
     find_idp(store, idp)
     count = tokens.revoke(store, idp)
     _emit(as_json, {"idp": idp, "revoked": count}, f"revoked {count} token(s) of {idp}")
+
+
+@click.command("log")
+@click.argument("idp")
+@click.option("--errors", is_flag=True, help="Only requests that failed (status 400 and up).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+@with_appcontext
+def show_log(idp: str, errors: bool, limit: int, as_json: bool) -> None:
+    """Show an IdP's recent SCIM requests, newest first."""
+    entries = storage.get_request_log().entries(idp, errors_only=errors, limit=limit)
+    if as_json:
+        _emit(True, entries, "")
+        return
+    if not entries:
+        click.echo(f"no requests recorded for {idp}")
+    for e in entries:
+        why = f"  {e.get('scim_type') or ''} {e.get('detail') or ''}".rstrip()
+        click.echo(
+            f"{e['time']}  {e['status']}  {e['method']:6} {e['path']}  {e['duration_ms']}ms"
+            f"  {e['user_agent'] or '-'}{why if e['status'] >= 400 else ''}"
+        )
+
+
+@click.command("backup")
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+@with_appcontext
+def backup_command(destination: Path, as_json: bool) -> None:
+    """Write a consistent, loadable copy of the store into a new folder.
+
+    Safe while the server runs: it reads the data folder's files without writing to them.
+    """
+    folder = Path(current_app.config["ROSTER"]["data_dir"])
+    try:
+        counts = backup(folder, destination)
+    except storage.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    summary_text = ", ".join(f"{n} {t}" for t, n in counts.items() if n)
+    _emit(
+        as_json,
+        {"destination": str(destination), "rows": counts},
+        f"backed up to {destination} ({summary_text or 'empty'})",
+    )

@@ -54,7 +54,7 @@ def read_json() -> object:
             f"Content-Type {request.content_type!r} is not supported: "
             f"send {SCIM_MEDIA_TYPE} or application/json."
         )
-    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
     if not raw.strip():
         raise errors.InvalidSyntax("The request body is empty; a JSON object is required.")
     try:

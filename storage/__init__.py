@@ -7,6 +7,7 @@ in a data folder. Views reach the store through ``get_store()``.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from flask import Flask, current_app
 
@@ -19,8 +20,10 @@ from storage.errors import (  # noqa: F401  (re-exported)
     VersionMismatch,
 )
 from storage.interface import Store
+from storage.requestlog import RequestLog
 
 _EXTENSION = "roster.store"
+_LOG_EXTENSION = "roster.requestlog"
 _opening = threading.Lock()
 
 
@@ -35,6 +38,16 @@ def init_app(app: Flask) -> None:
     """Register the store with ``app``; it is opened on first use (so that CLI commands that do
     not touch it, like ``--help``, never take the data folder's lock)."""
     app.extensions[_EXTENSION] = None
+    values = app.config["ROSTER"]
+    app.extensions[_LOG_EXTENSION] = RequestLog(
+        Path(values["data_dir"]) / "requestlog", values["request_log_size"]
+    )
+
+
+def get_request_log(app: Flask | None = None) -> RequestLog:
+    """Return the app's request log."""
+    app = app or current_app._get_current_object()
+    return app.extensions[_LOG_EXTENSION]
 
 
 def get_store(app: Flask | None = None) -> Store:

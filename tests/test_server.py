@@ -131,3 +131,32 @@ def test_cli_with_bad_config_prints_one_line(data_dir, tmp_path):
     result = flask_cli(data_dir, "idp", "list", ROSTER_CONFIG=str(path))
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: {path}: unknown key 'server.prot'"
+
+
+def test_backup_while_the_server_runs(data_dir, tmp_path):
+    idp, token = provision(data_dir)
+    base = f"/scim/v2/{idp}"
+    with LiveServer(data_dir) as server:
+        created = [
+            server.request("POST", base + "/Users", token, {"schemas": [CORE], "userName": n})[2]
+            for n in ("ann", "bob")
+        ]
+        result = flask_cli(data_dir, "backup", str(tmp_path / "copy"), "--json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["rows"]["User"] == 2
+        # the server kept serving, and the copy is a data folder a server can start on
+        status, _, _ = server.request("GET", base + "/Users", token)
+        assert status == 200
+    with LiveServer(tmp_path / "copy") as copy:
+        status, _, body = copy.request("GET", base + "/Users", token)
+        assert status == 200
+        assert sorted(r["id"] for r in body["Resources"]) == sorted(u["id"] for u in created)
+
+
+def test_backup_refuses_a_non_empty_destination(data_dir, tmp_path):
+    provision(data_dir)
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "file").write_text("x")
+    result = flask_cli(data_dir, "backup", str(tmp_path / "taken"))
+    assert result.returncode == 1
+    assert "is not empty" in result.stderr

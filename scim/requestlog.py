@@ -1,0 +1,111 @@
+"""Record every SCIM request in the IdP's request log (``storage.requestlog``) and in the
+process log: when, what, the answer, how long, which client, which resource, and why it
+failed. Never the token (the Authorization header is not read here) and never a password."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from storage import get_request_log, get_store
+
+log = logging.getLogger("roster.requests")
+
+KINDS = {"scim.users": "User", "scim.groups": "Group"}
+REDACTED = "[redacted]"
+SECRET_KEYS = {"password", "token", "authorization", "secret"}
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start)
+    app.after_request(_record)
+
+
+def _is_scim() -> bool:
+    return any(name == "scim" for name in request.blueprints)
+
+
+def _start() -> None:
+    g.request_started = time.perf_counter()
+
+
+def redact(value: object) -> object:
+    """Return ``value`` with every secret-looking key's value replaced."""
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if str(k).lower() in SECRET_KEYS else redact(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _json(raw: bytes) -> object:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw[:2000].decode("utf-8", "replace")
+
+
+def _request_body() -> bytes:
+    try:
+        return request.get_data(cache=True)
+    except HTTPException:  # over the size limit: it was never read, and is not now
+        return b""
+
+
+def _resource(response: Response, body: object) -> str | None:
+    kind = KINDS.get(request.blueprint or "")
+    resource_id = (request.view_args or {}).get("id")
+    if resource_id is None and response.status_code == 201 and isinstance(body, dict):
+        resource_id = body.get("id")
+    return f"{kind} {resource_id}" if kind and resource_id else None
+
+
+def _entry(response: Response) -> tuple[dict, object]:
+    started = g.get("request_started", time.perf_counter())
+    body = _json(response.get_data()) if response.mimetype.endswith("json") else None
+    path = request.full_path if request.query_string else request.path
+    entry = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "idp": g.idp,
+        "method": request.method,
+        "path": path,
+        "status": response.status_code,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "user_agent": request.headers.get("User-Agent", ""),
+        "resource": _resource(response, body),
+    }
+    if response.status_code >= 400 and isinstance(body, dict):
+        entry["scim_type"] = body.get("scimType")
+        entry["detail"] = body.get("detail")
+    return entry, body
+
+
+def _record(response: Response) -> Response:
+    idp = g.get("idp")
+    if not _is_scim() or not idp:
+        return response
+    # Requests for IdPs that do not exist are not kept: anyone could fill the disk with them.
+    if get_store().get_record("idps", idp) is None:
+        return response
+    entry, body = _entry(response)
+    if current_app.config["ROSTER"]["log_bodies"]:
+        entry["request_body"] = redact(_json(_request_body()))
+        entry["response_body"] = redact(body)
+    get_request_log().append(idp, entry)
+    log.info(
+        "%s %s %s %s %.1fms %s",
+        idp,
+        entry["method"],
+        entry["path"],
+        entry["status"],
+        entry["duration_ms"],
+        entry.get("scim_type") or "",
+    )
+    return response

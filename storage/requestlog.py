@@ -1,0 +1,93 @@
+"""The request log: the last N SCIM requests of each IdP, kept across restarts.
+
+JumpCloud shows the admin no server error, so this log is the admin's only diagnosis. It is
+kept apart from the store on purpose: an entry is written for every request, reads included,
+and must not cost an fsync or grow the journal. Each IdP has a JSON-lines file in
+``<data_dir>/requestlog/``; entries are appended (flushed to the OS, not fsynced: a machine
+crash may lose the last entries, a process crash does not), and the file is rewritten with the
+newest N entries when it reaches 2N, so it stays bounded at amortised O(1) per request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections import deque
+from pathlib import Path
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class RequestLog:
+    """Bounded, persistent per-IdP request logs in a folder."""
+
+    def __init__(self, folder: str | Path, size: int):
+        self.folder = Path(folder)
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: dict[str, deque] = {}
+        self._lines: dict[str, int] = {}
+
+    def _path(self, idp: str) -> Path:
+        return self.folder / f"{idp}.jsonl"
+
+    def _load(self, idp: str) -> deque:
+        entries = self._entries.get(idp)
+        if entries is None:
+            entries = deque(maxlen=self.size)
+            lines = 0
+            try:
+                with open(self._path(idp), encoding="utf-8") as handle:
+                    for line in handle:
+                        lines += 1
+                        try:
+                            entries.append(json.loads(line))
+                        except ValueError:
+                            continue  # a torn last line after a crash
+            except FileNotFoundError:
+                pass
+            self._entries[idp], self._lines[idp] = entries, lines
+        return entries
+
+    def append(self, idp: str, entry: dict) -> None:
+        """Record one request of ``idp`` (an id that is not a plain token is ignored)."""
+        if not _SAFE_ID.match(idp):
+            return
+        line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
+        with self._lock:
+            entries = self._load(idp)
+            entries.append(entry)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if self._lines[idp] + 1 >= 2 * self.size:
+                self._rewrite(idp, entries)
+            else:
+                with open(self._path(idp), "a", encoding="utf-8") as handle:
+                    handle.write(line)
+                self._lines[idp] += 1
+
+    def _rewrite(self, idp: str, entries: deque) -> None:
+        tmp = self._path(idp).with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for entry in entries:
+                handle.write(json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n")
+        os.replace(tmp, self._path(idp))
+        self._lines[idp] = len(entries)
+
+    def entries(self, idp: str, *, errors_only: bool = False, limit: int | None = None) -> list:
+        """Return ``idp``'s entries, newest first."""
+        if not _SAFE_ID.match(idp):
+            return []
+        with self._lock:
+            found = [e for e in reversed(self._load(idp)) if not errors_only or e["status"] >= 400]
+        return found[:limit] if limit is not None else found
+
+    def forget(self, idp: str) -> None:
+        """Delete ``idp``'s log (when the IdP itself is deleted)."""
+        if not _SAFE_ID.match(idp):
+            return
+        with self._lock:
+            self._entries.pop(idp, None)
+            self._lines.pop(idp, None)
+            self._path(idp).unlink(missing_ok=True)
