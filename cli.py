@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -19,17 +17,8 @@ from flask.cli import AppGroup, with_appcontext
 
 import storage
 import tokens
+from providers import KINDS, create_idp, delete_idp, endpoint, summary
 from storage.backup import backup
-
-KINDS = {
-    "jumpcloud": "JumpCloud",
-    "okta": "Okta",
-    "entra": "Microsoft Entra ID",
-    "onelogin": "OneLogin",
-    "google": "Google Workspace",
-    "pingfederate": "PingFederate",
-    "generic": "Generic SCIM client",
-}
 
 # AppGroup runs each command inside the app context, where the store is reachable.
 idp_group = AppGroup("idp", help="Manage identity providers (SCIM tenants).")
@@ -55,46 +44,10 @@ def _emit(as_json: bool, data, text: str) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else text)
 
 
-def endpoint(idp: str) -> str:
-    """Return the SCIM Service Provider Endpoint the admin pastes into the IdP."""
-    values = current_app.config["ROSTER"]
-    public = values["public_url"] or f"http://{values['host']}:{values['port']}"
-    return f"{public}/scim/v2/{idp}"
-
-
 def find_idp(store: storage.Store, idp: str) -> dict:
     record = store.get_record("idps", idp)
     if record is None:
         raise click.ClickException(f"no identity provider with id {idp!r} (see 'idp list')")
-    return record
-
-
-def summary(store: storage.Store, record: dict) -> dict:
-    """Return an IdP's row: id, name, kind, synchronized counts, token state."""
-    return {
-        "id": record["id"],
-        "name": record["name"],
-        "kind": record["kind"],
-        "users": store.count("User", record["id"]),
-        "groups": store.count("Group", record["id"]),
-        "token": tokens.state(store, record["id"]),
-    }
-
-
-def create_idp(store: storage.Store, name: str, kind: str) -> dict:
-    """Create an IdP record; names are unique (case-insensitive) so admins can tell them apart."""
-    name = name.strip()
-    if not name:
-        raise ValueError("the name must not be empty")
-    if store.records("idps", lambda r: r["name"].casefold() == name.casefold()):
-        raise ValueError(f"an identity provider named {name!r} already exists")
-    record = {
-        "id": uuid.uuid4().hex[:12],
-        "name": name,
-        "kind": kind,
-        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-    }
-    store.put_record("idps", record["id"], record)
     return record
 
 
@@ -144,8 +97,7 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
             f"Delete {row['name']} with {row['users']} users and {row['groups']} groups?",
             abort=True,
         )
-    store.delete_idp(idp)
-    storage.get_request_log().forget(idp)
+    delete_idp(store, idp)
     _emit(
         as_json, {"deleted": idp, "users": row["users"], "groups": row["groups"]}, f"deleted {idp}"
     )
@@ -159,7 +111,7 @@ def token_generate(idp: str, as_json: bool) -> None:
     store = _store()
     find_idp(store, idp)
     token = tokens.issue(store, idp)
-    data = {"endpoint": endpoint(idp), "token": token}
+    data = {"endpoint": endpoint(current_app.config["ROSTER"], idp), "token": token}
     _emit(as_json, data, f"endpoint: {data['endpoint']}\ntoken: {data['token']}")
 
 

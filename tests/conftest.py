@@ -12,7 +12,7 @@ import pytest
 import storage
 import tokens
 from app import create_app
-from cli import create_idp
+from providers import create_idp
 
 SAMPLES = Path(__file__).parent / "samples"
 

@@ -1,0 +1,60 @@
+"""Identity providers: the tenants of Roster. Shared by the CLI and the console."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import storage
+import tokens
+
+KINDS = {
+    "jumpcloud": "JumpCloud",
+    "okta": "Okta",
+    "entra": "Microsoft Entra ID",
+    "onelogin": "OneLogin",
+    "google": "Google Workspace",
+    "pingfederate": "PingFederate",
+    "generic": "Generic SCIM client",
+}
+
+
+def endpoint(values: dict, idp: str) -> str:
+    """Return the SCIM Service Provider Endpoint the admin pastes into the IdP."""
+    public = values["public_url"] or f"http://{values['host']}:{values['port']}"
+    return f"{public}/scim/v2/{idp}"
+
+
+def summary(store: storage.Store, record: dict) -> dict:
+    """Return an IdP's row: id, name, kind, synchronized counts, token state."""
+    return {
+        "id": record["id"],
+        "name": record["name"],
+        "kind": record["kind"],
+        "users": store.count("User", record["id"]),
+        "groups": store.count("Group", record["id"]),
+        "token": tokens.state(store, record["id"]),
+    }
+
+
+def create_idp(store: storage.Store, name: str, kind: str) -> dict:
+    """Create an IdP record; names are unique (case-insensitive) so admins can tell them apart."""
+    name = name.strip()
+    if not name:
+        raise ValueError("the name must not be empty")
+    if store.records("idps", lambda r: r["name"].casefold() == name.casefold()):
+        raise ValueError(f"an identity provider named {name!r} already exists")
+    record = {
+        "id": uuid.uuid4().hex[:12],
+        "name": name,
+        "kind": kind,
+        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+    store.put_record("idps", record["id"], record)
+    return record
+
+
+def delete_idp(store: storage.Store, idp: str) -> None:
+    """Delete the IdP, its tokens, everything it provisioned and its request log."""
+    store.delete_idp(idp)
+    storage.get_request_log().forget(idp)
