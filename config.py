@@ -44,6 +44,7 @@ KEYS = {
         Key("scim", "max_operations", int, 1000),
         Key("scim", "max_payload_bytes", int, 1024 * 1024),
         Key("scim", "max_members", int, 100_000),
+        Key("scim", "auth_failures_per_minute", int, 30),
         Key("logging", "level", str, "INFO", "ROSTER_LOG_LEVEL"),
         Key("logging", "request_log_size", int, 1000),
         Key("logging", "log_bodies", bool, False),
@@ -119,7 +120,7 @@ def _validate(values: dict[str, Any]) -> None:
     if not 0 < values["port"] < 65536:
         raise ConfigError(f"server.port must be between 1 and 65535, not {values['port']}")
     numbers = ("threads", "max_results", "max_operations", "max_payload_bytes", "max_members")
-    for name in (*numbers, "request_log_size"):
+    for name in (*numbers, "request_log_size", "auth_failures_per_minute"):
         if values[name] < 1:
             raise ConfigError(f"{KEYS[name].section}.{name} must be at least 1")
     if values["public_url"] and not values["public_url"].startswith(("http://", "https://")):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 
 import tokens
-from scim.errors import Unauthorized
+from scim.errors import TooManyRequests, Unauthorized
 from storage import get_store
+from throttle import Throttle
+
+# Failed attempts allowed per client address in this many seconds, before 429.
+WINDOW = 60.0
 
 
 def bearer_token() -> str | None:
@@ -18,14 +22,34 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
+def _throttle() -> Throttle:
+    throttle = current_app.extensions.get("roster.auth_throttle")
+    if throttle is None:
+        limit = current_app.config["ROSTER"]["auth_failures_per_minute"]
+        throttle = current_app.extensions["roster.auth_throttle"] = Throttle(limit, WINDOW)
+    return throttle
+
+
 def authenticate(idp: str) -> None:
     """Raise 401 unless the request carries a live token of ``idp``.
 
     An unknown IdP, a token of another IdP, a revoked token and no token all get the same
-    answer, so that a client learns nothing about other tenants.
+    answer, so that a client learns nothing about other tenants. A client address that keeps
+    failing is refused with 429 before its tokens are even looked at; other addresses, where
+    the real IdPs are, are not slowed.
     """
+    client = request.remote_addr or "unknown"
+    throttle = _throttle()
+    wait = throttle.retry_after(client)
+    if wait:
+        raise TooManyRequests(
+            f"Too many failed authentications from this address; retry in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
     token = bearer_token()
     if token is None:
+        throttle.fail(client)
         raise Unauthorized("A bearer token is required (Authorization: Bearer <token>).")
     if not tokens.verify(get_store(), idp, token):
+        throttle.fail(client)
         raise Unauthorized("The bearer token is not valid for this endpoint.")
