@@ -95,6 +95,9 @@ def serve(app: Flask, values: dict) -> int:
             host=values["host"],
             port=values["port"],
             threads=values["threads"],
+            # Bound what one slow or hostile client can hold: open connections, idle time.
+            connection_limit=values["connection_limit"],
+            channel_timeout=values["channel_timeout"],
             max_request_body_size=values["max_payload_bytes"],
             ident="Roster",
         )

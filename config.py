@@ -38,6 +38,8 @@ KEYS = {
         Key("server", "public_url", str, "", "ROSTER_PUBLIC_URL"),
         Key("server", "trusted_proxies", list, []),
         Key("server", "threads", int, 8),
+        Key("server", "connection_limit", int, 100),
+        Key("server", "channel_timeout", int, 60),
         Key("server", "secret_key", str, "", "ROSTER_SECRET_KEY"),
         Key("storage", "data_dir", str, "data", "ROSTER_DATA_DIR"),
         Key("scim", "max_results", int, 1000),
@@ -51,6 +53,8 @@ KEYS = {
     )
 }
 SECTIONS = {k.section for k in KEYS.values()}
+# Integer keys that must be at least 1 (every integer key except the port, checked apart).
+POSITIVE = tuple(name for name, key in KEYS.items() if key.type is int and name != "port")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -119,8 +123,7 @@ def load(path: str | None = None, overrides: dict[str, Any] | None = None) -> di
 def _validate(values: dict[str, Any]) -> None:
     if not 0 < values["port"] < 65536:
         raise ConfigError(f"server.port must be between 1 and 65535, not {values['port']}")
-    numbers = ("threads", "max_results", "max_operations", "max_payload_bytes", "max_members")
-    for name in (*numbers, "request_log_size", "auth_failures_per_minute"):
+    for name in POSITIVE:
         if values[name] < 1:
             raise ConfigError(f"{KEYS[name].section}.{name} must be at least 1")
     if values["public_url"] and not values["public_url"].startswith(("http://", "https://")):
