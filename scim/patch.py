@@ -177,8 +177,9 @@ def _merge_complex(res: dict, t: _Target, value: Any) -> None:
     """
     # Entra sends manager as a string, an object or a one-element array, and "" removes it.
     if t.attribute.sub("value") is not None:
-        if isinstance(value, list) and len(value) == 1:
-            value = value[0]
+        if isinstance(value, list) and len(value) <= 1:
+            # [] unassigns it, as on POST and PUT (RFC 7643 §2.5; scim.models._Complex).
+            value = value[0] if value else ""
         if isinstance(value, str):
             value = {"value": value}
     value = _canonical(t.attribute, _require_object(value))

@@ -85,7 +85,7 @@ class TinyStore:
         self._journal = files.Journal(self.folder, max(present, default=first - 1) + 1)
         self._next_version = itertools.count(1)
 
-    def _index(self, table: str, key: str, doc: dict, add: bool) -> None:
+    def _index(self, table: str, key: str, doc: dict, add: bool, order: bool = True) -> None:
         if table not in RESOURCE_KINDS:
             return
         idp, data = doc["idp"], doc["data"]
@@ -99,7 +99,8 @@ class TinyStore:
                 if not bucket:
                     del index[ikey]
 
-        put(self._tenant, (table, idp))
+        if order:
+            put(self._tenant, (table, idp))
         unique = _fold(data.get(UNIQUE[table]))
         if unique is not None:
             if add:
@@ -115,11 +116,19 @@ class TinyStore:
     def _apply(self, table: str, key: str, doc: dict | None) -> None:
         rows = self._tables.setdefault(table, {})
         old = rows.pop(key, None) if doc is None else rows.get(key)
+        # A replaced document keeps its place in the tenant's creation order, so that paging
+        # without sortBy stays stable while resources change (RFC 7644 §3.4.2.4).
+        keep_place = (
+            table in RESOURCE_KINDS
+            and old is not None
+            and doc is not None
+            and old["idp"] == doc["idp"]
+        )
         if old is not None:
-            self._index(table, key, old, add=False)
+            self._index(table, key, old, add=False, order=not keep_place)
         if doc is not None:
             rows[key] = doc
-            self._index(table, key, doc, add=True)
+            self._index(table, key, doc, add=True, order=not keep_place)
 
     # --- the one write path ------------------------------------------------------------------
 

@@ -272,3 +272,14 @@ def test_backup_is_a_loadable_store(store, tmp_path):
         assert restored.get("User", IDP, a["id"]) == a
     finally:
         restored.close()
+
+
+def test_updates_keep_creation_order(store):
+    ids = [store.create("User", IDP, user(f"u{i}"))["id"] for i in range(3)]
+    store.update("User", IDP, ids[0], lambda cur: {**cur, "title": "changed"})
+    assert [r["id"] for r in store.query("User", IDP)[1]] == ids
+    store = reopen(store)
+    try:
+        assert [r["id"] for r in store.query("User", IDP)[1]] == ids
+    finally:
+        store.close()

@@ -37,15 +37,25 @@ class TestJumpCloud:
         assert body["totalResults"] == 0
         assert body["Resources"] == []
 
+    def test_connection_with_a_trailing_slash_in_the_base_url(self, idp):
+        # The admin pasted ".../scim/v2/<id>/"; JumpCloud appends "/Users" all the same.
+        assert list_response(idp.get("//Users/"))["totalResults"] == 0
+
+    def test_connection_with_a_wrong_token_is_401(self, idp):
+        response = idp.get("/Users", headers={"Authorization": "Bearer roster_scim_revoked"})
+        assert "token" in scim_error(response, 401)
+
     def test_activate_creates_updates_and_deletes_test_user_and_group(self, idp):
         user = idp.post("/Users", jumpcloud_user(TEST_USER_EMAIL, "66e2d689590450d073d2df3b"))
         assert user.status_code == 201, user.get_json()
         user_id = user.get_json()["id"]
         group = idp.post(
             "/Groups",
-            {"schemas": [GROUP], "displayName": "JumpCloud Test Group", "members": [
-                {"value": user_id, "display": TEST_USER_EMAIL}
-            ]},
+            {
+                "schemas": [GROUP],
+                "displayName": "JumpCloud Test Group",
+                "members": [{"value": user_id, "display": TEST_USER_EMAIL}],
+            },
         )
         assert group.status_code == 201, group.get_json()
         group_id = group.get_json()["id"]
@@ -88,7 +98,9 @@ class TestJumpCloud:
         assert found["Resources"][0]["id"] == created.get_json()["id"]
 
     @pytest.mark.parametrize(
-        "schemas", [[CORE_USER, ENTERPRISE], [ENTERPRISE, CORE_USER]], ids=["core-first", "ext-first"]
+        "schemas",
+        [[CORE_USER, ENTERPRISE], [ENTERPRISE, CORE_USER]],
+        ids=["core-first", "ext-first"],
     )
     def test_create_with_both_urns_and_an_extension_object(self, idp, schemas):
         body = jumpcloud_user("jdoe", "664447f5c0c418f2d05e5318", schemas=schemas)
@@ -191,6 +203,14 @@ class TestJumpCloud:
         assert member_ids(response.get_json()) == expected
         assert list_response(idp.get("/Groups"))["totalResults"] == 1
 
+    def test_a_group_of_another_idp_is_never_taken_over(self, idp, other):
+        theirs = other.create_group("Engineering")
+        assert idp.lookup("Groups", 'displayName eq "Engineering"')["totalResults"] == 0
+        ours = idp.create_group("Engineering")
+        assert ours["id"] != theirs["id"]
+        scim_error(idp.get(f"/Groups/{theirs['id']}"), 404)
+        assert other.get(f"/Groups/{theirs['id']}").get_json() == theirs
+
     def test_creating_a_group_whose_name_exists_is_409(self, idp):
         idp.create_group("Engineering")
         response = idp.post("/Groups", {"schemas": [GROUP], "displayName": "ENGINEERING"})
@@ -242,6 +262,17 @@ class TestJumpCloud:
             assert response.status_code == 200, response.get_json()
             assert member_ids(response.get_json()) == [bob["id"]]
         assert "groups" not in idp.get(f"/Users/{ann['id']}").get_json()
+
+    def test_member_removal_after_the_user_was_deleted(self, idp):
+        ann, bob = idp.create_user("ann@example.io"), idp.create_user("bob@example.io")
+        group = idp.create_group("Engineering", (ann["id"], bob["id"]))
+        assert idp.delete(f"/Users/{ann['id']}").status_code == 204
+        assert member_ids(idp.get(f"/Groups/{group['id']}").get_json()) == [bob["id"]]
+        # JumpCloud still sends the removal for the user it has just deleted.
+        remove = patch_op({"op": "remove", "path": "members", "value": [{"value": ann["id"]}]})
+        response = idp.patch(f"/Groups/{group['id']}", remove)
+        assert response.status_code == 200, response.get_json()
+        assert member_ids(response.get_json()) == [bob["id"]]
 
     def test_removing_the_last_member_leaves_an_empty_group(self, idp):
         ann = idp.create_user("ann@example.io")

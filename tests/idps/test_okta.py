@@ -112,10 +112,14 @@ class TestOkta:
 
         add = patch_op(
             rename(group["id"], "Test SCIMv2"),
-            {"op": "add", "path": "members", "value": [
-                {"value": ann["id"], "display": "ann@okta.local"},
-                {"value": bob["id"], "display": "bob@okta.local"},
-            ]},
+            {
+                "op": "add",
+                "path": "members",
+                "value": [
+                    {"value": ann["id"], "display": "ann@okta.local"},
+                    {"value": bob["id"], "display": "bob@okta.local"},
+                ],
+            },
         )
         response = idp.patch(f"/Groups/{group['id']}", add)
         assert response.status_code == 200, response.get_json()
@@ -145,11 +149,19 @@ class TestOkta:
         detail = scim_error(idp.patch(f"/Groups/{group['id']}", body), 400, "invalidValue")
         assert ghost in detail and "members" in detail
 
-    def test_rename_carrying_another_groups_id_is_refused(self, idp):
-        group, other = push_group(idp, "One"), push_group(idp, "Two")
-        body = patch_op(rename(other["id"], "Renamed"))
-        scim_error(idp.patch(f"/Groups/{group['id']}", body), 400, "mutability")
-        assert idp.get(f"/Groups/{group['id']}").get_json()["displayName"] == "One"
+    def test_wizard_put_naming_an_unpushed_user_is_400_and_changes_nothing(self, idp):
+        ann = idp.create_user("ann@okta.local")
+        group = idp.create_group("Wizard Group", (ann["id"],))
+        ghost = "23a35c27-23d3-4c03-b4c5-6443c09e7173"
+        body = {
+            "schemas": [GROUP],
+            "id": group["id"],
+            "displayName": "Wizard Group",
+            "members": [{"value": ann["id"]}, {"value": ghost, "display": "ghost@okta.local"}],
+        }
+        detail = scim_error(idp.put(f"/Groups/{group['id']}", body), 400, "invalidValue")
+        assert ghost in detail
+        assert idp.get(f"/Groups/{group['id']}").get_json() == group
 
     def test_wizard_app_puts_users_and_groups(self, idp):
         created = idp.post("/Users", sample("okta-create-user.json")).get_json()

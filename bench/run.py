@@ -1,0 +1,148 @@
+"""Roster's benchmark: the real server under waitress on loopback, driven over HTTP.
+
+    .venv/bin/python bench/run.py                      # sizes 1000,10000,100000 (~5 minutes)
+    .venv/bin/python bench/run.py --quick              # a smoke run in well under a minute
+    .venv/bin/python bench/run.py --sizes 1000,20000 --output /tmp/r.json
+
+For each size the data folder is preloaded through ``storage.tinydb_store.TinyStore`` (not
+HTTP), then ``python app.py`` is started on it and measured: start-up (process start to the
+first authenticated answer), sequential POST /Users, ``userName eq`` lookups, pages of 100,
+and peak RSS. At the largest size also: PATCH add/remove of one member on a 10,000-member
+group, a mixed load from several threads, and start-up from a compacted snapshot. A bare
+Flask endpoint under waitress, driven by the same client, is the ceiling every throughput is
+compared with. Prints a table (``bench/report.py``) and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make the project importable
+    sys.path.insert(0, str(ROOT))
+
+from bench import phases, report  # noqa: E402
+from bench.client import Client  # noqa: E402
+from bench.mixed import mixed  # noqa: E402
+from bench.preload import compact, preload  # noqa: E402
+from bench.servers import start_hello, start_roster  # noqa: E402
+
+FULL = {
+    "writes": 2000,
+    "lookups": 2000,
+    "pages": 300,
+    "group": 10_000,
+    "group_ops": 400,
+    "mixed": 4000,
+    "ceiling": 4000,
+}
+QUICK = {
+    "writes": 300,
+    "lookups": 300,
+    "pages": 50,
+    "group": 2000,
+    "group_ops": 60,
+    "mixed": 400,
+    "ceiling": 1000,
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", help="user counts, comma-separated (default 1000,10000,100000)")
+    parser.add_argument("--quick", action="store_true", help="small sizes and few requests")
+    parser.add_argument("--threads", type=int, default=4, help="clients in the mixed load")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data folders")
+    args = parser.parse_args(argv)
+    default = "1000,5000" if args.quick else "1000,10000,100000"
+    args.sizes = sorted({int(s) for s in (args.sizes or default).split(",") if s.strip()})
+    args.counts = QUICK if args.quick else FULL
+    return args
+
+
+def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> None:
+    counts = args.counts
+    group = min(counts["group"], size) if largest else 0
+    data = preload(work / f"data-{size}", size, group_members=group)
+    server, startup = start_roster(data.folder, data.idp, data.token, work / f"roster-{size}.log")
+    row: dict = {"users": size, "startup_s": round(startup, 3)}
+    try:
+        client = Client(server.port, data.token)
+        row["post"] = phases.creates(client, data, counts["writes"])
+        row["lookup"] = phases.lookups(client, data, counts["lookups"])
+        row["page"] = phases.pages(client, data, counts["pages"])
+        if largest:
+            results["group"] = {
+                "users": size,
+                **phases.membership(client, data, counts["group_ops"]),
+            }
+            results["mixed"] = {
+                "users": size,
+                **mixed(server.port, data, counts["mixed"], args.threads),
+            }
+        client.close()
+        row["peak_rss_mb"] = round(server.peak_rss_mb(), 1)
+    finally:
+        server.stop()
+    results["sizes"].append(row)
+    if largest:  # start-up again once the journal has been folded into the snapshot
+        compact(data.folder)
+        server, startup = start_roster(
+            data.folder, data.idp, data.token, work / f"roster-{size}-snapshot.log"
+        )
+        try:
+            results["snapshot_startup"] = {
+                "users": size + counts["writes"],
+                "startup_s": round(startup, 3),
+                "peak_rss_mb": round(server.peak_rss_mb(), 1),
+            }
+        finally:
+            server.stop()
+
+
+def measure_ceiling(args, work: Path) -> dict:
+    server = start_hello(work / "hello.log")
+    try:
+        return phases.ceiling(server.port, args.counts["ceiling"], args.threads)
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="roster-bench-"))
+    results: dict = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join(["bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "counts": args.counts,
+        "sizes": [],
+    }
+    try:
+        results["ceiling"] = measure_ceiling(args, work)
+        for size in args.sizes:
+            measure_size(size, size == args.sizes[-1], args, work, results)
+    finally:
+        if args.keep:
+            print(f"data folders and server logs kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    results["targets"] = report.targets(results)
+    print(report.table(results))
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults written to {args.output}")
+    return 0 if all(t["pass"] for t in results["targets"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
