@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from scim.attributes import Attribute, ResourceType
 from scim.errors import InvalidFilter, InvalidValue
-from scim.filter import comparable, parse_attr_path
+from scim.evaluate import comparable
+from scim.filter import parse_attr_path
 
 _Key = tuple[str | None, str]  # (extension URN or None, canonical top-level attribute name)
 

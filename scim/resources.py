@@ -17,7 +17,8 @@ from scim.attributes import ResourceType
 from scim.discovery_docs import list_response
 from scim.filter import parse_filter
 from scim.http import read_json, scim_response
-from scim.models import load_patch, load_query, load_resource, load_search
+from scim.messages import load_patch, load_query, load_search
+from scim.models import load_resource
 from scim.patch import apply_patch
 from scim.projection import project, split_attribute_list
 from storage import get_store

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 
-from scim.filter import AttrPath, Compare, Expr, ValuePath, matches
+from scim.evaluate import matches
+from scim.filter import AttrPath, Compare, Expr, ValuePath
 from scim.projection import sort_resources
 from scim.schemas import RESOURCE_TYPES
 

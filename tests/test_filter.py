@@ -7,6 +7,7 @@ import pytest
 
 from scim.attributes import CORE_USER, ENTERPRISE_USER, Attribute, ResourceType, Schema
 from scim.errors import InvalidFilter, InvalidPath
+from scim.evaluate import element_matches, matches
 from scim.filter import (
     And,
     AttrPath,
@@ -16,8 +17,6 @@ from scim.filter import (
     PatchPath,
     Present,
     ValuePath,
-    element_matches,
-    matches,
     parse_attr_path,
     parse_filter,
     parse_path,

@@ -8,7 +8,8 @@ import pytest
 
 from scim.attributes import Attribute, ResourceType, Schema
 from scim.errors import InvalidSyntax, InvalidValue, NoTarget, ScimError
-from scim.models import load_patch, load_query, load_resource, load_search
+from scim.messages import load_patch, load_query, load_search
+from scim.models import load_resource
 from scim.schemas import GROUP_TYPE, USER_TYPE
 
 SAMPLES = Path(__file__).parent / "samples"
