@@ -375,3 +375,12 @@ def to_string(expr: Expr) -> str:
     parts = [f"({to_string(first)})" if isinstance(first, Or) else to_string(first)]
     parts += [f"({to_string(e)})" if isinstance(e, wrap) else to_string(e) for e in rest]
     return word.join(parts)
+
+
+def attribute_paths(expr: Expr) -> list[AttrPath]:
+    """Return every attribute path ``expr`` names (value paths give their outer path)."""
+    if isinstance(expr, (And, Or)):
+        return [p for e in chain(expr) for p in attribute_paths(e)]
+    if isinstance(expr, Not):
+        return attribute_paths(expr.expr)
+    return [expr.path]

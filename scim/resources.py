@@ -15,7 +15,7 @@ from flask import current_app, g, request
 from scim import errors
 from scim.attributes import ResourceType
 from scim.discovery_docs import list_response
-from scim.filter import parse_filter
+from scim.filter import attribute_paths, parse_filter
 from scim.http import read_json, scim_response
 from scim.messages import load_patch, load_query, load_search
 from scim.models import load_resource
@@ -162,6 +162,12 @@ def delete(kind: Kind, id: str) -> object:
 def search(kinds: list[Kind], query: dict) -> object:
     """Run a query over one or more kinds; answer a ListResponse (RFC 7644 §3.4.2)."""
     expr = parse_filter(query["filter"]) if query["filter"] else None
+    if expr is not None and any(p.attr.lower() == "groups" for p in attribute_paths(expr)):
+        # A User's groups is derived from memberships, not stored: say so rather than match
+        # nothing (RFC 7644 §3.4.2.2: an unsupported filter is 400 invalidFilter).
+        raise errors.InvalidFilter(
+            "Filtering on groups is not supported; filter Groups on members.value instead."
+        )
     store = get_store()
     descending = query["sort_order"] == "descending"
     matched: list[tuple[Kind, dict]] = []

@@ -156,3 +156,19 @@ def test_counts_never_include_another_tenant(scim, other, people):
         other.get("/Users", query_string={"filter": 'userName eq "bob"'}).get_json()["totalResults"]
         == 0
     )
+
+
+@pytest.mark.parametrize("query", ['groups.value eq "x"', 'groups[display eq "x"]', "groups pr"])
+def test_filtering_on_derived_groups_is_refused_clearly(scim, query):
+    response = scim.get("/Users", query_string={"filter": query})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["scimType"] == "invalidFilter" and "members.value" in body["detail"]
+
+
+def test_groups_whose_members_include_a_user(scim):
+    ann = scim.create_user("ann")
+    team = scim.create_group("Team", (ann["id"],))
+    scim.create_group("Empty")
+    body = scim.get("/Groups", query_string={"filter": f'members.value eq "{ann["id"]}"'})
+    assert [g["id"] for g in body.get_json()["Resources"]] == [team["id"]]

@@ -227,3 +227,11 @@ def test_attributes_and_excluded_attributes_on_get(scim):
     assert only["name"] == {"givenName": "Ann"}
     without = scim.get(f"/Users/{created['id']}?excludedAttributes=title").get_json()
     assert "title" not in without and without["userName"] == "ann"
+
+
+def test_empty_email_values_are_not_stored(scim):
+    created = scim.create_user("ann", emails=[{"value": "", "type": "work"}, {"value": "a@x.io"}])
+    assert created["emails"] == [{"value": "a@x.io"}]
+    body = patch_op({"op": "Add", "path": 'emails[type eq "home"].value', "value": ""})
+    patched = scim.patch(f"/Users/{created['id']}", body).get_json()
+    assert patched["emails"] == [{"value": "a@x.io"}]
