@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import cli
 import config as settings
+import console
 import storage
 from scim import api, requestlog
 from scim.http import NormalizePath, register_error_handlers
@@ -42,6 +43,7 @@ def create_app(config: dict | None = None, *, config_path: str | None = None) ->
     requestlog.init_app(app)
     app.register_blueprint(api.bp)
     cli.init_app(app)
+    console.init_app(app)
     app.wsgi_app = NormalizePath(app.wsgi_app)
     if values["trusted_proxies"]:
         app.wsgi_app = TrustedProxies(app.wsgi_app, values["trusted_proxies"])
@@ -80,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             level=values["level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         storage.get_store(app)  # take the data folder's lock now, not on the first request
+        link = console.setup_link(app)
+        if link:
+            print(f"No admin yet. Open this one-time setup link:\n  {link}", flush=True)
         return serve(app, values)
     except (settings.ConfigError, storage.StoreError) as exc:
         print(f"roster: {exc}", file=sys.stderr)
@@ -98,7 +103,10 @@ def serve(app: Flask, values: dict) -> int:
             # Bound what one slow or hostile client can hold: open connections, idle time.
             connection_limit=values["connection_limit"],
             channel_timeout=values["channel_timeout"],
-            max_request_body_size=values["max_payload_bytes"],
+            # Waitress answers an oversized body itself, in plain text and unlogged; leave it the
+            # far outliers so that Roster's own SCIM 413 (refused on Content-Length, before the
+            # body is read) answers everything near the limit.
+            max_request_body_size=4 * values["max_payload_bytes"],
             ident="Roster",
         )
     except OSError as exc:

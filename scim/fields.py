@@ -109,6 +109,7 @@ class Multi(fields.List):
     def __init__(self, inner: fields.Field, *, unique_by: str | None = None, **kwargs):
         super().__init__(inner, **kwargs)
         self.unique_by = unique_by
+        self._takes_value = isinstance(inner, fields.Nested) and "value" in inner.schema.fields
 
     def _deserialize(self, value, attr, data, **kwargs):
         # Be liberal: a single value given for a multi-valued attribute is a list of one.
@@ -119,6 +120,10 @@ class Multi(fields.List):
         for index, item in enumerate(items):
             if item is None:  # null means unassigned (RFC 7644 §3.5.1)
                 continue
+            if isinstance(item, str) and self._takes_value:
+                # Be liberal: a bare string for a complex value ("roles": ["admin"]) is its
+                # "value" sub-attribute (RFC 7643 §2.4: "value" is the element's primary datum).
+                item = {"value": item}
             try:
                 loaded = self.inner.deserialize(item, **kwargs)
             except ValidationError as err:

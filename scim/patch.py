@@ -63,6 +63,12 @@ def _apply(res: dict, op: str, path: str | None, value: Any, rtype: ResourceType
         _apply_object(res, op, None, _require_object(value), rtype)
         return
     parsed = parse_path(path, rtype.schema_ids)
+    if parsed.path.urn is not None and _schema(rtype, parsed.path.urn) is None:
+        # An extension this server does not know: ignored, exactly as its attributes are in a
+        # POST or PUT body (CLIENTS.md: unknown extension URIs are ignored, not rejected), so
+        # that an IdP's custom mapping cannot fail every update. Unknown attribute names in
+        # known schemas stay invalidPath: those are typos.
+        return
     if not parsed.path.attr:
         _apply_schema(res, op, parsed, value, rtype)
         return

@@ -73,7 +73,7 @@ def _entry(response: Response) -> tuple[dict, object]:
     path = request.full_path if request.query_string else request.path
     entry = {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "idp": g.idp,
+        "idp": _tenant(),
         "method": request.method,
         "path": path,
         "status": response.status_code,
@@ -87,9 +87,19 @@ def _entry(response: Response) -> tuple[dict, object]:
     return entry, body
 
 
+def _tenant() -> str | None:
+    """Return the IdP a SCIM request is addressed to, also when no route matched it."""
+    if _is_scim():
+        return g.get("idp")
+    parts = request.path.split("/")
+    if len(parts) > 3 and parts[1] == "scim" and parts[2] == "v2":
+        return parts[3]
+    return None
+
+
 def _record(response: Response) -> Response:
-    idp = g.get("idp")
-    if not _is_scim() or not idp:
+    idp = _tenant()
+    if not idp:
         return response
     # Requests for IdPs that do not exist are not kept: anyone could fill the disk with them.
     if get_store().get_record("idps", idp) is None:

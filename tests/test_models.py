@@ -221,7 +221,7 @@ def test_booleans_accept_true_and_false_strings(given, expected):
         ({"active": 1}, "active: Not a valid boolean."),
         ({"active": "yes"}, "active: Not a valid boolean."),
         ({"emails": [{"primary": "maybe"}]}, "emails[0].primary: Not a valid boolean."),
-        ({"emails": [{"value": "a"}, "b"]}, "emails[1]: Not a valid object."),
+        ({"emails": [{"value": "a"}, 7]}, "emails[1]: Not a valid object."),
         ({"name": "Barbara Jensen"}, "name: Not a valid object."),
         ({"name": {"givenName": ["Barbara"]}}, "name.givenName: Not a valid string."),
         ({"password": 1234}, "password: Not a valid string."),
@@ -416,7 +416,7 @@ def test_members_keep_value_display_and_type_and_are_deduplicated():
         ({"display": "Babs"}, "members[0].value: A value is required."),
         ({"value": ""}, "members[0].value: A value is required."),
         ({"value": 17}, "members[0].value: Not a valid string."),
-        ("u1", "members[0]: Not a valid object."),
+        (17, "members[0]: Not a valid object."),
     ],
 )
 def test_each_member_needs_a_string_value(member, detail):

@@ -456,8 +456,6 @@ def test_immutable_member_value_cannot_change(group):
     [
         "nickName",
         "name.middle",
-        "urn:example:unknown:Schema:thing",
-        "urn:example:unknown:Schema",
         'displayName[value eq "x"]',
         'name[givenName eq "x"]',
         'emails[type eq "work"].nope',
@@ -468,6 +466,13 @@ def test_immutable_member_value_cannot_change(group):
 def test_invalid_path(user, path):
     with pytest.raises(InvalidPath):
         patch(user, op="replace", path=path, value="x")
+
+
+@pytest.mark.parametrize("op", ["add", "replace", "remove"])
+@pytest.mark.parametrize("path", ["urn:example:unknown:Schema:thing", "urn:example:unknown:Schema"])
+def test_unknown_extension_paths_are_ignored(user, op, path):
+    # As in POST and PUT bodies: an extension the server does not know is not an error.
+    assert patch(user, op=op, path=path, value="x") == user
 
 
 @pytest.mark.parametrize(

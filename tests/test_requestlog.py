@@ -114,3 +114,9 @@ def test_patch_errors_are_logged_with_scim_type(app, scim):
     latest = entries(app, scim.id)[0]
     assert latest["status"] == 400 and latest["scim_type"] == "invalidPath"
     assert latest["resource"] == f"User {user['id']}"
+
+
+def test_unmatched_paths_under_an_idp_are_logged(app, scim):
+    scim.get("/v2/Users")  # a Base URL pasted with one /v2 too many
+    [entry] = entries(app, scim.id)
+    assert entry["status"] == 404 and entry["path"] == f"{scim.base}/v2/Users"

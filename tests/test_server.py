@@ -160,3 +160,13 @@ def test_backup_refuses_a_non_empty_destination(data_dir, tmp_path):
     result = flask_cli(data_dir, "backup", str(tmp_path / "taken"))
     assert result.returncode == 1
     assert "is not empty" in result.stderr
+
+
+def test_oversized_body_gets_a_scim_413_from_the_real_server(data_dir):
+    idp, token = provision(data_dir)
+    with LiveServer(data_dir) as server:
+        body = {"schemas": [CORE], "userName": "a", "title": "x" * (2 * 1024 * 1024)}
+        status, headers, error = server.request("POST", f"/scim/v2/{idp}/Users", token, body)
+    assert status == 413
+    assert headers["Content-Type"].startswith("application/scim+json")
+    assert error["status"] == "413"

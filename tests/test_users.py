@@ -36,7 +36,9 @@ def test_enterprise_extension_round_trips(scim):
     }
     created = scim.post("/Users", body).get_json()
     assert created["schemas"] == [CORE, ENTERPRISE]
-    assert created[ENTERPRISE] == {"department": "R&D", "manager": {"value": manager["id"]}}
+    # RFC 7643 §4.3: the server gives the manager's $ref, the URI of the manager's User.
+    reference = {"value": manager["id"], "$ref": manager["meta"]["location"]}
+    assert created[ENTERPRISE] == {"department": "R&D", "manager": reference}
 
 
 def test_get_returns_what_was_created(scim):
@@ -235,3 +237,9 @@ def test_empty_email_values_are_not_stored(scim):
     body = patch_op({"op": "Add", "path": 'emails[type eq "home"].value', "value": ""})
     patched = scim.patch(f"/Users/{created['id']}", body).get_json()
     assert patched["emails"] == [{"value": "a@x.io"}]
+
+
+@pytest.mark.parametrize("attribute", ["roles", "entitlements", "emails"])
+def test_bare_strings_in_complex_lists_are_values(scim, attribute):
+    created = scim.create_user("ann", **{attribute: ["first", "second"]})
+    assert created[attribute] == [{"value": "first"}, {"value": "second"}]

@@ -4,6 +4,7 @@ manager in every shape, groups read without members, soft then hard deletes
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -242,12 +243,20 @@ class TestEntra:
 
     # --- what Roster cannot honour -------------------------------------------------------------
 
-    def test_custom_extension_path_is_invalid_path(self, idp):
+    def test_custom_extension_path_is_ignored_like_on_create(self, idp):
+        # An Entra custom mapping must not fail every update: unknown extensions are ignored.
         created = entra_user(idp)
         path = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:Badge"
         body = patch_op({"op": "Add", "path": path, "value": "42"})
+        response = idp.patch(f"/Users/{created['id']}", body)
+        assert response.status_code == 200
+        assert "Badge" not in json.dumps(response.get_json())
+
+    def test_unknown_core_attribute_path_is_invalid_path(self, idp):
+        created = entra_user(idp)
+        body = patch_op({"op": "Add", "path": "badgeNumber", "value": "42"})
         detail = scim_error(idp.patch(f"/Users/{created['id']}", body), 400, "invalidPath")
-        assert "Badge" in detail
+        assert "badgeNumber" in detail
 
     def test_renaming_onto_a_taken_user_name_is_409(self, idp):
         entra_user(idp, "taken@contoso.com")
