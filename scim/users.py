@@ -7,7 +7,7 @@ from flask import Blueprint, g
 
 from scim import resources
 from scim.resources import Kind, base_url
-from scim.schemas import USER_TYPE
+from scim.schemas import ENTERPRISE_USER_URN, USER_TYPE
 from storage import get_store
 from tokens.passwords import hash_password
 
@@ -23,10 +23,16 @@ def prepare(new: dict, current: dict | None) -> dict:
 
 
 def decorate(user: dict) -> dict:
-    """Add ``groups``, derived from membership (RFC 7643 §4.1.2: readOnly)."""
+    """Add ``groups``, derived from membership (RFC 7643 §4.1.2: readOnly), and the manager's
+    ``$ref``."""
+    base = base_url()
+    manager = (user.get(ENTERPRISE_USER_URN) or {}).get("manager")
+    if manager and manager.get("value"):
+        # RFC 7643 §4.3: manager.$ref is the URI of the manager's User resource. Like members'
+        # $ref, it is computed from value (scim.models drops the client's).
+        manager["$ref"] = f"{base}/Users/{manager['value']}"
     groups = get_store().groups_of(g.idp, user["id"])
     if groups:
-        base = base_url()
         user["groups"] = [
             {
                 "value": group["id"],

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -60,6 +61,11 @@ class LiveServer:
                 break
         else:
             raise RuntimeError("server exited before serving:\n" + "".join(self.output))
+        # Keep reading the log: a full pipe would block the server's next write, and with it
+        # the request being served.
+        self._drain = threading.Thread(target=self.output.extend, args=(self.process.stdout,))
+        self._drain.daemon = True
+        self._drain.start()
 
     def request(self, method: str, path: str, token: str | None = None, body=None):
         """Return (status, headers, parsed JSON body or None)."""
@@ -82,12 +88,14 @@ class LiveServer:
         try:
             self.process.wait(timeout=30)
         finally:
+            self._drain.join(timeout=30)
             self.process.stdout.close()
         return self.process.returncode
 
     def kill(self) -> None:
         self.process.kill()
         self.process.wait(timeout=30)
+        self._drain.join(timeout=30)
         self.process.stdout.close()
 
     def __enter__(self):
