@@ -94,9 +94,13 @@ def main(argv: list[str] | None = None) -> int:
 def serve(app: Flask, values: dict) -> int:
     from waitress.server import create_server
 
+    from scim.waitress_errors import ScimChannel
+
+    listeners: dict = {}
     try:
         server = create_server(
             app,
+            map=listeners,
             host=values["host"],
             port=values["port"],
             threads=values["threads"],
@@ -109,6 +113,8 @@ def serve(app: Flask, values: dict) -> int:
             max_request_body_size=4 * values["max_payload_bytes"],
             ident="Roster",
         )
+        for listener in listeners.values():
+            listener.channel_class = ScimChannel  # waitress's own refusals as SCIM errors
     except OSError as exc:
         print(
             f"roster: cannot listen on {values['host']}:{values['port']}: {exc.strerror}",

@@ -2,7 +2,8 @@
 
 Every command takes ``--json``; errors go to stderr with exit status 1. The commands open the
 same data folder as the server, under the same folder lock: while a server holds it, they
-refuse with a clear message instead of writing behind its back.
+refuse with a clear message instead of writing behind its back. (With PostgreSQL they share
+the database with the servers, as the servers share it with each other.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from flask.cli import AppGroup, with_appcontext
 import storage
 import tokens
 from providers import KINDS, create_idp, delete_idp, endpoint, summary
+from storage import migrate
 from storage.backup import backup
+from storage.postgres_store import describe
 
 # AppGroup runs each command inside the app context, where the store is reachable.
 idp_group = AppGroup("idp", help="Manage identity providers (SCIM tenants).")
@@ -31,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(token_group)
     app.cli.add_command(show_log)
     app.cli.add_command(backup_command)
+    app.cli.add_command(migrate_command)
 
 
 def _store() -> storage.Store:
@@ -155,11 +159,17 @@ def show_log(idp: str, errors: bool, limit: int, as_json: bool) -> None:
 def backup_command(destination: Path, as_json: bool) -> None:
     """Write a consistent, loadable copy of the store into a new folder.
 
-    Safe while the server runs: it reads the data folder's files without writing to them.
+    Safe while the server runs: it reads the data folder's files without writing to them (or,
+    with PostgreSQL, reads one snapshot of the database).
     """
-    folder = Path(current_app.config["ROSTER"]["data_dir"])
+    values = current_app.config["ROSTER"]
     try:
-        counts = backup(folder, destination)
+        if values["backend"] == "postgres":
+            tables = migrate.read_tables(_store())
+            migrate.write_folder(destination, tables)
+            counts = migrate.counts(tables)
+        else:
+            counts = backup(Path(values["data_dir"]), destination)
     except storage.StoreError as exc:
         raise click.ClickException(str(exc)) from None
     summary_text = ", ".join(f"{n} {t}" for t, n in counts.items() if n)
@@ -167,4 +177,38 @@ def backup_command(destination: Path, as_json: bool) -> None:
         as_json,
         {"destination": str(destination), "rows": counts},
         f"backed up to {destination} ({summary_text or 'empty'})",
+    )
+
+
+@click.command("migrate")
+@click.option(
+    "--to", "backend", required=True, type=click.Choice(["postgres", "tinydb"]),
+    help="The backend to copy the store into.",
+)  # fmt: skip
+@click.argument("destination")
+@json_option
+@with_appcontext
+def migrate_command(backend: str, destination: str, as_json: bool) -> None:
+    """Copy the whole store into an empty store of another backend and verify the copy.
+
+    DESTINATION is a PostgreSQL connection string for --to postgres, a new folder for --to
+    tinydb. Stop the servers first: what they write during the copy is not in it. The copy
+    is read back and compared with the source (row counts and a checksum); then point the
+    configuration at it.
+    """
+    values = current_app.config["ROSTER"]
+    try:
+        tables = migrate.read_source(values, _store())
+        with click.progressbar(
+            length=migrate.rows(tables), label=f"copying to {backend}", file=sys.stderr
+        ) as bar:
+            report = migrate.copy_store(tables, backend, destination, bar.update)
+    except storage.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    where = describe(destination) if backend == "postgres" else destination
+    rows = ", ".join(f"{n} {table}" for table, n in report["counts"].items())
+    _emit(
+        as_json,
+        {"backend": backend, "destination": where, **report},
+        f"copied to {backend} {where} ({rows or 'empty'}); checksum {report['checksum']}",
     )

@@ -42,6 +42,8 @@ KEYS = {
         Key("server", "channel_timeout", int, 60),
         Key("server", "secret_key", str, "", "ROSTER_SECRET_KEY"),
         Key("storage", "data_dir", str, "data", "ROSTER_DATA_DIR"),
+        Key("storage", "backend", str, "tinydb", "ROSTER_STORAGE_BACKEND"),
+        Key("storage", "database_url", str, "", "ROSTER_DATABASE_URL"),
         Key("scim", "max_results", int, 1000),
         Key("scim", "max_operations", int, 1000),
         Key("scim", "max_payload_bytes", int, 1024 * 1024),
@@ -56,6 +58,7 @@ SECTIONS = {k.section for k in KEYS.values()}
 # Integer keys that must be at least 1 (every integer key except the port, checked apart).
 POSITIVE = tuple(name for name, key in KEYS.items() if key.type is int and name != "port")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+BACKENDS = ("tinydb", "postgres")
 
 
 def _find_file(path: str | None) -> Path | None:
@@ -107,15 +110,23 @@ def load(path: str | None = None, overrides: dict[str, Any] | None = None) -> di
     """Return the validated configuration as a flat dict of key → value."""
     values = {name: key.default for name, key in KEYS.items()}
     found = _find_file(path)
+    chosen: set[str] = set()  # keys set by the file, the environment or the caller
     if found is not None:
-        values.update(_read_file(found))
+        from_file = _read_file(found)
+        values.update(from_file)
+        chosen.update(from_file)
     for name, key in KEYS.items():
         if key.env and os.environ.get(key.env):
             values[name] = _from_env(key, os.environ[key.env])
+            chosen.add(name)
     for name, value in (overrides or {}).items():
         if name not in KEYS:
             raise ConfigError(f"unknown configuration key '{name}'")
         values[name] = _check(KEYS[name], value, name)
+        chosen.add(name)
+    if values["database_url"] and "backend" not in chosen:
+        # A DSN alone (ROSTER_DATABASE_URL) selects PostgreSQL; backend = "tinydb" keeps TinyDB.
+        values["backend"] = "postgres"
     _validate(values)
     return values
 
@@ -134,6 +145,12 @@ def _validate(values: dict[str, Any]) -> None:
             ipaddress.ip_network(entry, strict=False)
         except (TypeError, ValueError):
             raise ConfigError(f"server.trusted_proxies: {entry!r} is not an IP address") from None
+    if values["backend"] not in BACKENDS:
+        raise ConfigError(f"storage.backend must be one of {', '.join(BACKENDS)}")
+    if values["backend"] == "postgres" and not values["database_url"]:
+        raise ConfigError(
+            'storage.backend = "postgres" needs storage.database_url (or ROSTER_DATABASE_URL)'
+        )
     values["level"] = values["level"].upper()
     if values["level"] not in LOG_LEVELS:
         raise ConfigError(f"logging.level must be one of {', '.join(LOG_LEVELS)}")

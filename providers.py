@@ -54,6 +54,16 @@ def create_idp(store: storage.Store, name: str, kind: str) -> dict:
     return record
 
 
+def update_idp(store: storage.Store, idp: str, name: str, kind: str) -> dict | None:
+    """Rename an IdP or change its kind; return the record, or None if there is no such IdP."""
+    name = name.strip()
+    if not name:
+        raise ValueError("the name must not be empty")
+    if store.records("idps", lambda r: r["id"] != idp and r["name"].casefold() == name.casefold()):
+        raise ValueError(f"an identity provider named {name!r} already exists")
+    return store.update_record("idps", idp, lambda r: {**r, "name": name, "kind": kind})
+
+
 def delete_idp(store: storage.Store, idp: str) -> None:
     """Delete the IdP, its tokens, everything it provisioned and its request log."""
     store.delete_idp(idp)

@@ -11,6 +11,7 @@ from bench.progress import Progress
 from cli import create_idp
 from scim.models import load_resource
 from scim.schemas import GROUP_TYPE, USER_TYPE
+from storage.postgres_store import PostgresStore
 from storage.tinydb_store import TinyStore
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -42,12 +43,13 @@ class Dataset:
     group_members: set[str] = field(default_factory=set)
 
 
-def preload(folder: Path, size: int, group_members: int = 0) -> Dataset:
-    """Create ``size`` users (and a group holding the first ``group_members`` of them)."""
+def preload(folder: Path, size: int, group_members: int = 0, dsn: str | None = None) -> Dataset:
+    """Create ``size`` users (and a group holding the first ``group_members`` of them), in the
+    data folder or, given ``dsn``, in that PostgreSQL database."""
     sample = user_body("sample.user")
     # The preloaded documents must be exactly what a POST would store.
     assert load_resource(USER_TYPE, sample) == sample, "user_body is not in canonical form"
-    store = TinyStore(folder)
+    store = PostgresStore(dsn) if dsn else TinyStore(folder)
     try:
         idp = create_idp(store, "Bench", "generic")["id"]
         data = Dataset(folder, idp, tokens.issue(store, idp))

@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                      # sizes 1000,10000,100000 (~5 minutes)
     .venv/bin/python bench/run.py --quick              # a smoke run in well under a minute
     .venv/bin/python bench/run.py --sizes 1000,20000 --output /tmp/r.json
+    .venv/bin/python bench/run.py --backend postgres   # the same on PostgreSQL (see below)
 
 For each size the data folder is preloaded through ``storage.tinydb_store.TinyStore`` (not
 HTTP), then ``python app.py`` is started on it and measured: start-up (process start to the
@@ -11,6 +12,11 @@ and peak RSS. At the largest size also: PATCH add/remove of one member on a 10,0
 group, a mixed load from several threads, and start-up from a compacted snapshot. A bare
 Flask endpoint under waitress, driven by the same client, is the ceiling every throughput is
 compared with. Prints a table (``bench/report.py``) and writes JSON.
+
+With ``--backend postgres`` each size gets a database of its own, preloaded through
+``PostgresStore``, on the server ``--database-url`` names or else on a throwaway cluster on
+loopback with durable settings (fsync and synchronous commit on, as TinyDB's journal fsyncs);
+there is no snapshot start-up, and peak RSS is Roster's alone, not PostgreSQL's.
 """
 
 from __future__ import annotations
@@ -61,19 +67,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes and few requests")
     parser.add_argument("--threads", type=int, default=4, help="clients in the mixed load")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--group", type=int, help="members of the big group (default 10000)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folders")
+    parser.add_argument("--backend", choices=("tinydb", "postgres"), default="tinydb")
+    parser.add_argument("--database-url", help="PostgreSQL server for --backend postgres")
     args = parser.parse_args(argv)
     default = "1000,5000" if args.quick else "1000,10000,100000"
     args.sizes = sorted({int(s) for s in (args.sizes or default).split(",") if s.strip()})
-    args.counts = QUICK if args.quick else FULL
+    args.counts = dict(QUICK if args.quick else FULL)
+    if args.group:
+        args.counts["group"] = args.group
     return args
 
 
 def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> None:
     counts = args.counts
     group = min(counts["group"], size) if largest else 0
-    data = preload(work / f"data-{size}", size, group_members=group)
-    server, startup = start_roster(data.folder, data.idp, data.token, work / f"roster-{size}.log")
+    postgres = args.backend == "postgres"
+    dsn = database(args.database_url, f"roster_bench_{size}") if postgres else None
+    data = preload(work / f"data-{size}", size, group_members=group, dsn=dsn)
+    log = work / f"roster-{size}.log"
+    server, startup = start_roster(data.folder, data.idp, data.token, log, dsn)
     row: dict = {"users": size, "startup_s": round(startup, 3)}
     try:
         client = Client(server.port, data.token)
@@ -94,7 +108,7 @@ def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> N
     finally:
         server.stop()
     results["sizes"].append(row)
-    if largest:  # start-up again once the journal has been folded into the snapshot
+    if largest and dsn is None:  # start-up again once the journal is folded into the snapshot
         compact(data.folder)
         server, startup = start_roster(
             data.folder, data.idp, data.token, work / f"roster-{size}-snapshot.log"
@@ -107,6 +121,17 @@ def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> N
             }
         finally:
             server.stop()
+
+
+def database(server: str, name: str) -> str:
+    """Create an empty database ``name`` on ``server``; return its DSN."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_conninfo(server, dbname=name)
 
 
 def measure_ceiling(args, work: Path) -> dict:
@@ -126,13 +151,22 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "counts": args.counts,
+        "backend": args.backend,
         "sizes": [],
     }
+    cluster = None
+    if args.backend == "postgres" and not args.database_url:
+        from tests.pgcluster import Cluster
+
+        cluster = Cluster(durable=True).start()
+        args.database_url = cluster.dsn()
     try:
         results["ceiling"] = measure_ceiling(args, work)
         for size in args.sizes:
             measure_size(size, size == args.sizes[-1], args, work, results)
     finally:
+        if cluster is not None:
+            cluster.stop()
         if args.keep:
             print(f"data folders and server logs kept in {work}", file=sys.stderr)
         else:

@@ -19,9 +19,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _environment(data_dir: Path | None) -> dict[str, str]:
+def _environment(data_dir: Path | None, extra: dict | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROSTER_")}
-    env["PYTHONUNBUFFERED"] = "1"
+    env.update(PYTHONUNBUFFERED="1", **(extra or {}))
     if data_dir is not None:
         env["ROSTER_DATA_DIR"] = str(data_dir)
     return env
@@ -30,7 +30,9 @@ def _environment(data_dir: Path | None) -> dict[str, str]:
 class Server:
     """A server subprocess whose output goes to a log file (a pipe nobody reads would fill)."""
 
-    def __init__(self, argv: list[str], log: Path, data_dir: Path | None = None):
+    def __init__(
+        self, argv: list[str], log: Path, data_dir: Path | None = None, env: dict | None = None
+    ):
         self.port = free_port()
         self.log_path = log
         with open(log, "ab") as output:  # the child keeps its own descriptor
@@ -38,7 +40,7 @@ class Server:
             self.process = subprocess.Popen(
                 [sys.executable, *argv, "--port", str(self.port)],
                 cwd=ROOT,
-                env=_environment(data_dir),
+                env=_environment(data_dir, env),
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
@@ -79,10 +81,12 @@ class Server:
                 self.process.wait()
 
 
-def start_roster(data_dir: Path, idp: str, token: str, log: Path) -> tuple[Server, float]:
-    """Start ``python app.py`` on ``data_dir``; return it and its start-up time: process start
-    to the first successful authenticated request."""
-    server = Server(["app.py"], log, data_dir)
+def start_roster(
+    data_dir: Path, idp: str, token: str, log: Path, dsn: str | None = None
+) -> tuple[Server, float]:
+    """Start ``python app.py`` on ``data_dir`` (or the PostgreSQL database ``dsn``); return it
+    and its start-up time: process start to the first successful authenticated request."""
+    server = Server(["app.py"], log, data_dir, {"ROSTER_DATABASE_URL": dsn} if dsn else None)
     try:
         seconds = server.wait_ready(
             f"/scim/v2/{idp}/ServiceProviderConfig", {"Authorization": f"Bearer {token}"}

@@ -6,6 +6,7 @@ from flask import Blueprint, g
 
 from scim import discovery, groups, search, users
 from scim.auth import authenticate
+from scim.errors import NotFound, Unauthorized
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2/<idp>")
 
@@ -14,6 +15,13 @@ bp = Blueprint("scim", __name__, url_prefix="/scim/v2/<idp>")
 def take_idp(endpoint, values):
     """Move the tenant out of the view arguments into ``g.idp``."""
     g.idp = values.pop("idp") if values else None
+    # No IdP, User or Group id holds U+0000 (and PostgreSQL cannot even look one up): answer
+    # what an unknown IdP or a missing resource gets, without asking the store.
+    if g.idp is not None and "\x00" in g.idp:
+        g.idp = None
+        raise Unauthorized("The bearer token is not valid for this endpoint.")
+    if any("\x00" in value for value in (values or {}).values() if isinstance(value, str)):
+        raise NotFound("There is no resource with this id.")
 
 
 @bp.url_defaults

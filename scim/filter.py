@@ -165,10 +165,21 @@ def _literal(token: _Token) -> str | bool | int | float | None:
     """Return the compValue a token spells (RFC 7644 §3.4.2.2), or raise InvalidFilter."""
     if token.kind == "string":
         try:
-            return json.loads(token.text)
+            value = json.loads(token.text)
+            # RFC 7493 §2.1: no unpaired surrogates ("\ud800"). A PATCH filter's value can be
+            # stored (emails[type eq "..."].value seeds a new element), and could not be sent.
+            value.encode("utf-8")
         except json.JSONDecodeError as exc:
             raise InvalidFilter(f"Invalid string at position {token.pos + 1}: {exc.msg}.") from None
+        except UnicodeEncodeError:
+            raise InvalidFilter(f"Invalid string at position {token.pos + 1}.") from None
+        if "\x00" in value:
+            # Nothing stored holds U+0000 (scim.http refuses it) and PostgreSQL cannot take it.
+            raise InvalidFilter(f"A NUL character in the value at position {token.pos + 1}.")
+        return value
     lowered = token.text.lower()
+    if "\x00" in token.text:
+        raise InvalidFilter(f"A NUL character in the value at position {token.pos + 1}.")
     if token.kind != "word" or lowered in _RESERVED:
         raise InvalidFilter(f"Expected a value at position {token.pos + 1}.")
     # RFC 7644 §3.4.2.2: false / null / true are case-insensitive keywords.

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import storage
+import tokens
 from scim import errors
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,47 @@ def _json_media_type(content_type: str) -> bool:
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
     seen: dict[str, object] = {}
+    folded: set[str] = set()
     for key, value in pairs:
-        if key in seen:
+        # RFC 7643 §2.1: attribute names (and schema URNs, RFC 7644 §3.10) are case-insensitive,
+        # so "userName" and "USERNAME" name one attribute twice: refuse it rather than let the
+        # last one win silently.
+        if key.lower() in folded:
             raise errors.InvalidSyntax(f"The JSON object has the key {key!r} more than once.")
+        folded.add(key.lower())
         seen[key] = value
     return seen
+
+
+# A \u0000 or \uD800-\uDFFF escape: the only ways a JSON text can carry U+0000 or a surrogate
+# code point (raw, they are invalid JSON or invalid UTF-8).
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _bad_character(value: object) -> str | None:
+    """Return what is wrong with a string in ``value`` that Roster cannot keep, or None.
+
+    RFC 7493 §2.1 (I-JSON) forbids unpaired surrogates, and RFC 7643 §2.3.1 strings are
+    Unicode characters: such a string could be stored but never encoded in a response.
+    U+0000 is a character, but PostgreSQL cannot store it, and a NUL in a name or an id is a
+    classic truncation trick: no SCIM client needs one.
+    """
+    stack = [value]  # iterative: the body may be nested as deeply as the parser allowed
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and "\x00" in item:
+            return "a string with a NUL character (U+0000)"
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string with an unpaired surrogate"
+    return None
 
 
 def _reject_constant(name: str) -> None:
@@ -59,13 +97,20 @@ def read_json() -> object:
         raise errors.InvalidSyntax("The request body is empty; a JSON object is required.")
     try:
         text = raw.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        body = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise errors.InvalidSyntax("The request body is not valid UTF-8.") from None
     except RecursionError:
         raise errors.InvalidSyntax("The request body is nested too deeply.") from None
     except json.JSONDecodeError as exc:
         raise errors.InvalidSyntax(f"The request body is not valid JSON: {exc}") from None
+    except ValueError:
+        # Python refuses to convert integers of more than 4,300 digits (CVE-2020-10735).
+        raise errors.InvalidSyntax("The request body has a number too long to read.") from None
+    problem = _bad_character(body) if _SUSPECT_ESCAPE.search(text) else None
+    if problem:
+        raise errors.InvalidSyntax(f"The request body has {problem}.")
+    return body
 
 
 def _is_scim_request() -> bool:
@@ -73,7 +118,10 @@ def _is_scim_request() -> bool:
 
 
 def _render(error: errors.ScimError) -> Response:
-    return scim_response(error.to_dict(), error.status, error.headers)
+    body = error.to_dict()
+    # Details may quote what the client sent (a path, a filter): never a token it put there.
+    body["detail"] = tokens.redact(body["detail"])
+    return scim_response(body, error.status, error.headers)
 
 
 def register_error_handlers(app: Flask) -> None:

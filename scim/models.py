@@ -8,7 +8,6 @@ detail names the attribute (``emails[0].primary: Not a valid boolean.``); a mars
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
@@ -119,11 +118,20 @@ def _schema_class(
     return cls
 
 
-@cache
+_SCHEMAS: dict[int, tuple[ResourceType, _Object]] = {}
+
+
 def _resource_schema(rtype: ResourceType) -> _Object:
-    attributes = (*rtype.common, *rtype.schema.attributes)
-    cls = _schema_class(rtype.name, attributes, extensions=rtype.extensions, core=rtype.schema.id)
-    return cls()
+    # Cached by identity rather than with functools.cache: hashing a frozen ResourceType walks
+    # every attribute definition, which cost as much as loading a small User.
+    cached = _SCHEMAS.get(id(rtype))
+    if cached is None or cached[0] is not rtype:
+        attributes = (*rtype.common, *rtype.schema.attributes)
+        cls = _schema_class(
+            rtype.name, attributes, extensions=rtype.extensions, core=rtype.schema.id
+        )
+        cached = _SCHEMAS[id(rtype)] = (rtype, cls())
+    return cached[1]
 
 
 def load_resource(rtype: ResourceType, data: object) -> dict:
@@ -146,3 +154,15 @@ def load_resource(rtype: ResourceType, data: object) -> dict:
         raise InvalidValue("The request body has an unexpected shape.") from None
     present = [e.id for e in rtype.extensions if e.id in loaded]
     return {"schemas": [rtype.schema.id, *present], **loaded}
+
+
+def load_values(rtype: ResourceType, name: str, values: list) -> list:
+    """Validate and normalise ``values`` of the core multi-valued attribute ``name`` exactly
+    as ``load_resource`` does inside a whole resource (used to validate only the members a
+    PATCH adds, not the 10,000 already there). Raises InvalidValue."""
+    try:
+        return _resource_schema(rtype).fields[name].deserialize(values)
+    except ValidationError as err:
+        raise InvalidValue(describe({name: err.messages})) from None
+    except (RecursionError, TypeError):
+        raise InvalidValue("The request body has an unexpected shape.") from None

@@ -131,19 +131,35 @@ def _project_value(
         return None
     if attribute.type != "complex":
         return copy.deepcopy(value)
+    # Decided once per sub-attribute name, not once per element: a Group has 10,000 members.
+    decided: dict[str, bool] = {}
+    kept_names: set[str] = set()
+
+    def keeps(name: str) -> bool:
+        kept = decided.get(name)
+        if kept is None:
+            sub = attribute.sub(name)
+            kept = decided[name] = bool(sub) and _keeps_sub(attribute, sub, key, wanted, dropped)
+            if kept:
+                kept_names.add(name)
+        return kept
 
     def keep_element(element: object) -> dict:
         if not isinstance(element, dict):
             return {}
-        return {
-            name: copy.deepcopy(sub_value)
-            for name, sub_value in element.items()
-            if (sub := attribute.sub(name)) and _keeps_sub(attribute, sub, key, wanted, dropped)
-        }
+        if element.keys() <= kept_names:
+            # Sub-attributes hold simple values (RFC 7643 §2.3.8), so a copy one level deep is
+            # a whole copy, made in C.
+            return dict(element)
+        return {name: _copy(sub_value) for name, sub_value in element.items() if keeps(name)}
 
     if isinstance(value, list):
         return [kept for element in value if (kept := keep_element(element))] or None
     return keep_element(value) or None
+
+
+def _copy(value: object) -> object:
+    return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
 def _keeps(attribute: Attribute, key: _Key, wanted: _Selection | None, dropped: _Selection) -> bool:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
+import tokens
 from storage import get_request_log, get_store
 
 log = logging.getLogger("roster.requests")
@@ -34,21 +36,49 @@ def _start() -> None:
     g.request_started = time.perf_counter()
 
 
+def scrub(text: str) -> str:
+    """Return ``text`` with tokens replaced, and storable: a lone surrogate becomes "?" and
+    U+0000 (which PostgreSQL cannot store) becomes U+FFFD."""
+    text = tokens.redact(text).replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _secret_path(path: object) -> bool:
+    """Whether a PATCH ``path`` names a secret (``password``, ``urn:…:User:password``)."""
+    return isinstance(path, str) and re.split(r"[:.]", path.strip())[-1].lower() in SECRET_KEYS
+
+
 def redact(value: object) -> object:
-    """Return ``value`` with every secret-looking key's value replaced."""
+    """Return ``value`` with every secret-looking key's value replaced, and strings scrubbed.
+
+    RFC 7644 §3.5.2: a PATCH operation names its attribute in ``path`` and carries the new
+    value under ``value``, so an operation whose path names a secret has its value hidden too.
+    """
     if isinstance(value, dict):
+        keys = {str(k).lower(): v for k, v in value.items()}
+        hidden = SECRET_KEYS | ({"value"} if _secret_path(keys.get("path")) else set())
         return {
-            k: REDACTED if str(k).lower() in SECRET_KEYS else redact(v) for k, v in value.items()
+            scrub(str(k)): REDACTED if str(k).lower() in hidden else redact(v)
+            for k, v in value.items()
         }
     if isinstance(value, list):
         return [redact(v) for v in value]
+    if isinstance(value, str):
+        return scrub(value)
     return value
+
+
+def _redacted_body(raw: bytes) -> object:
+    try:
+        return redact(_json(raw))
+    except RecursionError:  # a body nested about as deeply as the JSON parser allows
+        return REDACTED
 
 
 def _json(raw: bytes) -> object:
     try:
         return json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw[:2000].decode("utf-8", "replace")
 
 
@@ -64,7 +94,7 @@ def _resource(response: Response, body: object) -> str | None:
     resource_id = (request.view_args or {}).get("id")
     if resource_id is None and response.status_code == 201 and isinstance(body, dict):
         resource_id = body.get("id")
-    return f"{kind} {resource_id}" if kind and resource_id else None
+    return scrub(f"{kind} {resource_id}") if kind and resource_id else None
 
 
 def _entry(response: Response) -> tuple[dict, object]:
@@ -75,15 +105,16 @@ def _entry(response: Response) -> tuple[dict, object]:
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "idp": _tenant(),
         "method": request.method,
-        "path": path,
+        "path": scrub(path),
         "status": response.status_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-        "user_agent": request.headers.get("User-Agent", ""),
+        "user_agent": scrub(request.headers.get("User-Agent", "")),
         "resource": _resource(response, body),
     }
     if response.status_code >= 400 and isinstance(body, dict):
         entry["scim_type"] = body.get("scimType")
-        entry["detail"] = body.get("detail")
+        detail = body.get("detail")
+        entry["detail"] = scrub(detail) if isinstance(detail, str) else detail
     return entry, body
 
 
@@ -99,14 +130,14 @@ def _tenant() -> str | None:
 
 def _record(response: Response) -> Response:
     idp = _tenant()
-    if not idp:
+    if not idp or "\x00" in idp:  # no IdP's id holds a NUL (and PostgreSQL cannot look one up)
         return response
     # Requests for IdPs that do not exist are not kept: anyone could fill the disk with them.
     if get_store().get_record("idps", idp) is None:
         return response
     entry, body = _entry(response)
     if current_app.config["ROSTER"]["log_bodies"]:
-        entry["request_body"] = redact(_json(_request_body()))
+        entry["request_body"] = _redacted_body(_request_body())
         entry["response_body"] = redact(body)
     get_request_log().append(idp, entry)
     log.info(

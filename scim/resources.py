@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, g, request
 
-from scim import errors
+from scim import errors, membership
 from scim.attributes import ResourceType
 from scim.discovery_docs import list_response
 from scim.filter import attribute_paths, parse_filter
@@ -141,12 +141,16 @@ def _check_immutable(rtype: ResourceType, current: dict, new: dict) -> None:
 def patch(kind: Kind, id: str) -> object:
     """PATCH: apply every operation or none (RFC 7644 §3.5.2); 200 with the resource."""
     operations = load_patch(read_json(), max_operations=_limits()["max_operations"])
+    steps = membership.plan(operations, kind.rtype)
 
     def change(current: dict) -> dict:
         internal = _internal(current)
         public = {k: v for k, v in current.items() if not k.startswith("_")}
-        patched = apply_patch(public, operations, kind.rtype)
-        new = load_resource(kind.rtype, patched)
+        # Membership adds and removes touch only the members they name (a group may have
+        # 100,000); everything else goes through the general engine.
+        new = membership.apply(public, steps, kind.rtype) if steps else None
+        if new is None:
+            new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
         return kind.prepare({**new, **internal}, current)
 
     resource = get_store().update(kind.rtype.name, g.idp, id, change, if_version=_if_match())

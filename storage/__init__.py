@@ -1,7 +1,9 @@
 """Roster's storage: the only package that knows how data is kept.
 
-``storage.interface.Store`` is the contract; ``storage.tinydb_store.TinyStore`` implements it
-in a data folder. Views reach the store through ``get_store()``.
+``storage.interface.Store`` is the contract. ``storage.tinydb_store.TinyStore`` implements it
+in a data folder (the default); ``storage.postgres_store.PostgresStore`` in a PostgreSQL
+database that several processes share (``[storage] backend = "postgres"``). Views reach the
+store through ``get_store()`` and the request log through ``get_request_log()``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from storage.errors import (  # noqa: F401  (re-exported)
     VersionMismatch,
 )
 from storage.interface import Store
-from storage.requestlog import RequestLog
+from storage.requestlog import DatabaseRequestLog, RequestLog
 
 _EXTENSION = "roster.store"
 _LOG_EXTENSION = "roster.requestlog"
@@ -28,7 +30,12 @@ _opening = threading.Lock()
 
 
 def open_store(config: dict) -> Store:
-    """Open the store the configuration names (today: the TinyDB data folder)."""
+    """Open the store the configuration names: the TinyDB data folder or a PostgreSQL DSN."""
+    if config["backend"] == "postgres":
+        from storage.postgres_store import PostgresStore
+
+        # One connection per waitress thread and a spare (the request log has its own pool).
+        return PostgresStore(config["database_url"], pool_size=config["threads"] + 1)
     from storage.tinydb_store import TinyStore
 
     return TinyStore(config["data_dir"])
@@ -39,12 +46,15 @@ def init_app(app: Flask) -> None:
     not touch it, like ``--help``, never take the data folder's lock)."""
     app.extensions[_EXTENSION] = None
     values = app.config["ROSTER"]
-    app.extensions[_LOG_EXTENSION] = RequestLog(
-        Path(values["data_dir"]) / "requestlog", values["request_log_size"]
-    )
+    if values["backend"] == "postgres":
+        # Processes sharing a database share the log too.
+        log = DatabaseRequestLog(lambda: get_store(app), values["request_log_size"])
+    else:
+        log = RequestLog(Path(values["data_dir"]) / "requestlog", values["request_log_size"])
+    app.extensions[_LOG_EXTENSION] = log
 
 
-def get_request_log(app: Flask | None = None) -> RequestLog:
+def get_request_log(app: Flask | None = None) -> RequestLog | DatabaseRequestLog:
     """Return the app's request log."""
     app = app or current_app._get_current_object()
     return app.extensions[_LOG_EXTENSION]

@@ -32,12 +32,7 @@ def _read_once(folder: Path) -> files.Tables:
         if seq < first:
             continue
         for ops in files.read_segment(files.segment_path(folder, seq)):
-            for table, key, doc in ops:
-                rows = tables.setdefault(table, {})
-                if doc is None:
-                    rows.pop(key, None)
-                else:
-                    rows[key] = doc
+            files.apply_ops(tables, ops)  # membership changes carry only the change
     return tables
 
 

@@ -1,6 +1,6 @@
 """The files of a data folder: the TinyDB snapshot, the append-only journal and the folder lock.
 
-This is the only module that imports TinyDB.
+This is the only module that imports TinyDB, and the only one that knows the journal's format.
 
 - ``roster.json`` is a TinyDB JSON file (``TinyDB("roster.json").table("User").all()`` reads
   it): one TinyDB table per store table, each document carrying its key under ``_key``. A
@@ -9,6 +9,13 @@ This is the only module that imports TinyDB.
   ``<crc32 hex> <json>\\n``, flushed and fsynced before the write is acknowledged. A crash
   mid-append leaves a torn last line, which fails its checksum and is dropped on load.
 - ``roster.lock`` is held with ``flock`` for as long as a process has the folder open.
+
+A transaction is ``{"ops": [op, ...]}``. An op is ``[table, key, doc]`` (``doc`` null deletes),
+or ``[table, key, head, {"members": {"remove": [value, ...], "add": [member, ...]}}]``: a
+membership change to a large Group, which carries only the change so that adding one member
+to a group of 100,000 writes one short line, not the whole group. ``head`` is the new document
+with ``members`` set to null; the members are the previous document's, minus those whose
+``value`` is removed, plus those added, in that order. Readers apply ops with ``resolve``.
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from tinydb import TinyDB
 from tinydb.storages import JSONStorage
 
 from storage.errors import StoreLocked, StoreUnavailable
@@ -29,6 +35,7 @@ from storage.errors import StoreLocked, StoreUnavailable
 SNAPSHOT = "roster.json"
 LOCK = "roster.lock"
 _SEGMENT = re.compile(r"^journal-(\d{8})\.log$")
+_DELTA = "members"
 
 Tables = dict[str, dict[str, dict]]
 
@@ -68,48 +75,69 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+# --- the snapshot ---------------------------------------------------------------------------
+
+
 def read_snapshot(folder: Path) -> tuple[Tables, int]:
     """Return the snapshot's tables and the first journal segment not contained in it."""
     path = folder / SNAPSHOT
     if not path.exists():
         return {}, 0
+    # One read through TinyDB's storage. (TinyDB's table API would parse the whole file again
+    # for every table it opens: seven parses of a 100 MB file at start-up.)
+    storage = JSONStorage(path, access_mode="r")
     try:
-        with TinyDB(path, storage=JSONStorage, access_mode="r") as db:
-            tables: Tables = {}
-            next_segment = 0
-            for name in db.tables():
-                if name == "_meta":
-                    meta = db.table(name).all()
-                    next_segment = int(meta[0]["next_segment"]) if meta else 0
-                    continue
-                tables[name] = {doc["_key"]: _without_key(doc) for doc in db.table(name).all()}
-            return tables, next_segment
-    except (ValueError, KeyError, TypeError) as exc:
+        data = storage.read() or {}
+        tables: Tables = {}
+        next_segment = 0
+        for name, rows in data.items():
+            if name == "_meta":
+                meta = next(iter(rows.values()), None)
+                next_segment = int(meta["next_segment"]) if meta else 0
+                continue
+            # The parsed documents are ours: take the key out in place rather than copy them.
+            tables[name] = {doc.pop("_key"): doc for doc in rows.values()}
+        return tables, next_segment
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StoreUnavailable(f"{path} is not a readable Roster snapshot: {exc}") from exc
-
-
-def _without_key(doc: dict) -> dict:
-    return {k: v for k, v in doc.items() if k != "_key"}
+    finally:
+        storage.close()
 
 
 def write_snapshot(folder: Path, tables: Tables, next_segment: int, name: str = SNAPSHOT) -> Path:
-    """Write ``tables`` as a TinyDB file atomically: temporary file, fsync, rename, fsync dir."""
+    """Write ``tables`` as a TinyDB file atomically: temporary file, fsync, rename, fsync dir.
+
+    The file is written one document at a time. One ``json.dumps`` of the whole store would
+    hold the GIL for as long as it runs (about a second at 100,000 users), stalling every
+    request; small steps let request threads run in between. The text is what TinyDB's
+    ``JSONStorage`` writes for the same data (``TinyDB(path).table(t).all()`` reads it).
+    """
     target = folder / name
     tmp = folder / f".{name}.tmp"
-    data = {
-        table: {str(i): {"_key": key, **doc} for i, (key, doc) in enumerate(rows.items(), 1)}
-        for table, rows in tables.items()
-    }
-    data["_meta"] = {"1": {"next_segment": next_segment}}
-    tmp.unlink(missing_ok=True)
-    storage = JSONStorage(tmp, create_dirs=False, access_mode="r+")
-    try:
-        storage.write(data)  # TinyDB's JSONStorage flushes and fsyncs.
-    finally:
-        storage.close()
+    with open(tmp, "w", encoding="ascii") as out:
+        out.write("{")
+        for position, (table, rows) in enumerate(tables.items()):
+            out.write(f"{', ' if position else ''}{json.dumps(table)}: {{")
+            for number, (key, doc) in enumerate(rows.items(), 1):
+                out.write(f'{", " if number > 1 else ""}"{number}": ')
+                out.write(_with_key(key, doc))
+            out.write("}")
+        meta = json.dumps({"1": {"next_segment": next_segment}})
+        out.write(f'{", " if tables else ""}"_meta": {meta}}}')
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, target)
     _fsync_dir(folder)
     return target
+
+
+def _with_key(key: str, doc: dict) -> str:
+    """Return ``{"_key": key, **doc}`` as JSON without building that dict."""
+    body = json.dumps(doc)
+    return f'{{"_key": {json.dumps(key)}{", " if len(body) > 2 else ""}{body[1:]}'
+
+
+# --- the journal ----------------------------------------------------------------------------
 
 
 def segments(folder: Path) -> list[int]:
@@ -141,6 +169,54 @@ def read_segment(path: Path) -> Iterator[list]:
                 return
 
 
+def resolve(op: list, previous: dict | None) -> dict | None:
+    """Return the document ``op`` leaves under its key, given the one it had before."""
+    if len(op) == 3:
+        return op[2]
+    head, delta = op[2], op[3][_DELTA]
+    if previous is None:
+        raise StoreUnavailable(f"journal: a membership change to {op[1]} has no base document")
+    gone = set(delta["remove"])
+    members = [m for m in previous["data"].get(_DELTA) or () if m.get("value") not in gone]
+    data = dict(head["data"])
+    data[_DELTA] = members + delta["add"]
+    return {**head, "data": data}
+
+
+def apply_ops(tables: Tables, ops: list) -> None:
+    """Apply one transaction's ops to plain tables (for readers of a folder, like backups)."""
+    for op in ops:
+        rows = tables.setdefault(op[0], {})
+        doc = resolve(op, rows.get(op[1]))
+        if doc is None:
+            rows.pop(op[1], None)
+        else:
+            rows[op[1]] = doc
+
+
+def delta_op(table: str, key: str, old: dict | None, new: dict | None, least: int) -> list | None:
+    """Return the op that writes ``new`` over ``old`` as a membership change, or None when a
+    full document is as short or cannot express it (members reordered or edited).
+
+    ``least``: the smallest previous ``members`` list worth a delta."""
+    if old is None or new is None:
+        return None
+    before, after = old["data"].get(_DELTA), new["data"].get(_DELTA)
+    if not isinstance(before, list) or not isinstance(after, list) or len(before) < least:
+        return None
+    try:
+        present = {m.get("value") for m in after}
+        removed = [m.get("value") for m in before if m.get("value") not in present]
+        gone = set(removed)
+        kept = [m for m in before if m.get("value") not in gone] if gone else before
+    except (AttributeError, TypeError):  # not a list of objects with hashable values
+        return None
+    if after[: len(kept)] != kept:
+        return None
+    head = {**new, "data": {**new["data"], _DELTA: None}}
+    return [table, key, head, {_DELTA: {"remove": removed, "add": after[len(kept) :]}}]
+
+
 class Journal:
     """An open journal segment that appends transactions durably."""
 
@@ -150,16 +226,38 @@ class Journal:
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         _fsync_dir(folder)
         self.size = os.fstat(self._fd).st_size
+        self._broken: str | None = None
 
     def append(self, ops: list) -> None:
         """Append one transaction and return once it is on disk."""
+        if self._broken:
+            raise StoreUnavailable(self._broken)
         body = json.dumps({"ops": ops}, separators=(",", ":")).encode()
         line = b"%08x %s\n" % (zlib.crc32(body), body)
-        written = os.write(self._fd, line)
-        if written != len(line):  # pragma: no cover - a full disk
-            raise StoreUnavailable("short write to the journal (is the disk full?)")
-        os.fsync(self._fd)
+        try:
+            written = os.write(self._fd, line)
+        except OSError as exc:
+            self._cut(exc)
+        if written != len(line):
+            self._cut(OSError(f"short write, {written} of {len(line)} bytes (is the disk full?)"))
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            # After a failed fsync the kernel may have dropped the dirty pages: what the file
+            # holds is unknown, so refuse every later write rather than build on it.
+            self._broken = f"the journal {self.path} failed to sync: {exc}"
+            raise StoreUnavailable(self._broken) from exc
         self.size += written
+
+    def _cut(self, exc: OSError) -> None:
+        """Drop a partial line, or refuse later writes: readers stop at the first bad line, so
+        nothing may ever be appended after one."""
+        message = f"the journal {self.path} cannot be written: {exc}"
+        try:
+            os.ftruncate(self._fd, self.size)
+        except OSError:
+            self._broken = message
+        raise StoreUnavailable(message) from exc
 
     def close(self) -> None:
         if self._fd is not None:

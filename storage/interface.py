@@ -65,7 +65,9 @@ class Store(Protocol):
         """Store a new resource, assigning ``id`` and ``meta``; return it.
 
         ``prepare(resource)``, if given, runs while other writers are locked out and returns
-        the resource to store (it may read the store, or raise to abort). Raises Conflict when
+        the resource to store (it may read the store, or raise to abort). It receives the
+        store's own copy of ``resource`` and may modify it; the store keeps what it returns
+        without copying it again, so ``prepare`` must not hold on to it. Raises Conflict when
         a uniqueness rule would be broken."""
 
     def update(
@@ -80,8 +82,12 @@ class Store(Protocol):
         """Read-modify-write in one step: ``change(current)`` returns the new resource.
 
         ``change`` runs while the store is locked against other writers and may read the store
-        (it may raise to abort: nothing is written). Raises NotFound, VersionMismatch when
-        ``if_version`` is given and differs from ``meta.version``, or Conflict."""
+        (it may raise to abort: nothing is written). It receives the stored resource itself,
+        not a copy, and must not modify it; the store keeps what ``change`` returns without
+        copying it, so ``change`` must not hold on to it either. (Copying a Group with 100,000
+        members, twice, cost more than the rest of the write.) Raises NotFound,
+        VersionMismatch when ``if_version`` is given and differs from ``meta.version``, or
+        Conflict."""
 
     def delete(self, kind: str, idp: str, id: str, *, if_version: str | None = None) -> None:
         """Delete a resource. Deleting a User also removes it from every Group (RFC 7644 §3.6
@@ -91,7 +97,8 @@ class Store(Protocol):
         """Return how many resources of ``kind`` the IdP has, without scanning."""
 
     def groups_of(self, idp: str, member_id: str) -> list[dict]:
-        """Return the Groups whose ``members`` include ``member_id``, without scanning."""
+        """Return the Groups whose ``members`` include ``member_id``, without scanning and
+        without their ``members`` (a User's page would otherwise copy every big group)."""
 
     def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:
         """Return {id: kind} for those of ``ids`` that are Users or Groups of this IdP."""

@@ -3,12 +3,11 @@ filters in Python. Runs without the store's lock: documents are never mutated in
 
 from __future__ import annotations
 
-import copy
-
 from scim.evaluate import matches
 from scim.filter import AttrPath, Compare, Expr, ValuePath
 from scim.projection import sort_resources
 from scim.schemas import RESOURCE_TYPES
+from storage.clone import clone
 
 # Attributes with an index, per kind: (attribute name folded, index name).
 _INDEXED = {
@@ -66,4 +65,4 @@ def run_query(
     # RFC 7644 §3.4.2.4: startIndex is 1-based; totalResults counts every match, not the page.
     begin = max(start_index, 1) - 1
     end = total if count is None else begin + max(count, 0)
-    return total, copy.deepcopy(candidates[begin:end])
+    return total, clone(candidates[begin:end])

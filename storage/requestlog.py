@@ -1,5 +1,8 @@
 """The request log: the last N SCIM requests of each IdP, kept across restarts.
 
+``RequestLog`` keeps it in files beside the TinyDB store; ``DatabaseRequestLog`` in the
+PostgreSQL store, where several processes share it.
+
 JumpCloud shows the admin no server error, so this log is the admin's only diagnosis. It is
 kept apart from the store on purpose: an entry is written for every request, reads included,
 and must not cost an fsync or grow the journal. Each IdP has a JSON-lines file in
@@ -15,7 +18,14 @@ import os
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from psycopg.types.json import Jsonb
+
+if TYPE_CHECKING:
+    from storage.postgres_store import PostgresStore
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -91,3 +101,58 @@ class RequestLog:
             self._entries.pop(idp, None)
             self._lines.pop(idp, None)
             self._path(idp).unlink(missing_ok=True)
+
+
+class DatabaseRequestLog:
+    """The same log in the PostgreSQL store's ``request_log`` table, shared by every process.
+
+    Entries are committed without waiting for the WAL flush (``PostgresStore.log_connection``):
+    as with the files, a machine crash may lose the last entries and a request never waits for
+    a disk. Each process trims an IdP's oldest rows after every ``size // 10`` appends, so the
+    table holds at most about ``size`` rows per IdP plus what the processes appended since;
+    reads never show more than the newest ``size``.
+    """
+
+    def __init__(self, store: Callable[[], PostgresStore], size: int):
+        self._store = store  # resolved on first use: the store opens lazily
+        self.size = size
+        self._trim_every = max(size // 10, 1)
+        self._appended: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def append(self, idp: str, entry: dict) -> None:
+        """Record one request of ``idp`` (an id that is not a plain token is ignored)."""
+        if not _SAFE_ID.match(idp):
+            return
+        with self._lock:
+            appended = self._appended[idp] = self._appended.get(idp, 0) + 1
+        with self._store().log_connection() as conn:
+            conn.execute(
+                "INSERT INTO request_log (idp, status, entry) VALUES (%s, %s, %s)",
+                [idp, entry["status"], Jsonb(entry)],
+            )
+            if appended % self._trim_every == 0:
+                conn.execute(
+                    "DELETE FROM request_log WHERE idp = %s AND seq <= (SELECT seq FROM"
+                    " request_log WHERE idp = %s ORDER BY seq DESC OFFSET %s LIMIT 1)",
+                    [idp, idp, self.size],
+                )
+
+    def entries(self, idp: str, *, errors_only: bool = False, limit: int | None = None) -> list:
+        """Return ``idp``'s entries, newest first."""
+        if not _SAFE_ID.match(idp):
+            return []
+        wanted = self.size if limit is None else min(limit, self.size)
+        errors = "WHERE status >= 400" if errors_only else ""
+        with self._store().connection() as conn:
+            rows = conn.execute(
+                "SELECT entry FROM (SELECT seq, status, entry FROM request_log WHERE idp = %s"
+                f" ORDER BY seq DESC LIMIT %s) newest {errors} ORDER BY seq DESC LIMIT %s",
+                [idp, self.size, wanted],
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def forget(self, idp: str) -> None:
+        """Delete ``idp``'s log (when the IdP itself is deleted)."""
+        with self._store().connection() as conn:
+            conn.execute("DELETE FROM request_log WHERE idp = %s", [idp])

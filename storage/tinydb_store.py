@@ -3,18 +3,24 @@ append-only journal (see ``storage.files``), with indexes for every hot lookup.
 
 Why not TinyDB's table API on every request? It rewrites the whole file per write and scans
 every document per query, so both grow with the store. Here a write costs one fsynced journal
-line, whatever the size; the snapshot (a plain TinyDB file people can read and back up) is
-rewritten only when the journal has grown, in the background.
+line, whatever the size of the store (and a membership change, whatever the size of the
+group); the snapshot (a plain TinyDB file people can read and back up) is rewritten only when
+the journal has grown, in the background.
 
-Concurrency (waitress runs several threads): every write goes through ``_commit`` under one
-re-entrant lock, so uniqueness checks, version checks and the write are one step. Stored
-documents are never mutated in place (a write replaces them), so readers may look without the
-lock and always see a whole document; callers get deep copies.
+Concurrency (waitress runs several threads) uses two locks:
+
+- ``_lock`` serialises writers. Every write goes through ``_commit`` while holding it, so
+  uniqueness checks, version checks and the write are one step.
+- ``_view`` is held only while a committed write is applied to the in-memory tables and
+  indexes (microseconds), and by readers while they take references to several documents.
+  Readers therefore see each write whole, and never wait for a writer's fsync.
+
+Stored documents are never mutated in place (a write replaces them), so a reader holding a
+reference always sees a whole document; callers get copies.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 import threading
@@ -24,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from storage import files
+from storage.clone import clone
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
 from storage.interface import RECORD_TABLES, RESOURCE_KINDS
 
@@ -31,9 +38,13 @@ log = logging.getLogger(__name__)
 
 # Compact the journal into a new snapshot once it holds this many bytes.
 COMPACT_AFTER_BYTES = 64 * 1024 * 1024
+# Journal a Group write as a membership change once the group has this many members.
+DELTA_MEMBERS = 64
 
 # Per kind: the attribute whose case-folded value is unique within an IdP.
 UNIQUE = {"User": "userName", "Group": "displayName"}
+
+Op = tuple[str, str, dict | None]  # (table, key, document or None to delete)
 
 
 def now() -> str:
@@ -45,6 +56,12 @@ def _fold(value: object) -> str | None:
     return value.casefold() if isinstance(value, str) else None
 
 
+def _values(members: object) -> set:
+    if not isinstance(members, list):
+        return set()
+    return {m.get("value") for m in members if isinstance(m, dict)} - {None}
+
+
 class TinyStore:
     """A ``storage.interface.Store`` kept in a data folder."""
 
@@ -52,6 +69,7 @@ class TinyStore:
         self.folder = Path(folder)
         self._compact_after = compact_after
         self._lock = threading.RLock()
+        self._view = threading.Lock()
         self._compacting: threading.Thread | None = None
         self._folder_lock = files.FolderLock(self.folder)
         try:
@@ -69,74 +87,96 @@ class TinyStore:
 
     def _load(self) -> None:
         self._tables: files.Tables = {name: {} for name in (*RESOURCE_KINDS, *RECORD_TABLES)}
-        self._tenant: dict[tuple[str, str], dict[str, None]] = {}
+        # (kind, idp) -> {id: data}, in creation order: counts, listing and paging.
+        self._tenant: dict[tuple[str, str], dict[str, dict]] = {}
+        # (kind, idp, case-folded userName or displayName) -> id
         self._unique: dict[tuple[str, str, str], str] = {}
+        # (kind, idp, externalId) -> {id: None}
         self._external: dict[tuple[str, str, str], dict[str, None]] = {}
+        # (idp, member id) -> {group id: None}
         self._members: dict[tuple[str, str], dict[str, None]] = {}
         snapshot, first = files.read_snapshot(self.folder)
         for table, rows in snapshot.items():
             for key, doc in rows.items():
-                self._apply(table, key, doc)
+                self._put(table, key, doc)
         present = [seq for seq in files.segments(self.folder) if seq >= first]
         for seq in present:
             for ops in files.read_segment(files.segment_path(self.folder, seq)):
-                for table, key, doc in ops:
-                    self._apply(table, key, doc)
+                for op in ops:
+                    table, key = op[0], op[1]
+                    doc = files.resolve(op, self._tables.get(table, {}).get(key))
+                    self._put(table, key, doc, op[3] if len(op) > 3 else None)
         self._journal = files.Journal(self.folder, max(present, default=first - 1) + 1)
-        self._next_version = itertools.count(1)
 
-    def _index(self, table: str, key: str, doc: dict, add: bool, order: bool = True) -> None:
-        if table not in RESOURCE_KINDS:
-            return
-        idp, data = doc["idp"], doc["data"]
+    def _put(self, table: str, key: str, doc: dict | None, delta: dict | None = None) -> None:
+        """Make ``doc`` the document under ``key`` (None deletes) and update the indexes.
 
-        def put(index: dict, ikey: tuple) -> None:
-            bucket = index.setdefault(ikey, {})
-            if add:
-                bucket[key] = None
-            else:
-                bucket.pop(key, None)
-                if not bucket:
-                    del index[ikey]
-
-        if order:
-            put(self._tenant, (table, idp))
-        unique = _fold(data.get(UNIQUE[table]))
-        if unique is not None:
-            if add:
-                self._unique[(table, idp, unique)] = key
-            else:
-                self._unique.pop((table, idp, unique), None)
-        if isinstance(data.get("externalId"), str):
-            put(self._external, (table, idp, data["externalId"]))
-        if table == "Group":
-            for member in data.get("members", ()):
-                put(self._members, (idp, member["value"]))
-
-    def _apply(self, table: str, key: str, doc: dict | None) -> None:
+        ``delta``: the membership change of a delta op, when ``doc`` was written as one."""
         rows = self._tables.setdefault(table, {})
-        old = rows.pop(key, None) if doc is None else rows.get(key)
-        # A replaced document keeps its place in the tenant's creation order, so that paging
-        # without sortBy stays stable while resources change (RFC 7644 §3.4.2.4).
-        keep_place = (
-            table in RESOURCE_KINDS
-            and old is not None
-            and doc is not None
-            and old["idp"] == doc["idp"]
-        )
-        if old is not None:
-            self._index(table, key, old, add=False, order=not keep_place)
-        if doc is not None:
+        old = rows.get(key)
+        if doc is None:
+            if old is None:
+                return
+            del rows[key]
+        else:
             rows[key] = doc
-            self._index(table, key, doc, add=True, order=not keep_place)
+        if table in RESOURCE_KINDS:
+            self._reindex(table, key, old, doc, delta)
+
+    def _reindex(
+        self, kind: str, key: str, old: dict | None, new: dict | None, delta: dict | None = None
+    ) -> None:
+        """Update the indexes for the change from ``old`` to ``new``, touching only what
+        differs: a write to a 100,000-member group re-indexes the members that changed."""
+        if old is not None and new is not None and old["idp"] != new["idp"]:
+            self._reindex(kind, key, old, None)
+            old = None
+        idp = (new or old)["idp"]
+        before = old["data"] if old else {}
+        after = new["data"] if new else {}
+        if new is None:
+            _drop(self._tenant, (kind, idp), key)
+        else:
+            self._tenant.setdefault((kind, idp), {})[key] = after
+        unique = UNIQUE[kind]
+        was, now_ = _fold(before.get(unique)), _fold(after.get(unique))
+        if was != now_ and was is not None and self._unique.get((kind, idp, was)) == key:
+            del self._unique[(kind, idp, was)]
+        if now_ is not None:
+            self._unique[(kind, idp, now_)] = key
+        was, now_ = before.get("externalId"), after.get("externalId")
+        if was != now_ and isinstance(was, str):
+            _drop(self._external, (kind, idp, was), key)
+        if isinstance(now_, str):
+            self._external.setdefault((kind, idp, now_), {})[key] = None
+        if kind != "Group" or before.get("members") is after.get("members"):
+            return
+        if delta is not None:
+            change = delta["members"]
+            removed, added = change["remove"], _values(change["add"])
+        else:
+            old_members, new_members = _values(before.get("members")), _values(after.get("members"))
+            removed, added = old_members - new_members, new_members - old_members
+        for member in removed:
+            _drop(self._members, (idp, member), key)
+        for member in added:
+            self._members.setdefault((idp, member), {})[key] = None
 
     # --- the one write path ------------------------------------------------------------------
 
-    def _commit(self, ops: list[tuple[str, str, dict | None]]) -> None:
-        """Make ``ops`` durable in the journal, then visible in memory. Caller holds the lock."""
-        self._journal.append([list(op) for op in ops])
-        for table, key, doc in ops:
-            self._apply(table, key, doc)
+    def _commit(self, writes: list[Op]) -> None:
+        """Make ``writes`` durable in the journal, then visible. Caller holds ``_lock``."""
+        ops = []
+        for table, key, doc in writes:
+            delta = None
+            if table == "Group":
+                old = self._tables[table].get(key)
+                delta = files.delta_op(table, key, old, doc, DELTA_MEMBERS)
+            ops.append(delta or [table, key, doc])
+        self._journal.append(ops)
+        with self._view:
+            for (table, key, doc), op in zip(writes, ops, strict=True):
+                self._put(table, key, doc, op[3] if len(op) > 3 else None)
         if self._journal.size >= self._compact_after:
             self._start_compaction()
 
@@ -167,7 +207,7 @@ class TinyStore:
 
     def get(self, kind: str, idp: str, id: str) -> dict | None:
         doc = self._owned(kind, idp, id)
-        return copy.deepcopy(doc["data"]) if doc else None
+        return clone(doc["data"]) if doc else None
 
     def create(
         self,
@@ -177,15 +217,15 @@ class TinyStore:
         *,
         prepare: Callable[[dict], dict] | None = None,
     ) -> dict:
-        data = copy.deepcopy(resource)
+        data = clone(resource)
         with self._lock:
             if prepare is not None:
-                data = copy.deepcopy(prepare(data))
+                data = dict(prepare(data))  # the contract hands the result over: no copy
             self._check_unique(kind, idp, data, None)
             data["id"] = str(uuid.uuid4())
             self._stamp(kind, data)
             self._commit([(kind, data["id"], {"idp": idp, "data": data})])
-        return copy.deepcopy(data)
+        return clone(data)
 
     def update(
         self,
@@ -203,12 +243,16 @@ class TinyStore:
             current = doc["data"]
             if if_version is not None and if_version != current["meta"]["version"]:
                 raise VersionMismatch(id)
-            data = copy.deepcopy(change(copy.deepcopy(current)))
+            # ``change`` reads the stored document itself and hands over what it returns (see
+            # the contract): copying a 10,000-member group twice per write cost more than the
+            # rest of the write. The shallow copy keeps ``current`` intact if ``change``
+            # returned it unchanged.
+            data = dict(change(current))
             data["id"] = id
             self._check_unique(kind, idp, data, id)
             self._stamp(kind, data, created=current["meta"]["created"])
             self._commit([(kind, id, {"idp": idp, "data": data})])
-        return copy.deepcopy(data)
+        return clone(data)
 
     def delete(self, kind: str, idp: str, id: str, *, if_version: str | None = None) -> None:
         with self._lock:
@@ -217,32 +261,34 @@ class TinyStore:
                 raise NotFound(id)
             if if_version is not None and if_version != doc["data"]["meta"]["version"]:
                 raise VersionMismatch(id)
-            ops: list[tuple[str, str, dict | None]] = [(kind, id, None)]
-            ops += self._membership_removals(idp, [id])
-            self._commit(ops)
+            writes: list[Op] = [(kind, id, None)]
+            writes += self._membership_removals(idp, [id])
+            self._commit(writes)
 
-    def _membership_removals(self, idp: str, member_ids: Iterable[str]) -> list:
+    def _membership_removals(self, idp: str, member_ids: Iterable[str]) -> list[Op]:
         """Return the writes that take ``member_ids`` out of every group of ``idp``."""
         gone = set(member_ids)
         group_ids = {g for m in gone for g in self._members.get((idp, m), ())} - gone
-        ops = []
+        writes: list[Op] = []
         for gid in group_ids:
-            data = copy.deepcopy(self._tables["Group"][gid]["data"])
-            data["members"] = [m for m in data.get("members", []) if m["value"] not in gone]
+            old = self._tables["Group"][gid]["data"]
+            # A new document that shares the untouched members with the old one: stored
+            # documents are never mutated, so sharing is safe and spares a copy of the group.
+            data = {**old, "members": [m for m in old["members"] if m["value"] not in gone]}
             if not data["members"]:
                 del data["members"]
-            self._stamp("Group", data, created=data["meta"]["created"])
-            ops.append(("Group", gid, {"idp": idp, "data": data}))
-        return ops
+            self._stamp("Group", data, created=old["meta"]["created"])
+            writes.append(("Group", gid, {"idp": idp, "data": data}))
+        return writes
 
     def count(self, kind: str, idp: str) -> int:
         return len(self._tenant.get((kind, idp), ()))
 
     def groups_of(self, idp: str, member_id: str) -> list[dict]:
-        with self._lock:
-            ids = list(self._members.get((idp, member_id), ()))
-            docs = [self._tables["Group"][gid]["data"] for gid in ids]
-        return copy.deepcopy(docs)
+        with self._view:
+            rows = self._tables["Group"]
+            docs = [rows[gid]["data"] for gid in self._members.get((idp, member_id), ())]
+        return [clone({k: v for k, v in doc.items() if k != "members"}) for doc in docs]
 
     def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:
         found = {}
@@ -263,49 +309,58 @@ class TinyStore:
         start_index: int = 1,
         count: int | None = None,
     ) -> tuple[int, list[dict]]:
-        from storage.query import run_query  # protocol evaluation lives outside the backend
+        from storage.query import indexed_lookup, run_query  # protocol evaluation lives there
 
-        with self._lock:
-            candidates = self._candidates(kind, idp, filter)
+        lookup = indexed_lookup(kind, filter)
+        with self._view:  # references only, taken in C: the lock is held for microseconds
+            rows = self._tenant.get((kind, idp), {})
+            if lookup is None and filter is None and not sort_by:
+                # A plain page (RFC 7644 §3.4.2.4) in creation order: slice, do not scan.
+                begin = max(start_index, 1) - 1
+                end = None if count is None else begin + max(count, 0)
+                total, page = len(rows), list(itertools.islice(rows.values(), begin, end))
+            elif lookup is None:
+                total, page, candidates = None, None, list(rows.values())
+            else:
+                total, page, candidates = None, None, self._lookup(kind, idp, *lookup)
+        if page is not None:
+            return total, clone(page)
+        # Filters the indexes cannot answer are evaluated here, outside every lock.
         return run_query(kind, candidates, filter, sort_by, descending, start_index, count)
 
-    def _candidates(self, kind: str, idp: str, filter) -> list[dict]:
-        """Return the documents a filter can match, narrowed by an index where one applies."""
-        from storage.query import indexed_lookup
-
+    def _lookup(self, kind: str, idp: str, index: str, value: str) -> list[dict]:
+        """Return the documents an index holds for ``value``. Caller holds ``_view``."""
         rows = self._tables[kind]
-        lookup = indexed_lookup(kind, filter)
-        if lookup is None:
-            return [rows[i]["data"] for i in self._tenant.get((kind, idp), ())]
-        index, value = lookup
         if index == "id":
             doc = self._owned(kind, idp, value)
-            return [doc["data"]] if doc else []
-        if index == "unique":
+            ids: Iterable[str] = [value] if doc else []
+        elif index == "unique":
             holder = self._unique.get((kind, idp, value.casefold()))
-            return [rows[holder]["data"]] if holder else []
-        if index == "externalId":
-            return [rows[i]["data"] for i in self._external.get((kind, idp, value), ())]
-        return [rows[i]["data"] for i in self._members.get((idp, value), ())]
+            ids = [holder] if holder else []
+        elif index == "externalId":
+            ids = self._external.get((kind, idp, value), ())
+        else:
+            ids = self._members.get((idp, value), ())
+        return [rows[i]["data"] for i in ids]
 
     # --- records -----------------------------------------------------------------------------
 
     def get_record(self, table: str, key: str) -> dict | None:
         record = self._tables[table].get(key)
-        return copy.deepcopy(record) if record is not None else None
+        return clone(record) if record is not None else None
 
     def put_record(self, table: str, key: str, record: dict) -> None:
         with self._lock:
-            self._commit([(table, key, copy.deepcopy(record))])
+            self._commit([(table, key, clone(record))])
 
     def update_record(self, table: str, key: str, change: Callable[[dict], dict]) -> dict | None:
         with self._lock:
             current = self._tables[table].get(key)
             if current is None:
                 return None
-            record = copy.deepcopy(change(copy.deepcopy(current)))
+            record = clone(change(clone(current)))
             self._commit([(table, key, record)])
-        return copy.deepcopy(record)
+        return clone(record)
 
     def delete_record(self, table: str, key: str) -> bool:
         with self._lock:
@@ -315,30 +370,32 @@ class TinyStore:
             return True
 
     def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
-        with self._lock:
+        with self._view:
             rows = list(self._tables[table].values())
-        return [copy.deepcopy(r) for r in rows if where is None or where(r)]
+        return [clone(r) for r in rows if where is None or where(r)]
 
     def delete_idp(self, idp: str) -> None:
         with self._lock:
-            ops: list[tuple[str, str, dict | None]] = []
+            writes: list[Op] = []
             for kind in RESOURCE_KINDS:
-                ops += [(kind, id, None) for id in self._tenant.get((kind, idp), ())]
+                writes += [(kind, id, None) for id in self._tenant.get((kind, idp), ())]
             tokens = self._tables["tokens"]
-            ops += [("tokens", k, None) for k, t in tokens.items() if t.get("idp") == idp]
+            writes += [("tokens", k, None) for k, t in tokens.items() if t.get("idp") == idp]
             if idp in self._tables["idps"]:
-                ops.append(("idps", idp, None))
-            if ops:
-                self._commit(ops)
+                writes.append(("idps", idp, None))
+            if writes:
+                self._commit(writes)
 
     # --- snapshots ---------------------------------------------------------------------------
 
     def _freeze(self) -> files.Tables:
         """Return a consistent shallow copy of every table (documents are never mutated)."""
-        with self._lock:
+        with self._view:
             return {name: dict(rows) for name, rows in self._tables.items()}
 
     def _start_compaction(self) -> None:
+        """Switch to a new journal segment and write a snapshot of everything before it in
+        the background. Caller holds ``_lock``, so no write falls between the two."""
         if self._compacting is not None and self._compacting.is_alive():
             return
         frozen, upto = self._freeze(), self._journal.seq
@@ -380,3 +437,12 @@ class TinyStore:
                 self._compacting.join()
             self._journal.close()
             self._folder_lock.release()
+
+
+def _drop(index: dict, ikey: tuple, key: str) -> None:
+    """Remove ``key`` from the bucket ``index[ikey]``, and the bucket once it is empty."""
+    bucket = index.get(ikey)
+    if bucket is not None:
+        bucket.pop(key, None)
+        if not bucket:
+            del index[ikey]

@@ -43,13 +43,15 @@ def flask_cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedPro
 class LiveServer:
     """``python app.py`` on a free loopback port; ready once it says it is serving."""
 
-    def __init__(self, data_dir: Path, *args: str, port: int | None = None):
+    def __init__(
+        self, data_dir: Path, *args: str, port: int | None = None, env: dict | None = None
+    ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "app.py", "--port", str(self.port), *args],
             cwd=ROOT,
-            env=environment(data_dir),
+            env=environment(data_dir, **(env or {})),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -67,10 +69,12 @@ class LiveServer:
         self._drain.daemon = True
         self._drain.start()
 
-    def request(self, method: str, path: str, token: str | None = None, body=None):
+    def request(self, method: str, path: str, token: str | None = None, body=None, headers=None):
         """Return (status, headers, parsed JSON body or None)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, method=method)
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         if token:
             request.add_header("Authorization", f"Bearer {token}")
         if data is not None:

@@ -120,6 +120,7 @@ def test_idp_delete_without_yes_and_no_terminal_refuses(runner, scim, store):
     assert store.get_record("idps", scim.id) is not None
 
 
+@pytest.mark.backends("tinydb")  # PostgreSQL is made for several processes at once
 def test_cli_refuses_when_another_process_holds_the_folder(app, runner):
     held = storage.open_store(app.config["ROSTER"])  # stands in for a running server
     try:

@@ -105,3 +105,30 @@ def test_forwarded_headers_only_from_trusted_proxies(tmp_path, trusted, expected
     ).get_json()
     assert user["meta"]["location"].startswith(expected)
     storage.close_store(app)
+
+
+def test_database_url_alone_selects_postgres(monkeypatch):
+    monkeypatch.setenv("ROSTER_DATABASE_URL", "postgresql://roster@127.0.0.1/roster")
+    assert config.load(None)["backend"] == "postgres"
+    monkeypatch.setenv("ROSTER_STORAGE_BACKEND", "tinydb")  # an explicit choice wins
+    assert config.load(None)["backend"] == "tinydb"
+
+
+def test_storage_backend_from_file(tmp_path):
+    path = tmp_path / "roster.toml"
+    path.write_text('[storage]\nbackend = "postgres"\ndatabase_url = "postgresql:///roster"\n')
+    values = config.load(str(path))
+    assert (values["backend"], values["database_url"]) == ("postgres", "postgresql:///roster")
+    assert config.load(None)["backend"] == "tinydb"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"backend": "postgres"}, "needs storage.database_url"),
+        ({"backend": "mysql"}, "storage.backend must be one of tinydb, postgres"),
+    ],
+)
+def test_bad_storage_backend_is_one_line(overrides, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(None, overrides)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 import storage
 from storage.requestlog import RequestLog
-from tests.conftest import patch_op, sample
+from tests.conftest import patch_op, sample, stored_text
 
 JUMPCLOUD = {"User-Agent": "JumpCloud-SCIM/1.0"}
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -73,8 +72,7 @@ def test_never_the_token_nor_a_password(app, scim):
     [entry] = entries(app, scim.id)
     assert entry["request_body"]["password"] == "[redacted]"
     assert entry["request_body"]["userName"] == "test.user@okta.local"
-    folder = Path(app.config["ROSTER"]["data_dir"]) / "requestlog"
-    text = "".join(path.read_text() for path in folder.iterdir())
+    text = stored_text(app)
     assert scim.token not in text and "1mz050nq" not in text
 
 

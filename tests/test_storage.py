@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -283,3 +284,99 @@ def test_updates_keep_creation_order(store):
         assert [r["id"] for r in store.query("User", IDP)[1]] == ids
     finally:
         store.close()
+
+
+def big_group(store: TinyStore, size: int) -> tuple[dict, list[str]]:
+    ids = [store.create("User", IDP, user(f"m{i}"))["id"] for i in range(size + 1)]
+    members = [{"value": i, "type": "User"} for i in ids[:size]]
+    return store.create("Group", IDP, {"displayName": "big", "members": members}), ids
+
+
+def test_membership_changes_to_a_big_group_journal_only_the_change(store):
+    group, ids = big_group(store, 200)
+    journal = store._journal.path
+    before = journal.stat().st_size
+
+    def add_last(cur: dict) -> dict:
+        return {**cur, "members": [*cur["members"][1:], {"value": ids[-1], "type": "User"}]}
+
+    changed = store.update("Group", IDP, group["id"], add_last)
+    assert journal.stat().st_size - before < 1000  # not the 200 members again
+    assert [g["id"] for g in store.groups_of(IDP, ids[-1])] == [group["id"]]
+    assert store.groups_of(IDP, ids[0]) == []
+    store = reopen(store)
+    try:
+        assert store.get("Group", IDP, group["id"]) == changed
+        assert [g["id"] for g in store.groups_of(IDP, ids[-1])] == [group["id"]]
+        assert store.groups_of(IDP, ids[0]) == []
+    finally:
+        store.close()
+
+
+def test_deleting_a_member_of_a_big_group_survives_compaction(store):
+    group, ids = big_group(store, 100)
+    store.delete("User", IDP, ids[5])
+    expected = store.get("Group", IDP, group["id"])
+    assert len(expected["members"]) == 99
+    store.compact()
+    store = reopen(store)
+    try:
+        assert store.get("Group", IDP, group["id"]) == expected
+    finally:
+        store.close()
+
+
+def test_groups_of_leaves_members_out(store):
+    group, ids = big_group(store, 3)
+    found = store.groups_of(IDP, ids[0])
+    assert found == [{k: v for k, v in group.items() if k != "members"}]
+
+
+def test_change_sees_the_stored_resource_and_a_returned_current_is_not_modified(store):
+    a = store.create("User", IDP, user("ann"))
+    seen = []
+    store.update("User", IDP, a["id"], lambda cur: seen.append(cur) or cur)
+    assert seen[0] == a  # the stored resource itself, with the version the write replaced
+    assert store.get("User", IDP, a["id"])["meta"]["version"] != a["meta"]["version"]
+
+
+@pytest.mark.parametrize("start, count", [(1, 2), (3, 10), (5, 0), (9, 5), (-2, 1)])
+def test_plain_pages_slice_creation_order(store, start, count):
+    ids = [store.create("User", IDP, user(f"u{i}"))["id"] for i in range(6)]
+    store.create("User", OTHER, user("x"))
+    total, page = store.query("User", IDP, start_index=start, count=count)
+    begin = max(start, 1) - 1
+    assert total == 6
+    assert [r["id"] for r in page] == ids[begin : begin + count]
+
+
+def test_readers_never_see_half_a_delete(store):
+    """A delete takes the user out of its groups in the same write: a reader listing the
+    groups that hold the user, while users are deleted, sees all of them or none."""
+    users = [store.create("User", IDP, user(f"d{i}"))["id"] for i in range(80)]
+    members = [{"value": u, "type": "User"} for u in users]
+    for n in range(20):
+        store.create("Group", IDP, {"displayName": f"g{n}", "members": members})
+    torn = []
+    done = threading.Event()
+
+    def reader() -> None:
+        filters = [parse_filter(f'members.value eq "{uid}"') for uid in users]
+        while not done.is_set():
+            for expr in filters:
+                total, _ = store.query("Group", IDP, filter=expr, count=0)
+                if total not in (0, 20):
+                    torn.append(total)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for uid in users:
+            store.delete("User", IDP, uid)
+    finally:
+        done.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert torn == []

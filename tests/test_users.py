@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import patch_op, sample
+from tests.conftest import patch_op, sample, stored_text
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -52,10 +50,9 @@ def test_password_is_never_returned_nor_stored_in_plain(scim, app):
     created = scim.post("/Users", sample("okta-create-user.json")).get_json()
     assert "password" not in created
     assert "password" not in scim.get(f"/Users/{created['id']}").get_json()
-    folder = Path(app.config["ROSTER"]["data_dir"])
-    stored = b"".join(path.read_bytes() for path in folder.iterdir() if path.is_file())
-    assert b"1mz050nq" not in stored
-    assert b"scrypt$" in stored
+    stored = stored_text(app)
+    assert "1mz050nq" not in stored
+    assert "scrypt$" in stored
 
 
 def test_duplicate_user_name_is_409_uniqueness(scim):

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from storage.interface import Store
 
 PREFIX = "roster_scim_"
+_SHAPE = re.compile(re.escape(PREFIX) + r"[A-Za-z0-9_-]+")
 # Persist "last used" at most this often per token, so that every read does not become a write.
 TOUCH_EVERY = timedelta(seconds=60)
 
@@ -31,6 +33,14 @@ def _now() -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with anything shaped like a token replaced, for logs and error messages.
+
+    A client may put its token where it does not belong (a URL, a User-Agent, a body); the
+    prefix makes it recognisable, so it is never written down or echoed back."""
+    return _SHAPE.sub(PREFIX + "[redacted]", text)
 
 
 def digest(token: str) -> str:

@@ -1,0 +1,90 @@
+"""Signing in and out, and creating the first admin through the one-time setup link."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from console import admins, forms, security
+from console.throttle import Throttle
+from storage import get_store
+
+bp = Blueprint("auth", __name__)
+_THROTTLE = "roster.console.throttle"
+
+
+def throttle() -> Throttle:
+    """Return the app's sign-in throttle (one per app, so tests start from zero)."""
+    return current_app.extensions.setdefault(_THROTTLE, Throttle())
+
+
+def _next_page() -> str:
+    # Only a path on this site: "//evil.example" and "https://…" would be open redirects.
+    target = request.values.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("console.home")
+
+
+def _sign_in_page(values: dict, errors: dict | None = None, problem: str | None = None):
+    return render_template(
+        "sign_in.html", next=_next_page(), values=values, errors=errors or {}, problem=problem
+    )
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    """Show the sign-in form; sign the admin in."""
+    if request.method == "GET":
+        if security.current_admin() is not None:
+            return redirect(_next_page())
+        return _sign_in_page({})
+    data, errors = forms.load(forms.SignInForm(), request.form)
+    values = {"username": request.form.get("username", "")}
+    if errors:
+        return _sign_in_page(values, errors), 400
+    key = (request.remote_addr, data["username"].casefold())
+    wait = throttle().wait(key)
+    if wait:
+        message = f"Too many failed sign-in attempts. Try again in {wait} seconds."
+        return _sign_in_page(values, problem=message), 429, {"Retry-After": str(wait)}
+    admin = admins.authenticate(get_store(), data["username"], data["password"])
+    if admin is None:
+        throttle().failed(key)
+        return _sign_in_page(values, problem="Wrong username or password."), 400
+    throttle().succeeded(key)
+    security.sign_in(admin)
+    return redirect(_next_page(), code=303)
+
+
+@bp.post("/sign-out")
+def sign_out():
+    """End the session."""
+    security.sign_out()
+    return redirect(url_for("console.auth.sign_in"), code=303)
+
+
+@bp.route("/setup/<token>", methods=["GET", "POST"])
+def setup(token: str):
+    """Create the first admin with the one-time setup link Roster printed."""
+    store = get_store()
+    app = current_app._get_current_object()
+    try:
+        admins.check_setup_token(app, store, token)
+    except admins.AdminError as exc:
+        return render_template("setup_dead.html", problem=str(exc)), 410
+    if request.method == "GET":
+        return render_template("setup.html", values={}, errors={})
+    data, errors = forms.load(forms.SetupForm(), request.form)
+    values = {"username": request.form.get("username", "")}
+    if not errors:
+        try:
+            admin = admins.use_setup_link(app, store, token, data["username"], data["password"])
+        except admins.AdminError as exc:
+            if exc.field is None:  # the link died meanwhile (used in another tab)
+                return render_template("setup_dead.html", problem=str(exc)), 410
+            errors = {exc.field: str(exc)}
+        else:
+            security.sign_in(admin)
+            flash(f"Welcome, {admin['username']}. Next: add your identity provider.")
+            return redirect(url_for("console.idps.index"), code=303)
+    return render_template("setup.html", values=values, errors=errors), 400

@@ -1,0 +1,79 @@
+"""The console's forms, validated at the edge with marshmallow like every SCIM write.
+
+``load(schema, form)`` returns ``(data, errors)``: errors map a field name to the one message
+the page shows beside it. Values are stripped of surrounding spaces before validation.
+"""
+
+from __future__ import annotations
+
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from providers import KINDS
+
+REQUIRED = {"required": "This field is required."}
+
+
+class _Form(Schema):
+    class Meta:
+        unknown = EXCLUDE  # the CSRF token and the submit button
+
+    keep_spaces: tuple[str, ...] = ()
+
+    @pre_load
+    def _strip(self, data, **kwargs):
+        return {
+            k: v.strip() if isinstance(v, str) and k not in self.keep_spaces else v
+            for k, v in data.items()
+        }
+
+
+def _text(max_length: int, what: str) -> fields.String:
+    return fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=max_length, error=f"Enter {what}."),
+        error_messages=REQUIRED,
+    )
+
+
+class SignInForm(_Form):
+    keep_spaces = ("password",)
+    username = _text(64, "your username")
+    password = _text(1024, "your password")
+
+
+class SetupForm(_Form):
+    keep_spaces = ("password", "confirm")
+    username = _text(64, "a username")
+    password = _text(1024, "a password")
+    confirm = _text(1024, "the password again")
+
+    @validates_schema
+    def _same_password(self, data, **kwargs):
+        if data.get("password") != data.get("confirm"):
+            raise ValidationError("The two passwords differ.", "confirm")
+
+
+class IdpForm(_Form):
+    name = _text(100, "a name of at most 100 characters")
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(list(KINDS), error="Choose the kind of identity provider."),
+        error_messages=REQUIRED,
+    )
+
+
+def load(schema: Schema, form) -> tuple[dict, dict[str, str]]:
+    """Return ``(data, errors)`` for a submitted form; ``errors`` has one message per field."""
+    try:
+        return schema.load(form.to_dict()), {}
+    except ValidationError as exc:
+        messages = exc.normalized_messages()
+        return {}, {field: problems[0] for field, problems in messages.items()}

@@ -1,0 +1,93 @@
+"""Settings → Identity Providers: the table, Add identity provider, Edit (General), Delete."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from console import forms, hints
+from providers import create_idp, delete_idp, summary, update_idp
+from storage import Store, get_request_log, get_store
+
+bp = Blueprint("idps", __name__, url_prefix="/settings/identity-providers")
+
+
+def find_idp(idp: str) -> dict:
+    """Return the IdP's record, or answer 404."""
+    record = get_store().get_record("idps", idp)
+    if record is None:
+        abort(404, "There is no such identity provider. It may have been deleted.")
+    return record
+
+
+def all_idps(store: Store) -> list[dict]:
+    """Return every IdP's record by name (the order of every console list)."""
+    return sorted(store.records("idps"), key=lambda r: (r["name"].casefold(), r["id"]))
+
+
+def row(store: Store, record: dict) -> dict:
+    """Return what the table shows of an IdP: its summary and the time of its last request."""
+    last = get_request_log().entries(record["id"], limit=1)
+    return {**summary(store, record), "last_request": last[0] if last else None}
+
+
+def _sentence(message: str) -> str:
+    # providers speaks the CLI's lower-case one-liners; the page speaks sentences.
+    return message[:1].upper() + message[1:] + "."
+
+
+@bp.get("")
+def index():
+    """List identity providers with their provisioning state and synchronized counts."""
+    store = get_store()
+    rows = [row(store, record) for record in all_idps(store)]
+    return render_template("idps/index.html", rows=rows)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    """Add an identity provider."""
+    if request.method == "GET":
+        return render_template("idps/new.html", values={"kind": "jumpcloud"}, errors={})
+    data, errors = forms.load(forms.IdpForm(), request.form)
+    if not errors:
+        try:
+            record = create_idp(get_store(), data["name"], data["kind"])
+        except ValueError as exc:
+            errors = {"name": _sentence(str(exc)) + " Choose another name."}
+        else:
+            flash(f"Added {record['name']}. Next: generate its SCIM token below.")
+            return redirect(
+                url_for("console.provisioning.advanced", idp=record["id"], section="scim"), code=303
+            )
+    return render_template("idps/new.html", values=request.form, errors=errors), 400
+
+
+@bp.route("/<idp>/edit", methods=["GET", "POST"])
+def edit(idp: str):
+    """Show and change an IdP's name and kind (Edit → General)."""
+    record = find_idp(idp)
+    context = {"idp": record, "hint": hints.HINTS[record["kind"]], "kind": record["kind"]}
+    if request.method == "GET":
+        return render_template("idps/edit.html", values=record, errors={}, **context)
+    data, errors = forms.load(forms.IdpForm(), request.form)
+    if not errors:
+        try:
+            update_idp(get_store(), idp, data["name"], data["kind"])
+        except ValueError as exc:
+            errors = {"name": _sentence(str(exc)) + " Choose another name."}
+        else:
+            flash("Saved.")
+            return redirect(url_for(".edit", idp=idp), code=303)
+    return render_template("idps/edit.html", values=request.form, errors=errors, **context), 400
+
+
+@bp.route("/<idp>/delete", methods=["GET", "POST"])
+def delete(idp: str):
+    """Ask, then delete an IdP with everything provisioned through it."""
+    store = get_store()
+    info = summary(store, find_idp(idp))
+    if request.method == "GET":
+        return render_template("idps/delete.html", idp=info)
+    delete_idp(store, idp)
+    flash(f"Deleted {info['name']} with its {info['users']} users and {info['groups']} groups.")
+    return redirect(url_for(".index"), code=303)

@@ -1,0 +1,147 @@
+"""Copy a whole store between backends: ``flask --app app migrate --to postgres DSN`` and back.
+
+Both sides speak the data folder's table shape (``storage.files.Tables``): records under their
+key, resources under their id as ``{"idp", "data"}``, each table in creation order. A copy
+keeps everything the contract exposes: ids, ``meta`` (versions, timestamps), creation order,
+records. The destination must be empty. After writing, the destination is read back
+independently and compared with the source by row counts and a checksum over every row in
+order; any difference is an error. The request log is not copied: it is diagnostics, not data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from psycopg.types.json import Jsonb
+
+from storage import files
+from storage.backup import read_folder
+from storage.errors import StoreUnavailable
+from storage.interface import RECORD_TABLES, RESOURCE_KINDS
+from storage.pg_schema import index_columns, member_ids
+from storage.postgres_store import PostgresStore
+
+Progress = Callable[[int], None]
+
+
+def _none(advance: int) -> None:
+    pass
+
+
+def read_tables(store: PostgresStore) -> files.Tables:
+    """Return every table of a PostgreSQL store as of one moment, in creation order."""
+    tables: files.Tables = {name: {} for name in (*RESOURCE_KINDS, *RECORD_TABLES)}
+    with store.connection() as conn, conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # A server-side cursor streams rows instead of holding the whole result twice.
+        with conn.cursor(name="roster_export") as cursor:
+            cursor.itersize = 2000
+            cursor.execute("SELECT kind, id, idp, data FROM resources ORDER BY seq")
+            for kind, id, idp, data in cursor:
+                tables[kind][id] = {"idp": idp, "data": data}
+        for table, key, data in conn.execute("SELECT tbl, key, data FROM records ORDER BY seq"):
+            tables.setdefault(table, {})[key] = data
+    return tables
+
+
+def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progress = _none) -> None:
+    """Load ``tables`` into an empty PostgreSQL store in one transaction (COPY, not INSERT)."""
+    with store.connection() as conn, conn.transaction():
+        used = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM records)"
+        ).fetchone()[0]
+        if used:
+            raise StoreUnavailable("the destination database already holds a Roster store")
+        cursor = conn.cursor()
+        with cursor.copy(
+            "COPY resources (id, kind, idp, unique_name, external_id, data) FROM STDIN"
+        ) as copy:
+            for kind in RESOURCE_KINDS:
+                for id, row in tables.get(kind, {}).items():
+                    columns = index_columns(kind, row["data"])
+                    copy.write_row((id, kind, row["idp"], *columns, Jsonb(row["data"])))
+                    progress(1)
+        with cursor.copy("COPY members (group_id, idp, member_id) FROM STDIN") as copy:
+            for id, row in tables.get("Group", {}).items():
+                for member in sorted(member_ids(row["data"])):
+                    copy.write_row((id, row["idp"], member))
+        with cursor.copy("COPY records (tbl, key, data) FROM STDIN") as copy:
+            for table, rows in tables.items():
+                if table in RESOURCE_KINDS:
+                    continue
+                for key, record in rows.items():
+                    copy.write_row((table, key, Jsonb(record)))
+                    progress(1)
+
+
+def write_folder(folder: Path, tables: files.Tables, progress: Progress = _none) -> None:
+    """Write ``tables`` as the snapshot of a new data folder."""
+    if folder.exists() and any(folder.iterdir()):
+        raise StoreUnavailable(f"{folder} is not empty; choose a new folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    files.write_snapshot(folder, tables, 0)
+    progress(rows(tables))
+
+
+def write_snapshot_file(tables: files.Tables, destination: str) -> None:
+    """Write ``tables`` as a TinyDB snapshot file at ``destination`` (``Store.backup``)."""
+    path = Path(destination)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files.write_snapshot(path.parent, tables, 0, name=path.name)
+
+
+def counts(tables: files.Tables) -> dict[str, int]:
+    """Return the number of rows of every table, empty ones left out."""
+    return {name: len(found) for name, found in sorted(tables.items()) if found}
+
+
+def rows(tables: files.Tables) -> int:
+    return sum(len(found) for found in tables.values())
+
+
+def checksum(tables: files.Tables) -> str:
+    """Return a SHA-256 over every row of every non-empty table, in creation order.
+
+    JSON objects are hashed with sorted keys: PostgreSQL's JSONB keeps no key order, and none
+    is promised, while row order (creation order, which paging follows) is."""
+    digest = hashlib.sha256()
+    for name in sorted(tables):
+        for key, doc in tables[name].items():
+            line = json.dumps([name, key, doc], sort_keys=True, separators=(",", ":"))
+            digest.update(line.encode() + b"\n")
+    return digest.hexdigest()
+
+
+def copy_store(
+    source: files.Tables,
+    backend: str,
+    destination: str,
+    progress: Progress = _none,
+) -> dict:
+    """Write ``source`` to an empty store of ``backend`` at ``destination`` (a DSN or a
+    folder), read it back and verify it; return the counts and the checksum."""
+    expected = {"counts": counts(source), "checksum": checksum(source)}
+    if backend == "postgres":
+        store = PostgresStore(destination)
+        try:
+            write_postgres(store, source, progress)
+            written = read_tables(store)
+        finally:
+            store.close()
+    else:
+        write_folder(Path(destination), source, progress)
+        written = read_folder(Path(destination))
+    found = {"counts": counts(written), "checksum": checksum(written)}
+    if found != expected:
+        raise StoreUnavailable(f"the copy differs from the source: {found} != {expected}")
+    return expected
+
+
+def read_source(config: dict, store) -> files.Tables:
+    """Return the whole of the configured store (``store`` is it, open)."""
+    if config["backend"] == "postgres":
+        return read_tables(store)
+    return read_folder(Path(config["data_dir"]))

@@ -1,0 +1,367 @@
+"""The PostgreSQL backend: the same contract as ``storage.tinydb_store``, shared by several
+Roster processes through one database (tables in ``storage.pg_schema``).
+
+Concurrency. Every write is one transaction. Resource writes of an IdP first take a
+transaction-level advisory lock on the IdP, the database-wide counterpart of the TinyDB
+store's one lock: ``prepare`` and ``change`` run while other writers of that tenant (in any
+process) wait, so a Group cannot gain a member that a concurrent delete removes, and a
+multi-operation PATCH lands whole or not at all. Uniqueness does not rely on the lock: unique
+indexes decide it, so a duplicate is refused whoever writes it. Reads take no lock; a listing
+reads its total and its page in one statement, so from one snapshot.
+
+Reads that ``prepare`` or ``change`` make (``existing_ids`` while checking members) run on the
+transaction's own connection, found through a thread-local, so they see the transaction's
+state and never wait for a second connection from the pool.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from storage import pg_schema
+from storage.clone import clone
+from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
+from storage.pg_schema import add_members, index_columns, member_ids, remove_members
+from storage.sql import UNIQUE, fold, page_query, sort_key, translate
+from storage.tinydb_store import now
+
+# classid of pg_advisory_xact_lock(classid, hashtext(idp)): keeps our locks apart from others'.
+TENANT_LOCK = 0x526F73
+# Connections of the request log's own pool (see log_connection).
+LOG_CONNECTIONS = 4
+
+
+def describe(dsn: str) -> str:
+    """Return ``dsn`` without its password, for messages."""
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "the configured database_url"
+    host = parts.get("host") or "localhost"
+    return f"{parts.get('user', '')}@{host}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+class PostgresStore:
+    """A ``storage.interface.Store`` in a PostgreSQL database."""
+
+    def __init__(self, dsn: str, *, pool_size: int = 10, connect_timeout: float = 10):
+        self.dsn = dsn
+        self._local = threading.local()
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max(pool_size, 2),
+            kwargs={"autocommit": True},
+            open=False,
+            name="roster",
+        )
+        # Opened on first use: a store that never logs a request never connects it.
+        self._log_pool = ConnectionPool(
+            dsn,
+            min_size=0,
+            max_size=LOG_CONNECTIONS,
+            kwargs={"autocommit": True},
+            configure=_without_commit_wait,
+            open=False,
+            name="roster-log",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+            with self._pool.connection() as conn:
+                pg_schema.migrate(conn)
+            self._log_pool.open()
+        except (PoolTimeout, psycopg.Error, RuntimeError) as exc:
+            self.close()
+            raise StoreUnavailable(f"cannot use PostgreSQL at {describe(dsn)}: {exc}") from None
+
+    # --- connections and transactions ------------------------------------------------------
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """Yield this thread's transaction connection if it has one, else a pooled one."""
+        current = getattr(self._local, "conn", None)
+        if current is not None:
+            yield current
+            return
+        with self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def log_connection(self) -> Iterator[psycopg.Connection]:
+        """Yield a connection whose commits do not wait for the disk (``synchronous_commit``
+        off), for the request log alone: a crash may lose its last entries, never the store's
+        writes, and a request never waits on a WAL flush for its log line."""
+        with self._log_pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, idp: str | None = None) -> Iterator[psycopg.Connection]:
+        """Run the block in one transaction (a savepoint when nested), holding ``idp``'s lock."""
+        current = getattr(self._local, "conn", None)
+        if current is not None:
+            with current.transaction():
+                if idp is not None:
+                    self._lock_tenant(current, idp)
+                yield current
+            return
+        with self._pool.connection() as conn:
+            self._local.conn = conn
+            try:
+                with conn.transaction():
+                    if idp is not None:
+                        self._lock_tenant(conn, idp)
+                    yield conn
+            finally:
+                self._local.conn = None
+
+    @staticmethod
+    def _lock_tenant(conn: psycopg.Connection, idp: str) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [TENANT_LOCK, idp])
+
+    # --- resources -------------------------------------------------------------------------
+
+    def get(self, kind: str, idp: str, id: str) -> dict | None:
+        with self.connection() as conn:
+            row = conn.execute(
+                "SELECT data FROM resources WHERE id = %s AND idp = %s AND kind = %s",
+                [id, idp, kind],
+            ).fetchone()
+        return row[0] if row else None
+
+    def create(
+        self,
+        kind: str,
+        idp: str,
+        resource: dict,
+        *,
+        prepare: Callable[[dict], dict] | None = None,
+    ) -> dict:
+        data = clone(resource)
+        try:
+            with self._transaction(idp) as conn:
+                if prepare is not None:
+                    data = prepare(data)
+                data["id"] = str(uuid.uuid4())
+                _stamp(kind, data)
+                conn.execute(
+                    "INSERT INTO resources (id, kind, idp, unique_name, external_id, data)"
+                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    [data["id"], kind, idp, *index_columns(kind, data), Jsonb(data)],
+                )
+                if kind == "Group":
+                    add_members(conn, idp, data["id"], member_ids(data))
+        except psycopg.errors.UniqueViolation:
+            # RFC 7644 §3.3: a duplicate is 409 with scimType uniqueness.
+            raise Conflict(UNIQUE[kind], data.get(UNIQUE[kind])) from None
+        return data
+
+    def update(
+        self,
+        kind: str,
+        idp: str,
+        id: str,
+        change: Callable[[dict], dict],
+        *,
+        if_version: str | None = None,
+    ) -> dict:
+        try:
+            with self._transaction(idp) as conn:
+                current = self._locked(conn, kind, idp, id, if_version)
+                created, old = current["meta"]["created"], member_ids(current)
+                # ``current`` was decoded for this call alone, and what ``change`` returns is
+                # serialized here: neither needs a copy (storage.interface says who owns what).
+                data = change(current)
+                data["id"] = id
+                _stamp(kind, data, created=created)
+                conn.execute(
+                    "UPDATE resources SET unique_name = %s, external_id = %s, data = %s"
+                    " WHERE id = %s",
+                    [*index_columns(kind, data), Jsonb(data), id],
+                )
+                if kind == "Group":
+                    new = member_ids(data)
+                    remove_members(conn, id, old - new)
+                    add_members(conn, idp, id, new - old)
+        except psycopg.errors.UniqueViolation:
+            raise Conflict(UNIQUE[kind], data.get(UNIQUE[kind])) from None
+        return data
+
+    def _locked(
+        self, conn: psycopg.Connection, kind: str, idp: str, id: str, if_version: str | None
+    ) -> dict:
+        row = conn.execute(
+            "SELECT data FROM resources WHERE id = %s AND idp = %s AND kind = %s FOR UPDATE",
+            [id, idp, kind],
+        ).fetchone()
+        if row is None:
+            raise NotFound(id)
+        if if_version is not None and if_version != row[0]["meta"]["version"]:
+            raise VersionMismatch(id)
+        return row[0]
+
+    def delete(self, kind: str, idp: str, id: str, *, if_version: str | None = None) -> None:
+        with self._transaction(idp) as conn:
+            self._locked(conn, kind, idp, id, if_version)
+            conn.execute("DELETE FROM resources WHERE id = %s", [id])
+            self._drop_memberships(conn, idp, [id])
+
+    def _drop_memberships(self, conn: psycopg.Connection, idp: str, ids: list) -> None:
+        """Take ``ids`` out of every Group of ``idp`` that lists them."""
+        gone = set(ids)
+        rows = conn.execute(
+            "SELECT r.id, r.data FROM resources r WHERE r.id IN"
+            " (SELECT group_id FROM members WHERE idp = %s AND member_id = ANY(%s))",
+            [idp, [fold(m) for m in gone]],
+        ).fetchall()
+        for gid, data in rows:
+            data["members"] = [m for m in data.get("members", []) if m["value"] not in gone]
+            if not data["members"]:
+                del data["members"]
+            _stamp("Group", data, created=data["meta"]["created"])
+            conn.execute("UPDATE resources SET data = %s WHERE id = %s", [Jsonb(data), gid])
+            remove_members(conn, gid, {fold(m) for m in gone})
+
+    def count(self, kind: str, idp: str) -> int:
+        with self.connection() as conn:
+            return conn.execute(
+                "SELECT count(*) FROM resources WHERE idp = %s AND kind = %s", [idp, kind]
+            ).fetchone()[0]
+
+    def groups_of(self, idp: str, member_id: str) -> list[dict]:
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT r.data - 'members' FROM members m JOIN resources r ON r.id = m.group_id"
+                " WHERE m.idp = %s AND m.member_id = %s ORDER BY r.seq",
+                [idp, fold(member_id)],
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, kind FROM resources WHERE idp = %s AND id = ANY(%s)", [idp, wanted]
+            ).fetchall()
+        return dict(rows)
+
+    def query(
+        self,
+        kind: str,
+        idp: str,
+        *,
+        filter=None,
+        sort_by: str | None = None,
+        descending: bool = False,
+        start_index: int = 1,
+        count: int | None = None,
+    ) -> tuple[int, list[dict]]:
+        from storage.query import run_query
+
+        condition = translate(kind, filter) if filter is not None else None
+        where, params = "r.idp = %s AND r.kind = %s", [idp, kind]
+        if condition is not None:
+            where, params = f"{where} AND {condition.sql}", [*params, *condition.params]
+        key = sort_key(kind, sort_by)
+        if (filter is None or (condition and condition.exact)) and key is not None:
+            # RFC 7644 §3.4.2.4: startIndex is 1-based; totalResults counts every match.
+            offset = max(start_index, 1) - 1
+            with self.connection() as conn:
+                rows = conn.execute(
+                    page_query(where, key, descending), [*params, *params, offset, count]
+                ).fetchall()
+            return rows[0][0], [data for _, data in rows if data is not None]
+        # SQL narrows; the whole filter, the order and the page are worked out in Python.
+        with self.connection() as conn:
+            rows = conn.execute(
+                f"SELECT r.data FROM resources r WHERE {where} ORDER BY r.seq", params
+            ).fetchall()
+        candidates = [row[0] for row in rows]
+        return run_query(kind, candidates, filter, sort_by, descending, start_index, count)
+
+    # --- records ---------------------------------------------------------------------------
+
+    def get_record(self, table: str, key: str) -> dict | None:
+        with self.connection() as conn:
+            row = conn.execute(
+                "SELECT data FROM records WHERE tbl = %s AND key = %s", [table, key]
+            ).fetchone()
+        return row[0] if row else None
+
+    def put_record(self, table: str, key: str, record: dict) -> None:
+        with self.connection() as conn:
+            conn.execute(
+                "INSERT INTO records (tbl, key, data) VALUES (%s, %s, %s)"
+                " ON CONFLICT (tbl, key) DO UPDATE SET data = EXCLUDED.data",
+                [table, key, Jsonb(record)],
+            )
+
+    def update_record(self, table: str, key: str, change: Callable[[dict], dict]) -> dict | None:
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT data FROM records WHERE tbl = %s AND key = %s FOR UPDATE", [table, key]
+            ).fetchone()
+            if row is None:
+                return None
+            record = change(row[0])
+            conn.execute(
+                "UPDATE records SET data = %s WHERE tbl = %s AND key = %s",
+                [Jsonb(record), table, key],
+            )
+        return record
+
+    def delete_record(self, table: str, key: str) -> bool:
+        with self.connection() as conn:
+            cursor = conn.execute("DELETE FROM records WHERE tbl = %s AND key = %s", [table, key])
+            return cursor.rowcount > 0
+
+    def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT data FROM records WHERE tbl = %s ORDER BY seq", [table]
+            ).fetchall()
+        return [row[0] for row in rows if where is None or where(row[0])]
+
+    def delete_idp(self, idp: str) -> None:
+        with self._transaction(idp) as conn:
+            conn.execute("DELETE FROM resources WHERE idp = %s", [idp])
+            conn.execute(
+                "DELETE FROM records WHERE (tbl = 'tokens' AND data->>'idp' = %s)"
+                " OR (tbl = 'idps' AND key = %s)",
+                [idp, idp],
+            )
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def backup(self, destination: str) -> None:
+        from storage import migrate
+
+        migrate.write_snapshot_file(migrate.read_tables(self), destination)
+
+    def close(self) -> None:
+        self._log_pool.close()
+        self._pool.close()
+
+
+def _without_commit_wait(conn: psycopg.Connection) -> None:
+    conn.execute("SET synchronous_commit TO off")
+
+
+def _stamp(kind: str, data: dict, created: str | None = None) -> None:
+    stamp = now()
+    data["meta"] = {
+        "resourceType": kind,
+        "created": created or stamp,
+        "lastModified": stamp,
+        # RFC 7644 §3.14: a weak entity tag that changes on every write.
+        "version": f'W/"{uuid.uuid4().hex[:16]}"',
+    }
