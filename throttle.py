@@ -1,9 +1,9 @@
 """A small in-memory failure throttle: after ``limit`` failures from one key within
 ``window`` seconds, the key is refused until its oldest failure leaves the window.
 
-Used for SCIM bearer-token failures (per client address) and console sign-ins. It is per
-process, which is what one Roster process needs; several processes would share it through
-their store.
+Used for SCIM bearer-token failures (per client address) and console sign-ins (per address
+and username). Kept in memory on purpose: a failed attempt must not cost a durable write, and
+a restart forgetting the counts is harmless. Several processes each count their own.
 """
 
 from __future__ import annotations
@@ -12,17 +12,22 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Hashable
 
 
 class Throttle:
-    def __init__(self, limit: int, window: float, clock=time.monotonic):
+    # Past this many keys, a failure also sweeps out keys with no recent failures, bounding the
+    # memory a stream of made-up usernames or addresses can take.
+    MAX_KEYS = 10_000
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
         self.limit = limit
         self.window = window
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self.clock = clock
+        self._failures: dict[Hashable, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
+    def _recent(self, key: Hashable, now: float) -> deque[float]:
         failures = self._failures.get(key)
         if failures is None:
             return deque()
@@ -32,23 +37,26 @@ class Throttle:
             del self._failures[key]
         return failures
 
-    def retry_after(self, key: str) -> int:
+    def retry_after(self, key: Hashable) -> int:
         """Return the seconds until ``key`` may try again, or 0 if it may now."""
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             failures = self._recent(key, now)
             if len(failures) < self.limit:
                 return 0
             return max(1, math.ceil(failures[0] + self.window - now))
 
-    def fail(self, key: str) -> None:
+    def fail(self, key: Hashable) -> None:
         """Record one failure of ``key``."""
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             self._recent(key, now)
             self._failures.setdefault(key, deque()).append(now)
+            if len(self._failures) > self.MAX_KEYS:
+                for stale in list(self._failures):
+                    self._recent(stale, now)
 
-    def reset(self, key: str) -> None:
+    def reset(self, key: Hashable) -> None:
         """Forget ``key``'s failures (after a success)."""
         with self._lock:
             self._failures.pop(key, None)

@@ -7,7 +7,7 @@ blueprints, the ``admin`` CLI group, the session cookie, the security headers an
 error pages for every path outside ``/scim/``.
 
 Each module is one concern: ``security`` (session cookie, CSRF, headers, sign-in required),
-``admins`` (accounts and setup links), ``throttle`` (sign-in attempts), ``listing`` (paging
+``admins`` (accounts and setup links), ``listing`` (paging
 across IdPs), and one module of views per page group.
 """
 

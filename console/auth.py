@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from console import admins, forms, security
-from console.throttle import Throttle
 from storage import get_store
+from throttle import Throttle
 
 bp = Blueprint("auth", __name__)
 _THROTTLE = "roster.console.throttle"
@@ -14,7 +14,7 @@ _THROTTLE = "roster.console.throttle"
 
 def throttle() -> Throttle:
     """Return the app's sign-in throttle (one per app, so tests start from zero)."""
-    return current_app.extensions.setdefault(_THROTTLE, Throttle())
+    return current_app.extensions.setdefault(_THROTTLE, Throttle(limit=5, window=300.0))
 
 
 def _next_page() -> str:
@@ -43,15 +43,15 @@ def sign_in():
     if errors:
         return _sign_in_page(values, errors), 400
     key = (request.remote_addr, data["username"].casefold())
-    wait = throttle().wait(key)
+    wait = throttle().retry_after(key)
     if wait:
         message = f"Too many failed sign-in attempts. Try again in {wait} seconds."
         return _sign_in_page(values, problem=message), 429, {"Retry-After": str(wait)}
     admin = admins.authenticate(get_store(), data["username"], data["password"])
     if admin is None:
-        throttle().failed(key)
+        throttle().fail(key)
         return _sign_in_page(values, problem="Wrong username or password."), 400
-    throttle().succeeded(key)
+    throttle().reset(key)
     security.sign_in(admin)
     return redirect(_next_page(), code=303)
 
