@@ -95,10 +95,10 @@ def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> N
         row["lookup"] = phases.lookups(client, data, counts["lookups"])
         row["page"] = phases.pages(client, data, counts["pages"])
         if largest:
-            results["group"] = {
-                "users": size,
-                **phases.membership(client, data, counts["group_ops"]),
-            }
+            ops = counts["group_ops"]
+            results["group"] = {"users": size, **phases.membership(client, data, ops)}
+            lean = phases.membership(client, data, ops, "?excludedAttributes=members")
+            results["group_lean"] = {"users": size, **lean}
             results["mixed"] = {
                 "users": size,
                 **mixed(server.port, data, counts["mixed"], args.threads),
@@ -142,6 +142,28 @@ def measure_ceiling(args, work: Path) -> dict:
         server.stop()
 
 
+def fsync_latency(folder: Path, samples: int = 300) -> dict:
+    """Time appending a journal-sized line and fsyncing it, on the disk the store uses: every
+    acknowledged write waits for one, so it bounds write throughput."""
+    path = folder / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    timings = []
+    try:
+        for _ in range(samples):
+            started = time.perf_counter()
+            os.write(fd, b"x" * 700 + b"\n")
+            os.fsync(fd)
+            timings.append(time.perf_counter() - started)
+    finally:
+        os.close(fd)
+        path.unlink()
+    timings.sort()
+    return {
+        "p50_ms": round(timings[len(timings) // 2] * 1000, 3),
+        "p99_ms": round(timings[int(len(timings) * 0.99)] * 1000, 3),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="roster-bench-"))
@@ -150,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg()[0],
         "counts": args.counts,
         "backend": args.backend,
         "sizes": [],
@@ -161,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster = Cluster(durable=True).start()
         args.database_url = cluster.dsn()
     try:
+        results["fsync"] = fsync_latency(work)
         results["ceiling"] = measure_ceiling(args, work)
         for size in args.sizes:
             measure_size(size, size == args.sizes[-1], args, work, results)
@@ -171,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"data folders and server logs kept in {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
+    results["load_average_at_end"] = os.getloadavg()[0]
     results["targets"] = report.targets(results)
     print(report.table(results))
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")

@@ -156,17 +156,52 @@ def read_segment(path: Path) -> Iterator[list]:
     Only the tail can be torn (appends are sequential and each is fsynced before the next
     starts), so everything after a bad line is unacknowledged and safely ignored.
     """
+    batch: list[bytes] = []
     with open(path, "rb") as handle:
         for line in handle:
-            if not line.endswith(b"\n"):
-                return
             crc, _, body = line[:-1].partition(b" ")
-            try:
-                if int(crc, 16) != zlib.crc32(body):
+            if not line.endswith(b"\n") or not _checksum_ok(crc, body):
+                break
+            batch.append(body)
+            if len(batch) == _BATCH:
+                transactions, whole = _parse(batch)
+                yield from transactions
+                if not whole:
                     return
-                yield json.loads(body)["ops"]
-            except (ValueError, KeyError):
-                return
+                batch = []
+    yield from _parse(batch)[0]
+
+
+# Lines parsed per json.loads call: far fewer calls, and the parser shares the strings of
+# repeated keys within a call (100,000 separate parses kept 100,000 copies of "userName").
+_BATCH = 1000
+
+
+def _checksum_ok(crc: bytes, body: bytes) -> bool:
+    try:
+        return int(crc, 16) == zlib.crc32(body)
+    except ValueError:
+        return False
+
+
+def _parse(bodies: list[bytes]) -> tuple[list[list], bool]:
+    """Return the ops of each body, and whether every body parsed (else the ones before the
+    first that did not)."""
+    try:
+        parsed = [t["ops"] for t in json.loads(b"[" + b",".join(bodies) + b"]")]
+        if len(parsed) == len(bodies):
+            return parsed, True
+    except (ValueError, KeyError, TypeError):
+        pass
+    # A line whose checksum matches by accident but is no transaction: one by one, to keep
+    # the lines before it.
+    parsed = []
+    for body in bodies:
+        try:
+            parsed.append(json.loads(body)["ops"])
+        except (ValueError, KeyError, TypeError):
+            return parsed, False
+    return parsed, True
 
 
 def resolve(op: list, previous: dict | None) -> dict | None:

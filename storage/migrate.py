@@ -21,7 +21,7 @@ from storage import files
 from storage.backup import read_folder
 from storage.errors import StoreUnavailable
 from storage.interface import RECORD_TABLES, RESOURCE_KINDS
-from storage.pg_schema import index_columns, member_ids
+from storage.pg_schema import derived_columns, member_ids
 from storage.postgres_store import PostgresStore
 
 Progress = Callable[[int], None]
@@ -57,11 +57,11 @@ def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progres
             raise StoreUnavailable("the destination database already holds a Roster store")
         cursor = conn.cursor()
         with cursor.copy(
-            "COPY resources (id, kind, idp, unique_name, external_id, data) FROM STDIN"
+            "COPY resources (id, kind, idp, unique_name, external_id, head, data) FROM STDIN"
         ) as copy:
             for kind in RESOURCE_KINDS:
                 for id, row in tables.get(kind, {}).items():
-                    columns = index_columns(kind, row["data"])
+                    columns = derived_columns(kind, row["data"])
                     copy.write_row((id, kind, row["idp"], *columns, Jsonb(row["data"])))
                     progress(1)
         with cursor.copy("COPY members (group_id, idp, member_id) FROM STDIN") as copy:

@@ -10,7 +10,8 @@ says otherwise, e.g. ``?options=-csearch_path%3Droster``).
   and filters fold exactly like the TinyDB backend), ``external_id``, and ``seq``, the creation
   order that paging without ``sortBy`` follows (an update keeps it). Text columns compare
   by code point (``COLLATE "C"``), as Python does, whatever the database's locale, so that
-  their indexes serve both equality and ``sortBy``.
+  their indexes serve both equality and ``sortBy``. A Group's ``head`` is its document
+  without ``members``.
 - ``members``: one row per (group, member), the index behind ``groups_of``, ``members.value eq``
   filters and removing a deleted User from its Groups.
 - ``records``: the small keyed tables (``idps``, ``tokens``, ``admins``, ``settings``).
@@ -24,6 +25,7 @@ Migrations only ever get appended.
 from __future__ import annotations
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from storage.sql import UNIQUE, fold
 
@@ -68,6 +70,12 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX request_log_idp ON request_log (idp, seq)",
     ],
+    # 2: a Group's document without its members, which is what groups_of returns. Reading it
+    # from ``data`` decompressed the whole member list of every group on every User shown.
+    [
+        "ALTER TABLE resources ADD COLUMN head jsonb",
+        "UPDATE resources SET head = data - 'members' WHERE kind = 'Group'",
+    ],
 ]
 
 VERSION = len(MIGRATIONS)
@@ -85,8 +93,13 @@ def current_version(conn: psycopg.Connection) -> int:
 def migrate(conn: psycopg.Connection) -> int:
     """Bring the schema up to ``VERSION``; return the version found before.
 
-    Refuses a database whose schema is newer than this code knows (an older Roster must not
-    write to it)."""
+    ``conn`` is in autocommit mode. Refuses a database whose schema is newer than this code
+    knows (an older Roster must not write to it)."""
+    try:  # the usual case, in one round trip: already up to date
+        if conn.execute("SELECT version FROM roster_schema").fetchone()[0] == VERSION:
+            return VERSION
+    except psycopg.errors.UndefinedTable:
+        pass
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
         found = current_version(conn)
@@ -108,10 +121,11 @@ def migrate(conn: psycopg.Connection) -> int:
 # --- documents as rows ------------------------------------------------------------------
 
 
-def index_columns(kind: str, data: dict) -> tuple[str | None, str | None]:
-    """Return a document's ``unique_name`` and ``external_id`` columns."""
+def derived_columns(kind: str, data: dict) -> tuple[str | None, str | None, Jsonb | None]:
+    """Return the columns kept beside a document: ``unique_name``, ``external_id``, ``head``."""
     external = data.get("externalId")
-    return fold(data.get(UNIQUE[kind])), external if isinstance(external, str) else None
+    head = Jsonb({k: v for k, v in data.items() if k != "members"}) if kind == "Group" else None
+    return fold(data.get(UNIQUE[kind])), external if isinstance(external, str) else None, head
 
 
 def member_ids(data: dict) -> set[str]:

@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from storage import pg_schema
 from storage.clone import clone
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
-from storage.pg_schema import add_members, index_columns, member_ids, remove_members
+from storage.pg_schema import add_members, derived_columns, member_ids, remove_members
 from storage.sql import UNIQUE, fold, page_query, sort_key, translate
 from storage.tinydb_store import now
 
@@ -152,9 +152,9 @@ class PostgresStore:
                 data["id"] = str(uuid.uuid4())
                 _stamp(kind, data)
                 conn.execute(
-                    "INSERT INTO resources (id, kind, idp, unique_name, external_id, data)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
-                    [data["id"], kind, idp, *index_columns(kind, data), Jsonb(data)],
+                    "INSERT INTO resources (id, kind, idp, unique_name, external_id, head, data)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    [data["id"], kind, idp, *derived_columns(kind, data), Jsonb(data)],
                 )
                 if kind == "Group":
                     add_members(conn, idp, data["id"], member_ids(data))
@@ -182,9 +182,9 @@ class PostgresStore:
                 data["id"] = id
                 _stamp(kind, data, created=created)
                 conn.execute(
-                    "UPDATE resources SET unique_name = %s, external_id = %s, data = %s"
-                    " WHERE id = %s",
-                    [*index_columns(kind, data), Jsonb(data), id],
+                    "UPDATE resources SET unique_name = %s, external_id = %s, head = %s,"
+                    " data = %s WHERE id = %s",
+                    [*derived_columns(kind, data), Jsonb(data), id],
                 )
                 if kind == "Group":
                     new = member_ids(data)
@@ -226,7 +226,10 @@ class PostgresStore:
             if not data["members"]:
                 del data["members"]
             _stamp("Group", data, created=data["meta"]["created"])
-            conn.execute("UPDATE resources SET data = %s WHERE id = %s", [Jsonb(data), gid])
+            head = derived_columns("Group", data)[2]
+            conn.execute(
+                "UPDATE resources SET head = %s, data = %s WHERE id = %s", [head, Jsonb(data), gid]
+            )
             remove_members(conn, gid, {fold(m) for m in gone})
 
     def count(self, kind: str, idp: str) -> int:
@@ -238,7 +241,7 @@ class PostgresStore:
     def groups_of(self, idp: str, member_id: str) -> list[dict]:
         with self.connection() as conn:
             rows = conn.execute(
-                "SELECT r.data - 'members' FROM members m JOIN resources r ON r.id = m.group_id"
+                "SELECT r.head FROM members m JOIN resources r ON r.id = m.group_id"
                 " WHERE m.idp = %s AND m.member_id = %s ORDER BY r.seq",
                 [idp, fold(member_id)],
             ).fetchall()

@@ -3,9 +3,13 @@ request log, backups as TinyDB snapshots. The contract itself is in test_store_c
 
 from __future__ import annotations
 
+import os
+import threading
+
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
+from psycopg.types.json import Jsonb
 
 from scim.filter import parse_filter
 from storage import pg_schema
@@ -29,7 +33,7 @@ def store(database_url):
 @pytest.fixture
 def fresh_schema(postgres_server):
     """A DSN whose search_path names an empty schema (no Roster tables yet)."""
-    name = "roster_fresh"
+    name = f"roster_fresh_{os.getpid()}"
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
         conn.execute(f"CREATE SCHEMA {name}")
@@ -155,6 +159,49 @@ def test_migrations_create_the_schema_once(fresh_schema):
         assert pg_schema.migrate(conn) == 0
         assert pg_schema.migrate(conn) == pg_schema.VERSION
         assert pg_schema.current_version(conn) == pg_schema.VERSION
+
+
+def test_processes_starting_together_migrate_once(fresh_schema):
+    barrier = threading.Barrier(4)
+    opened: list[PostgresStore] = []
+
+    def start():
+        barrier.wait()
+        opened.append(PostgresStore(fresh_schema))
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert len(opened) == 4
+        with opened[0].connection() as conn:
+            assert conn.execute("SELECT count(*) FROM roster_schema").fetchone()[0] == 1
+    finally:
+        for store in opened:
+            store.close()
+
+
+def test_upgrade_from_version_1_fills_group_heads(fresh_schema):
+    with psycopg.connect(fresh_schema, autocommit=True) as conn:
+        conn.execute("CREATE TABLE roster_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO roster_schema VALUES (1)")
+        for statement in pg_schema.MIGRATIONS[0]:
+            conn.execute(statement)
+        group = {"id": "g", "displayName": "Team", "members": [{"value": "u"}]}
+        conn.execute(
+            "INSERT INTO resources (id, kind, idp, unique_name, data)"
+            " VALUES ('u', 'User', 'i', 'ann', %s), ('g', 'Group', 'i', 'team', %s)",
+            [Jsonb({"id": "u", "userName": "ann"}), Jsonb(group)],
+        )
+        conn.execute("INSERT INTO members VALUES ('g', 'i', 'u')")
+    store = PostgresStore(fresh_schema)
+    try:
+        assert store.groups_of("i", "u") == [{"id": "g", "displayName": "Team"}]
+        assert store.get("Group", "i", "g") == group
+    finally:
+        store.close()
 
 
 def test_store_refuses_a_newer_schema(fresh_schema):

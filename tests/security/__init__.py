@@ -23,8 +23,8 @@ LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 def http_examples() -> int:
-    """Examples for a test that makes HTTP requests: half the profile's (each costs several)."""
-    return max(1, settings.default.max_examples // 2)
+    """Examples for a test that makes HTTP requests: a quarter of the profile's."""
+    return max(1, settings.default.max_examples // 4)
 
 
 def snapshot(store) -> dict:

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scim.schemas import ENTERPRISE_USER, GROUP, USER
+from storage import get_request_log
 from tests.security import (
     CORE_GROUP,
     CORE_USER,
@@ -464,10 +465,13 @@ def test_every_endpoint_answers_the_same_with_a_trailing_slash(world, store):
 ODD_IDS = ["%00", "%ff", "%ed%a0%80", "..", "..%2f..%2fetc%2fpasswd", "a" * 10_000, "%20", "*"]
 
 
-def test_odd_ids_are_404(world, store):
+def test_odd_ids_are_404(world, store, client):
     before = snapshot(store)
     for kind, odd, method in itertools.product(["Users", "Groups"], ODD_IDS, ["GET", "DELETE"]):
         assert_scim_error(send(world, method, f"/{kind}/{odd}"), 404)
+    for odd in ("%00", world.a.id + "%00", "%ff", "a" * 10_000):  # as the IdP: unknown, 401
+        response = client.get(f"/scim/v2/{odd}/Users", headers=world.a.headers)
+        assert_scim_error(response, 401)
     assert snapshot(store) == before
 
 
@@ -553,3 +557,36 @@ def test_generated_paths_never_fail_the_server(world, store, client, method, suf
         if method != "HEAD":  # HEAD answers carry no body (RFC 9110 §9.3.2)
             assert_scim_error(response)
         assert snapshot(store) == before
+
+
+# --- regressions: what this suite found ------------------------------------------------------
+
+
+def test_unstorable_strings_never_reach_the_store(world, store):
+    # A lone surrogate used to be stored (POST, PATCH, a PATCH filter's seeded value) and made
+    # every later read of the resource a 500; PostgreSQL refused NUL with a 500.
+    user = f"/Users/{world.a.ann['id']}"
+    before = snapshot(store)
+    for value in ("\\ud800", "a\\udfff", "\\u0000", "adm\\u0000in"):
+        body = f'{{"schemas": ["{CORE_USER}"], "userName": "{value}"}}'
+        assert_scim_error(send(world, "POST", "/Users", body), 400, "invalidSyntax")
+        assert_scim_error(send(world, "PUT", user, body), 400, "invalidSyntax")
+        path = json.dumps(f'emails[type eq "{value}"].value')
+        seeded = f'{{"Operations": [{{"op": "add", "path": {path}, "value": "x"}}]}}'
+        assert_scim_error(send(world, "PATCH", user, seeded), 400, "invalidPath")
+        query = {"filter": f'userName eq "{value}"'}
+        assert_scim_error(send(world, "GET", "/Users", query_string=query), 400, "invalidFilter")
+    assert send(world, "GET", user).status_code == 200
+    assert snapshot(store) == before
+
+
+def test_logging_bodies_survives_hostile_bodies(world, store, app):
+    # With log_bodies, a deeply nested or unencodable body used to fail in the request log.
+    app.config["ROSTER"]["log_bodies"] = True
+    before = snapshot(store)
+    bodies = [_deep(d) for d in (900, 100_000)] + ['{"a": "\\ud800"}', '{"a": "\\u0000"}']
+    _refused(world, store, [("POST", "/Users", b) for b in bodies], 400)
+    with app.app_context():
+        logged = get_request_log().entries(world.a.id, errors_only=True)
+    assert len(logged) >= len(bodies)
+    assert snapshot(store) == before
