@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from scim.attributes import Attribute, ResourceType
 from scim.errors import InvalidFilter, InvalidValue
@@ -62,19 +64,39 @@ def project(
         if name == "schemas":
             out[name] = copy.deepcopy(value)  # not an attribute, and always returned
             continue
-        extension = rtype.extension(name) if name.lower().startswith("urn:") else None
+        urn = name.lower().startswith("urn:")
+        extension = _memo(rtype, "extension", name, rtype.extension) if urn else None
         if extension is not None:
             if isinstance(value, dict):
-                inner = _project_object(value, extension.id, extension.attribute, wanted, dropped)
+                lookup = partial(_memo, extension, "attribute", find=extension.attribute)
+                inner = _project_object(value, extension.id, lookup, wanted, dropped)
                 if inner:  # an extension left empty is omitted
                     out[name] = inner
             continue
-        core = rtype.resolve(rtype.schema.id, name)
+        core = _memo(rtype, "core", name, partial(rtype.resolve, rtype.schema.id))
         # Keys that are no attribute of the type are dropped rather than leaked.
         kept = _project_value(core.attribute, None, value, wanted, dropped) if core else None
         if kept is not None:
             out[name] = kept
     return out
+
+
+# Name lookups scan a schema's attributes; a page of 100 resources repeats the same few
+# hundred times. Keyed by the id of the (module-constant) schema object, which each entry
+# keeps alive so that the id cannot be reused; bounded, since names come from the data.
+_MEMO: dict[tuple[int, str, str], tuple[object, object]] = {}
+_MEMO_SIZE = 4096
+
+
+def _memo(owner: object, kind: str, name: str, find: Callable[[str], object]) -> Any:
+    """Return ``find(name)``, remembered per ``owner``."""
+    key = (id(owner), kind, name)
+    hit = _MEMO.get(key)
+    if hit is None or hit[0] is not owner:
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        hit = _MEMO[key] = (owner, find(name))
+    return hit[1]
 
 
 def _select(rtype: ResourceType, names: Iterable[str]) -> _Selection:
@@ -138,7 +160,7 @@ def _project_value(
     def keeps(name: str) -> bool:
         kept = decided.get(name)
         if kept is None:
-            sub = attribute.sub(name)
+            sub = _memo(attribute, "sub", name, attribute.sub)
             kept = decided[name] = bool(sub) and _keeps_sub(attribute, sub, key, wanted, dropped)
             if kept:
                 kept_names.add(name)

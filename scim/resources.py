@@ -47,8 +47,11 @@ class Kind:
 
 def base_url() -> str:
     """Return the tenant's SCIM base URL, honouring ``public_url`` (RFC 7644 §3.1 Location)."""
-    public = current_app.config["ROSTER"]["public_url"] or request.host_url.rstrip("/")
-    return f"{public}/scim/v2/{g.idp}"
+    url = g.get("scim_base_url")
+    if url is None:  # once per request: a page of 100 Users asks 200 times
+        public = current_app.config["ROSTER"]["public_url"] or request.host_url.rstrip("/")
+        url = g.scim_base_url = f"{public}/scim/v2/{g.idp}"
+    return url
 
 
 def _limits() -> dict:

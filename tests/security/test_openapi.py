@@ -104,7 +104,9 @@ def _user(name: str) -> dict:
     }
 
 
-schema = schemathesis.openapi.from_dict(DOCUMENT)
+# /Bulk and /Me answer a documented 501 to everything (tests/test_http.py), which schemathesis
+# counts as a server error whatever the description says: they are left out of its run.
+schema = schemathesis.openapi.from_dict(DOCUMENT).exclude(path_regex="/(Bulk|Me)$")
 
 
 @schema.parametrize()
