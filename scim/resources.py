@@ -20,7 +20,7 @@ from scim.http import read_json, scim_response
 from scim.messages import load_patch, load_query, load_search
 from scim.models import load_resource
 from scim.patch import apply_patch
-from scim.projection import project, split_attribute_list
+from scim.projection import project, sort_key, split_attribute_list
 from storage import get_store
 
 Hook = Callable[[dict, dict | None], dict]
@@ -177,6 +177,10 @@ def search(kinds: list[Kind], query: dict) -> object:
         )
     store = get_store()
     descending = query["sort_order"] == "descending"
+    sorts = _sort_per_kind(kinds, query["sort_by"])
+    # RFC 7644 §3.4.2.3: resources without the sortBy value come last when ascending, first
+    # when descending; at the root that includes every resource of a type that lacks it.
+    kinds = sorted(kinds, key=lambda k: (sorts[k.rtype.name] is None) != descending)
     matched: list[tuple[Kind, dict]] = []
     total = 0
     for kind in kinds:
@@ -184,7 +188,7 @@ def search(kinds: list[Kind], query: dict) -> object:
             kind.rtype.name,
             g.idp,
             filter=expr,
-            sort_by=query["sort_by"],
+            sort_by=sorts[kind.rtype.name],
             descending=descending,
             start_index=1 if len(kinds) > 1 else query["start_index"],
             count=None if len(kinds) > 1 else query["count"],
@@ -198,6 +202,24 @@ def search(kinds: list[Kind], query: dict) -> object:
         render(kind, r, query["attributes"], query["excluded_attributes"]) for kind, r in matched
     ]
     return scim_response(list_response(resources, total, query["start_index"]))
+
+
+def _sort_per_kind(kinds: list[Kind], sort_by: str | None) -> dict[str, str | None]:
+    """Return the sortBy each kind sorts by: None where the attribute is not one of its own.
+
+    Raises InvalidValue when no kind has the attribute."""
+    sorts: dict[str, str | None] = {}
+    failure: errors.ScimError | None = None
+    for kind in kinds:
+        sorts[kind.rtype.name] = sort_by
+        if sort_by:
+            try:
+                sort_key(kind.rtype, sort_by)
+            except errors.InvalidValue as exc:
+                sorts[kind.rtype.name], failure = None, exc
+    if failure is not None and not any(sorts.values()):
+        raise failure
+    return sorts
 
 
 def list_get(kinds: list[Kind]) -> object:

@@ -172,3 +172,19 @@ def test_groups_whose_members_include_a_user(scim):
     scim.create_group("Empty")
     body = scim.get("/Groups", query_string={"filter": f'members.value eq "{ann["id"]}"'})
     assert [g["id"] for g in body.get_json()["Resources"]] == [team["id"]]
+
+
+@pytest.mark.parametrize("order, first", [("ascending", "User"), ("descending", "Group")])
+def test_root_search_sorts_by_an_attribute_only_users_have(scim, people, order, first):
+    scim.create_group("Engineers")
+    body = scim.get(f"/?sortBy=userName&sortOrder={order}").get_json()
+    assert body["totalResults"] == 5
+    assert body["Resources"][0]["meta"]["resourceType"] == first
+    users = [r["userName"] for r in body["Resources"] if "userName" in r]
+    assert users == sorted(users, reverse=order == "descending")
+
+
+def test_sort_by_an_attribute_nobody_has_is_400(scim, people):
+    response = scim.get("/?sortBy=nonsense")
+    assert response.status_code == 400
+    assert response.get_json()["scimType"] == "invalidValue"
