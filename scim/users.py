@@ -14,12 +14,20 @@ from tokens.passwords import hash_password
 bp = Blueprint("users", __name__, url_prefix="/Users")
 
 
-def prepare(new: dict, current: dict | None) -> dict:
-    """Hash a new password into the internal ``_password`` (RFC 7643 §4.1.1: writeOnly)."""
+def seal(new: dict) -> dict:
+    """Hash a new password into the internal ``_password`` (RFC 7643 §4.1.1: writeOnly).
+
+    POST and PUT call it before taking the store's lock (scrypt takes tens of milliseconds);
+    PATCH learns the password only inside the lock, through ``prepare``."""
     password = new.pop("password", None)
     if password is not None:
         new["_password"] = hash_password(password)
     return new
+
+
+def prepare(new: dict, current: dict | None) -> dict:
+    """Hash a password a PATCH set (POST and PUT bodies arrive sealed)."""
+    return seal(new)
 
 
 def decorate(user: dict) -> dict:
@@ -45,7 +53,7 @@ def decorate(user: dict) -> dict:
     return user
 
 
-KIND = Kind(USER_TYPE, prepare, decorate)
+KIND = Kind(USER_TYPE, prepare, decorate, seal)
 
 
 @bp.post("")

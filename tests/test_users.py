@@ -240,3 +240,20 @@ def test_empty_email_values_are_not_stored(scim):
 def test_bare_strings_in_complex_lists_are_values(scim, attribute):
     created = scim.create_user("ann", **{attribute: ["first", "second"]})
     assert created[attribute] == [{"value": "first"}, {"value": "second"}]
+
+
+def test_password_survives_put_without_one_and_changes_with_one(scim, store):
+    created = scim.post("/Users", sample("okta-create-user.json")).get_json()
+    first = store.get("User", scim.id, created["id"])["_password"]
+    put = {"schemas": [CORE], "userName": created["userName"], "title": "x"}
+    scim.put(f"/Users/{created['id']}", put)
+    assert store.get("User", scim.id, created["id"])["_password"] == first
+    scim.put(f"/Users/{created['id']}", {**put, "password": "new-secret-1"})
+    second = store.get("User", scim.id, created["id"])["_password"]
+    assert second != first and second.startswith("scrypt$")
+    scim.patch(
+        f"/Users/{created['id']}",
+        patch_op({"op": "replace", "path": "password", "value": "third-secret"}),
+    )
+    third = store.get("User", scim.id, created["id"])["_password"]
+    assert third not in (first, second) and third.startswith("scrypt$")
