@@ -1,4 +1,4 @@
-"""The storage contract every backend implements (TinyDB today, PostgreSQL later).
+"""The storage contract every backend implements: TinyDB (the default) and PostgreSQL.
 
 Two kinds of data live in a store:
 
