@@ -80,10 +80,23 @@ def served(app):
     from waitress.server import create_server
 
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+
+    def serve() -> None:
+        # waitress's own run() loops until its sockets are gone; closing them from this thread
+        # while that loop sits in select() raises EBADF there. Tick the loop ourselves instead
+        # and close only once it has stopped.
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    stop.set()
+    thread.join()
+    server.task_dispatcher.shutdown()
+    for channel in list(server._map.values()):  # the browser's keep-alive connections, then
+        channel.close()  # the listening socket itself
 
 
 def sign_in(page, base: str, username: str, password: str) -> None:
