@@ -48,44 +48,4 @@ def decorate(group: dict) -> dict:
 
 KIND = Kind(GROUP_TYPE, prepare, decorate)
 
-
-@bp.post("")
-def create():
-    """Create a group."""
-    return resources.create(KIND)
-
-
-@bp.get("")
-def list_groups():
-    """List or filter groups."""
-    return resources.list_get([KIND])
-
-
-@bp.post("/.search")
-def search():
-    """Search groups with a SearchRequest body."""
-    return resources.list_post([KIND])
-
-
-@bp.get("/<id>")
-def get(id):
-    """Return one group."""
-    return resources.get(KIND, id)
-
-
-@bp.put("/<id>")
-def replace(id):
-    """Replace a group."""
-    return resources.replace(KIND, id)
-
-
-@bp.patch("/<id>")
-def patch(id):
-    """Modify a group: members, name."""
-    return resources.patch(KIND, id)
-
-
-@bp.delete("/<id>")
-def delete(id):
-    """Delete a group."""
-    return resources.delete(KIND, id)
+resources.add_routes(bp, KIND)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-from flask import current_app, g, request
+from flask import Blueprint, current_app, g, request
 
 from scim import errors, membership
 from scim.attributes import ResourceType
@@ -234,3 +235,14 @@ def list_get(kinds: list[Kind]) -> object:
 def list_post(kinds: list[Kind]) -> object:
     """POST /.search (RFC 7644 §3.4.3)."""
     return search(kinds, load_search(read_json(), max_count=_limits()["max_results"]))
+
+
+def add_routes(bp: Blueprint, kind: Kind) -> None:
+    """Register the RFC 7644 §3 endpoints of one resource type on its blueprint."""
+    one = {"get": get, "replace": replace, "patch": patch, "delete": delete}
+    methods = {"get": "GET", "replace": "PUT", "patch": "PATCH", "delete": "DELETE"}
+    bp.add_url_rule("", "create", partial(create, kind), methods=["POST"])
+    bp.add_url_rule("", "list", partial(list_get, [kind]), methods=["GET"])
+    bp.add_url_rule("/.search", "search", partial(list_post, [kind]), methods=["POST"])
+    for name, view in one.items():
+        bp.add_url_rule("/<id>", name, partial(view, kind), methods=[methods[name]])

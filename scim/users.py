@@ -55,44 +55,4 @@ def decorate(user: dict) -> dict:
 
 KIND = Kind(USER_TYPE, prepare, decorate, seal)
 
-
-@bp.post("")
-def create():
-    """Create a user."""
-    return resources.create(KIND)
-
-
-@bp.get("")
-def list_users():
-    """List or filter users."""
-    return resources.list_get([KIND])
-
-
-@bp.post("/.search")
-def search():
-    """Search users with a SearchRequest body."""
-    return resources.list_post([KIND])
-
-
-@bp.get("/<id>")
-def get(id):
-    """Return one user."""
-    return resources.get(KIND, id)
-
-
-@bp.put("/<id>")
-def replace(id):
-    """Replace a user."""
-    return resources.replace(KIND, id)
-
-
-@bp.patch("/<id>")
-def patch(id):
-    """Modify a user."""
-    return resources.patch(KIND, id)
-
-
-@bp.delete("/<id>")
-def delete(id):
-    """Delete a user and its memberships."""
-    return resources.delete(KIND, id)
+resources.add_routes(bp, KIND)
