@@ -97,9 +97,12 @@ def _resource(response: Response, body: object) -> str | None:
     return scrub(f"{kind} {resource_id}") if kind and resource_id else None
 
 
-def _entry(response: Response) -> tuple[dict, object]:
+def _entry(response: Response, with_body: bool) -> tuple[dict, object]:
     started = g.get("request_started", time.perf_counter())
-    body = _json(response.get_data()) if response.mimetype.endswith("json") else None
+    # The body is parsed only when something is taken from it (an error's scimType, a new
+    # resource's id, log_bodies): a 10,000-member group's answer is 1.6 MB of JSON.
+    wanted = with_body or response.status_code >= 400 or response.status_code == 201
+    body = _json(response.get_data()) if wanted and response.mimetype.endswith("json") else None
     path = request.full_path if request.query_string else request.path
     entry = {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -135,8 +138,9 @@ def _record(response: Response) -> Response:
     # Requests for IdPs that do not exist are not kept: anyone could fill the disk with them.
     if get_store().get_record("idps", idp) is None:
         return response
-    entry, body = _entry(response)
-    if current_app.config["ROSTER"]["log_bodies"]:
+    log_bodies = current_app.config["ROSTER"]["log_bodies"]
+    entry, body = _entry(response, log_bodies)
+    if log_bodies:
         entry["request_body"] = _redacted_body(_request_body())
         entry["response_body"] = redact(body)
     get_request_log().append(idp, entry)
