@@ -67,9 +67,11 @@ class RequestLog:
             return
         line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
         with self._lock:
+            first = idp not in self._entries
             entries = self._load(idp)
             entries.append(entry)
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if first:  # once per IdP and process, not once per request
+                self.folder.mkdir(parents=True, exist_ok=True)
             if self._lines[idp] + 1 >= 2 * self.size:
                 self._rewrite(idp, entries)
             else:
