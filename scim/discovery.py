@@ -27,15 +27,8 @@ def _no_filter() -> None:
 @bp.get("/ServiceProviderConfig")
 def provider_config():
     """Describe the features this server supports (RFC 7643 §5)."""
-    limits = current_app.config["ROSTER"]
-    return scim_response(
-        service_provider_config(
-            base_url(),
-            max_results=limits["max_results"],
-            max_operations=limits["max_operations"],
-            max_payload=limits["max_payload_bytes"],
-        )
-    )
+    max_results = current_app.config["ROSTER"]["max_results"]
+    return scim_response(service_provider_config(base_url(), max_results=max_results))
 
 
 @bp.get("/ResourceTypes")

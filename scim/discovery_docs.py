@@ -18,15 +18,12 @@ def service_provider_config(
     base_url: str,
     *,
     max_results: int,
-    max_operations: int,
-    max_payload: int,
     documentation_uri: str | None = None,
 ) -> dict:
     """Return ``/ServiceProviderConfig`` (RFC 7643 §5).
 
-    ``max_operations`` (PATCH operations per request) and ``max_payload`` (request bytes) are
-    Roster's limits, but RFC 7643 §5 only has room for them under ``bulk``, which Roster does
-    not support; it reports 0 there, as a client must not send bulk requests at all.
+    Roster's PATCH-operation and body-size limits have no place here: RFC 7643 §5 has room for
+    them only under ``bulk``, which Roster does not support and so reports as 0.
     """
     doc: dict = {"schemas": [SERVICE_PROVIDER_CONFIG]}
     if documentation_uri:

@@ -202,9 +202,7 @@ def test_enterprise_attributes_resolve_unqualified_and_qualified():
 
 
 def test_service_provider_config():
-    doc = discovery_docs.service_provider_config(
-        BASE, max_results=200, max_operations=1000, max_payload=1_048_576
-    )
+    doc = discovery_docs.service_provider_config(BASE, max_results=200)
     assert doc["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
     assert doc["patch"] == {"supported": True}
     assert doc["bulk"] == {"supported": False, "maxOperations": 0, "maxPayloadSize": 0}
@@ -224,7 +222,7 @@ def test_service_provider_config():
 
 def test_service_provider_config_documentation_uri():
     doc = discovery_docs.service_provider_config(
-        BASE, max_results=1, max_operations=1, max_payload=1, documentation_uri="https://d.example"
+        BASE, max_results=1, documentation_uri="https://d.example"
     )
     assert doc["documentationUri"] == "https://d.example"
 
