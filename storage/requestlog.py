@@ -39,6 +39,7 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: dict[str, deque] = {}
         self._lines: dict[str, int] = {}
+        self._folder_made = False
 
     def _path(self, idp: str) -> Path:
         return self.folder / f"{idp}.jsonl"
@@ -67,11 +68,11 @@ class RequestLog:
             return
         line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
         with self._lock:
-            first = idp not in self._entries
             entries = self._load(idp)
             entries.append(entry)
-            if first:  # once per IdP and process, not once per request
+            if not self._folder_made:  # once per process, not once per request
                 self.folder.mkdir(parents=True, exist_ok=True)
+                self._folder_made = True
             if self._lines[idp] + 1 >= 2 * self.size:
                 self._rewrite(idp, entries)
             else:

@@ -118,3 +118,11 @@ def test_unmatched_paths_under_an_idp_are_logged(app, scim):
     scim.get("/v2/Users")  # a Base URL pasted with one /v2 too many
     [entry] = entries(app, scim.id)
     assert entry["status"] == 404 and entry["path"] == f"{scim.base}/v2/Users"
+
+
+def test_reading_a_log_before_the_first_entry_then_appending(tmp_path):
+    # The console reads an IdP's (empty) log before its first SCIM request is recorded.
+    log = RequestLog(tmp_path / "log", size=3)
+    assert log.entries("idp1") == []
+    log.append("idp1", {"status": 200})
+    assert [e["status"] for e in RequestLog(tmp_path / "log", size=3).entries("idp1")] == [200]
