@@ -3,6 +3,11 @@ their ``type`` and ``$ref`` are the server's to set."""
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
+from itertools import repeat
+from operator import add, itemgetter, setitem
+
 from flask import Blueprint, current_app, g
 
 from scim import errors, resources
@@ -13,17 +18,27 @@ from storage import get_store
 bp = Blueprint("groups", __name__, url_prefix="/Groups")
 
 
-def prepare(new: dict, current: dict | None) -> dict:
+def prepare(new: dict, current: dict | None, added: list | None = None) -> dict:
     """Check that new members exist in this IdP and record their type.
 
     Runs under the store's write lock, so a member cannot vanish between check and write.
+    ``added``: the only members that are new objects and not in ``current``, the others being
+    the stored group's own (checked when they were added, never modified). A membership PATCH
+    passes it, so that adding one member to a group of 10,000 checks one; without it every
+    member is checked.
     """
     members = new.get("members", [])
     limit = current_app.config["ROSTER"]["max_members"]
     if len(members) > limit:
         raise errors.InvalidValue(f"A group may have at most {limit} members per request.")
-    known = {m["value"]: m.get("type") for m in (current or {}).get("members", [])}
-    fresh = [m["value"] for m in members if m["value"] not in known]
+    whole = added is None
+    added = members if whole else added
+    if not added:
+        return new
+    stored = (current or {}).get("members", [])
+    # Given ``added``, none of them is in ``current`` (membership.apply skips those).
+    stored_values = set(map(itemgetter("value"), stored)) if whole else set()
+    fresh = [m["value"] for m in added if m["value"] not in stored_values]
     found = get_store().existing_ids(g.idp, fresh)
     missing = [value for value in fresh if value not in found]
     if missing:
@@ -33,17 +48,37 @@ def prepare(new: dict, current: dict | None) -> dict:
         )
     if current is not None and current["id"] in fresh:
         raise errors.InvalidValue("members: a group cannot be a member of itself.")
-    for member in members:
+    resent = {m["value"] for m in added} & stored_values  # a PUT names the members it keeps
+    known = {m["value"]: m.get("type") for m in stored if m["value"] in resent} if resent else {}
+    for member in added:
         member["type"] = found.get(member["value"]) or known.get(member["value"]) or "User"
     return new
 
 
-def decorate(group: dict) -> dict:
-    """Add each member's ``$ref`` (RFC 7643 §4.2)."""
+def decorate(group: dict, shown: Callable[[str], bool]) -> dict:
+    """Add each member's ``$ref`` (RFC 7643 §4.2), on new member objects."""
+    members = group.get("members")
+    if not members or not shown("members"):
+        return group
     base = base_url()
-    for member in group.get("members", []):
-        member["$ref"] = f"{base}/{member.get('type', 'User')}s/{member['value']}"
-    return group
+    prefixes = {"User": f"{base}/Users/", "Group": f"{base}/Groups/"}
+    try:
+        # Copy the members, then set each $ref; map() runs both in C, which matters with
+        # 10,000 members to answer for. Every stored member has its type (``prepare``).
+        copies = list(map(dict, members))
+        kinds = set(map(itemgetter("type"), members))
+        prefix = repeat(prefixes[kinds.pop()]) if len(kinds) == 1 else None
+        types = prefix or map(prefixes.__getitem__, map(itemgetter("type"), members))
+        refs = map(add, types, map(itemgetter("value"), members))
+        deque(map(setitem, copies, repeat("$ref"), refs), maxlen=0)
+    except (KeyError, TypeError):  # a member without a string value gets no $ref
+        copies = [
+            {**m, "$ref": prefixes.get(m.get("type"), prefixes["User"]) + m["value"]}
+            if isinstance(m.get("value"), str)
+            else dict(m)
+            for m in members
+        ]
+    return {**group, "members": copies}
 
 
 KIND = Kind(GROUP_TYPE, prepare, decorate)

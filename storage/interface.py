@@ -11,7 +11,9 @@ Two kinds of data live in a store:
 
 Promises every backend keeps:
 
-- Values returned are copies: mutating them never changes the store.
+- Values that reads return are copies: mutating them never changes the store. ``create`` and
+  ``update`` return the resource as stored, which the caller must treat as read-only (it is
+  rendered once and dropped; a copy of a 10,000-member group cost more than the write).
 - A write is durable when the call returns; a crash never loses an acknowledged write and
   never leaves the store unloadable.
 - Each write is atomic and isolated: readers see the state before or after, never between.
@@ -62,7 +64,7 @@ class Store(Protocol):
         *,
         prepare: Callable[[dict], dict] | None = None,
     ) -> dict:
-        """Store a new resource, assigning ``id`` and ``meta``; return it.
+        """Store a new resource, assigning ``id`` and ``meta``; return it (read-only).
 
         ``prepare(resource)``, if given, runs while other writers are locked out and returns
         the resource to store (it may read the store, or raise to abort). It receives the
@@ -79,7 +81,8 @@ class Store(Protocol):
         *,
         if_version: str | None = None,
     ) -> dict:
-        """Read-modify-write in one step: ``change(current)`` returns the new resource.
+        """Read-modify-write in one step: ``change(current)`` returns the new resource, which
+        is returned (read-only).
 
         ``change`` runs while the store is locked against other writers and may read the store
         (it may raise to abort: nothing is written). It receives the stored resource itself,

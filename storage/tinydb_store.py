@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from storage import files
-from storage.clone import clone
+from storage.clone import clone, clone_resource
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
 from storage.interface import RECORD_TABLES, RESOURCE_KINDS
 
@@ -242,7 +242,7 @@ class TinyStore:
 
     def get(self, kind: str, idp: str, id: str) -> dict | None:
         doc = self._owned(kind, idp, id)
-        return clone(doc["data"]) if doc else None
+        return clone_resource(doc["data"]) if doc else None
 
     def create(
         self,
@@ -260,7 +260,7 @@ class TinyStore:
             data["id"] = str(uuid.uuid4())
             self._stamp(kind, data)
             self._commit([(kind, data["id"], {"idp": idp, "data": data})])
-        return clone(data)
+        return data  # read-only: stored documents are never modified, only replaced
 
     def update(
         self,
@@ -287,7 +287,7 @@ class TinyStore:
             self._check_unique(kind, idp, data, id)
             self._stamp(kind, data, created=current["meta"]["created"])
             self._commit([(kind, id, {"idp": idp, "data": data})])
-        return clone(data)
+        return data
 
     def delete(self, kind: str, idp: str, id: str, *, if_version: str | None = None) -> None:
         with self._lock:
@@ -359,7 +359,7 @@ class TinyStore:
             else:
                 total, page, candidates = None, None, self._lookup(kind, idp, *lookup)
         if page is not None:
-            return total, clone(page)
+            return total, [clone_resource(doc) for doc in page]
         # Filters the indexes cannot answer are evaluated here, outside every lock.
         return run_query(kind, candidates, filter, sort_by, descending, start_index, count)
 

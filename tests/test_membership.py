@@ -44,10 +44,14 @@ def check(resource: dict, body: dict) -> bool:
     before = json.dumps(resource)
     expected = general(resource, operations)
     steps = membership.plan(operations, GROUP_TYPE)
-    fast = membership.apply(resource, steps, GROUP_TYPE) if steps else None
+    applied = membership.apply(resource, steps, GROUP_TYPE) if steps else None
     assert json.dumps(resource) == before, "the fast path modified its input"
-    if fast is None:
+    if applied is None:
         return False
+    fast, added = applied
+    # The members it reports added are exactly the new objects in its result.
+    kept = {id(m) for m in resource.get("members", [])}
+    assert [m for m in fast.get("members", []) if id(m) not in kept] == added
     assert not isinstance(expected, ScimError), f"fast path accepted what fails: {expected}"
     # Same content and attribute order. (Inside a member, the general path lists keys in the
     # schema's order, the fast path keeps the stored order: JSON objects are unordered.)

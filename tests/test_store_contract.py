@@ -47,13 +47,30 @@ def test_returned_values_are_copies(store):
     body = user("ann")
     created = store.create("User", IDP, body)
     assert "id" not in body  # the caller's dict is not the store's
-    created["userName"] = "changed"
+    body["userName"] = "changed"  # nor is it kept by the store
     fetched = store.get("User", IDP, created["id"])
     fetched["userName"] = "changed again"
     assert store.get("User", IDP, created["id"])["userName"] == "ann"
     store.put_record("idps", IDP, {"id": IDP})
     store.get_record("idps", IDP)["id"] = "changed"
     assert store.records("idps") == [{"id": IDP}]
+
+
+def test_a_big_group_read_is_a_copy_down_to_its_members(store):
+    ids = [store.create("User", IDP, user(f"u{i}"))["id"] for i in range(80)]
+    members = [{"value": i, "type": "User"} for i in ids]
+    group = store.create("Group", IDP, {"schemas": [], "displayName": "G", "members": members})
+    fetched = store.get("Group", IDP, group["id"])
+    assert fetched == group
+    fetched["members"][0]["value"] = "changed"
+    fetched["members"].append({"value": "extra"})
+    fetched["meta"]["version"] = "changed"
+    again = store.get("Group", IDP, group["id"])
+    assert again["members"] == members
+    assert again["meta"] == group["meta"]
+    _, page = store.query("Group", IDP)
+    page[0]["members"][1]["value"] = "changed"
+    assert store.get("Group", IDP, group["id"])["members"] == members
 
 
 @pytest.mark.parametrize("second", ["ANN", "ann", "Ann"])
