@@ -4,18 +4,22 @@ their ``type`` and ``$ref`` are the server's to set."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from functools import partial
 from itertools import repeat
 from operator import add, itemgetter, setitem
 
+import orjson
 from flask import Blueprint, current_app, g
 
-from scim import errors, resources
+from scim import errors, rendered, resources
+from scim.http import encode_json
+from scim.projection import Shown, project
 from scim.resources import Kind, base_url
 from scim.schemas import GROUP_TYPE
 from storage import get_store
 
 bp = Blueprint("groups", __name__, url_prefix="/Groups")
+RENDERED = rendered.Rendered()
 
 
 def prepare(new: dict, current: dict | None, added: list | None = None) -> dict:
@@ -55,12 +59,29 @@ def prepare(new: dict, current: dict | None, added: list | None = None) -> dict:
     return new
 
 
-def decorate(group: dict, shown: Callable[[str], bool]) -> dict:
-    """Add each member's ``$ref`` (RFC 7643 §4.2), on new member objects."""
+def decorate(group: dict, shown: Shown) -> dict:
+    """Add each member's ``$ref`` (RFC 7643 §4.2), on new member objects; a large group's
+    members as JSON rendered ahead (``scim.rendered``)."""
     members = group.get("members")
     if not members or not shown("members"):
         return group
     base = base_url()
+    if len(members) < rendered.LEAST or not shown.whole("members"):
+        return {**group, "members": _with_refs(members, base)}
+    data = RENDERED.members((g.idp, group["id"], base), members, partial(_encode, base))
+    if data == b"[]":  # nothing a response may show
+        return {k: v for k, v in group.items() if k != "members"}
+    return {**group, "members": orjson.Fragment(data)}
+
+
+def _encode(base: str, members: list) -> bytes:
+    """The JSON of ``members`` as a response shows them when they are returned whole."""
+    body = project({"members": _with_refs(members, base)}, GROUP_TYPE)
+    return encode_json(body.get("members") or [])
+
+
+def _with_refs(members: list, base: str) -> list:
+    """Copies of ``members``, each with its ``$ref``."""
     prefixes = {"User": f"{base}/Users/", "Group": f"{base}/Groups/"}
     try:
         # Copy the members, then set each $ref; map() runs both in C, which matters with
@@ -78,7 +99,7 @@ def decorate(group: dict, shown: Callable[[str], bool]) -> dict:
             else dict(m)
             for m in members
         ]
-    return {**group, "members": copies}
+    return copies
 
 
 KIND = Kind(GROUP_TYPE, prepare, decorate)

@@ -37,7 +37,13 @@ def encode_json(body: object) -> bytes:
     try:
         return orjson.dumps(body)
     except TypeError:
-        return json.dumps(body, ensure_ascii=False).encode()
+        return json.dumps(body, ensure_ascii=False, default=_unfragment).encode()
+
+
+def _unfragment(value: object) -> object:
+    if isinstance(value, orjson.Fragment):  # JSON rendered ahead (scim.rendered)
+        return json.loads(value.contents)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _json_media_type(content_type: str) -> bool:

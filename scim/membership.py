@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import compress
-from operator import itemgetter, not_
+from operator import is_, itemgetter, not_
 
 from scim.attributes import ResourceType
 from scim.errors import InvalidFilter, InvalidPath, InvalidValue
@@ -96,40 +96,39 @@ def _value_of(item: dict) -> object:
     return found
 
 
-def _values(members: list) -> set:
-    """The members' values, gathered in C when every member has one (a group may have
-    100,000 members)."""
+def _value_list(members: list) -> list:
+    """The members' values (None where there is none), gathered in C when every member has
+    one: a group may have 100,000 members, and one pass over them is most of a PATCH."""
     try:
-        return set(map(itemgetter("value"), members))
+        return list(map(itemgetter("value"), members))
     except (KeyError, TypeError):
-        return {m.get("value") for m in members}
+        return [m.get("value") if isinstance(m, dict) else None for m in members]
 
 
-def _folded_matches(values: set, folded: str) -> set:
+def _folded_matches(values: list, folded: str) -> set:
     """The strings of ``values`` whose case-folded form is ``folded``."""
-    strings = [v for v in values if isinstance(v, str)] if None in values else list(values)
     try:
+        strings, joined = values, "\x00".join(values)
+    except TypeError:  # some are not strings
+        strings = [v for v in values if isinstance(v, str)]
         joined = "\x00".join(strings)
-        if joined.casefold() == joined:  # no value changes when folded (ids usually don't)
-            return {folded} & values
-        # map and compress run in C; a value that is not a string falls back below
-        return set(compress(strings, map(folded.__eq__, map(str.casefold, strings))))
-    except TypeError:
-        return {v for v in strings if isinstance(v, str) and v.casefold() == folded}
+    if joined.casefold() == joined:  # no value changes when folded (ids usually don't)
+        return {folded} if folded in strings else set()
+    return set(compress(strings, map(folded.__eq__, map(str.casefold, strings))))
 
 
-def _without(members: list, gone: set) -> list:
-    """``members`` less those whose value is in ``gone``, filtered in C where it can be."""
+def _without(members: list, values: list, gone: set) -> tuple[list, list]:
+    """``members`` and their ``values`` less those whose value is in ``gone`` (strings)."""
+    if len(gone) == 1:  # what IdPs send: one member out, found and cut out in C
+        (value,) = gone
+        if values.count(value) == 1:
+            at = values.index(value)
+            return members[:at] + members[at + 1 :], values[:at] + values[at + 1 :]
     try:
-        values = list(map(itemgetter("value"), members))
-        if len(gone) == 1:  # what IdPs send: one member out, found and cut out in C
-            (value,) = gone
-            if values.count(value) == 1:
-                at = values.index(value)
-                return members[:at] + members[at + 1 :]
-        return list(compress(members, map(not_, map(gone.__contains__, values))))
-    except (KeyError, TypeError):
-        return [m for m in members if m.get("value") not in gone]
+        keep = list(map(not_, map(gone.__contains__, values)))
+    except TypeError:  # an unhashable value, which no string in gone equals
+        keep = [not (isinstance(v, str) and v in gone) for v in values]
+    return list(compress(members, keep)), list(compress(values, keep))
 
 
 def apply(resource: dict, steps: list[Step], rtype: ResourceType) -> tuple[dict, list] | None:
@@ -141,7 +140,10 @@ def apply(resource: dict, steps: list[Step], rtype: ResourceType) -> tuple[dict,
     like the stored group they come from, they must not be modified. The added ones are new
     objects, the only ones a caller needs to check."""
     members = list(resource.get(MEMBERS) or ())
-    present = _values(members)
+    values = _value_list(members)
+    # A few values are looked up by scanning the list (in C); many, in a set built once.
+    many = sum(len(step.values) for step in steps) > 16
+    present: set | list = _set_or_list(values) if many else values
     added: list[dict] = []
     for step in steps:
         if step.op == "add":
@@ -153,17 +155,40 @@ def apply(resource: dict, steps: list[Step], rtype: ResourceType) -> tuple[dict,
                 # RFC 7644 §3.5.2.1: adding a value already there changes nothing.
                 if member["value"] not in present:
                     members.append(member)
+                    values.append(member["value"])
                     added.append(member)
-                    present.add(member["value"])
+                    if present is not values:
+                        present.add(member["value"])
             continue
         folded = step.op == "remove_folded"
-        gone = _folded_matches(present, step.values[0]) if folded else set(step.values)
-        if gone & present:
-            members = _without(members, gone)
-            present -= gone
+        gone = _folded_matches(values, step.values[0]) if folded else set(step.values)
+        if any(value in present for value in gone):
+            members, values = _without(members, values, gone)
+            present = present - gone if isinstance(present, set) else values
     # The stored resource is in load_resource's key order; members keep their place.
     out = {k: v for k, v in resource.items() if k not in ("id", "meta")}
     out[MEMBERS] = members
     if not members:
         del out[MEMBERS]  # RFC 7644 §3.5.2.2: no values left is unassigned
     return out, [m for m in added if m["value"] in present]
+
+
+def _set_or_list(values: list) -> set | list:
+    try:
+        return set(values)
+    except TypeError:  # an unhashable value: scan the list instead
+        return values
+
+
+def removed_one(before: list, after: list) -> int | None:
+    """The index of the one element of ``before`` that ``after`` lacks, when ``after`` is
+    ``before`` less that element; else None.
+
+    Compared in C, and by identity before equality: after a membership PATCH the members
+    kept are the very same objects, so a 10,000-member list is checked in well under a
+    millisecond (the store's journal and the response's rendered members both use this)."""
+    if len(after) != len(before) - 1:
+        return None
+    same = list(map(is_, before, after))
+    at = same.index(False) if False in same else len(after)
+    return at if after[at:] == before[at + 1 :] else None

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import orjson
+
 from scim.attributes import Attribute, ResourceType
 from scim.errors import InvalidFilter, InvalidValue
 from scim.evaluate import comparable
@@ -62,6 +64,9 @@ def project(
     dropped = _select(rtype, split_attribute_list(excluded) or [])
     out: dict = {}
     for name, value in resource.items():
+        if isinstance(value, orjson.Fragment):
+            out[name] = value  # already rendered for this projection (see ``Shown.whole``)
+            continue
         if name == "schemas":
             out[name] = copy.deepcopy(value)  # not an attribute, and always returned
             continue
@@ -194,23 +199,40 @@ def _kept_whole(elements: list, keeps: Callable[[str], bool]) -> bool:
     return all(keeps(name) for name in set().union(*elements))
 
 
-def returned(
-    rtype: ResourceType,
-    name: str,
-    attributes: list[str] | None = None,
-    excluded: list[str] | None = None,
-) -> bool:
-    """Whether the core attribute ``name`` (canonical) is in a response, whole or in part.
+class Shown:
+    """Which core attributes a response carries, for callers that derive attributes (a
+    Group's members' ``$ref``, a User's ``groups``) and need not derive what it leaves out.
 
-    Lets a caller skip deriving an attribute the response leaves out (a Group's 10,000
-    members' ``$ref`` under ``excludedAttributes=members``)."""
-    attribute = rtype.schema.attribute(name)
-    if attribute is None:
-        return False
-    wanted_names = split_attribute_list(attributes)
-    wanted = _select(rtype, wanted_names) if wanted_names is not None else None
-    dropped = _select(rtype, split_attribute_list(excluded) or [])
-    return _keeps(attribute, (None, attribute.name), wanted, dropped)
+    ``shown(name)``: the attribute is returned, whole or in part. ``shown.whole(name)``: it is
+    returned as ``project`` returns it without ``attributes`` or ``excludedAttributes`` (no
+    sub-attribute named in either), so a rendering of it may be reused.
+    """
+
+    def __init__(
+        self,
+        rtype: ResourceType,
+        attributes: list[str] | None = None,
+        excluded: list[str] | None = None,
+    ):
+        names = split_attribute_list(attributes)
+        self._rtype = rtype
+        self._wanted = _select(rtype, names) if names is not None else None
+        self._dropped = _select(rtype, split_attribute_list(excluded) or [])
+
+    def __call__(self, name: str) -> bool:
+        attribute = self._rtype.schema.attribute(name)
+        return attribute is not None and _keeps(
+            attribute, (None, attribute.name), self._wanted, self._dropped
+        )
+
+    def whole(self, name: str) -> bool:
+        attribute = self._rtype.schema.attribute(name)
+        if attribute is None or not self(name):
+            return False
+        key, wanted = (None, attribute.name), self._wanted
+        if key in self._dropped.subs or (wanted is not None and key in wanted.subs):
+            return False
+        return wanted is None or key in wanted.whole or None in wanted.schemas
 
 
 def _copy(value: object) -> object:

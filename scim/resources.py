@@ -21,7 +21,7 @@ from scim.http import read_json, scim_response
 from scim.messages import load_patch, load_query, load_search
 from scim.models import load_resource
 from scim.patch import apply_patch
-from scim.projection import project, returned, sort_key, split_attribute_list
+from scim.projection import Shown, project, sort_key, split_attribute_list
 from storage import get_store
 
 Hook = Callable[..., dict]
@@ -41,17 +41,15 @@ class Kind:
     ``current``'s own, unchanged (a membership PATCH): only they need checking.
     ``decorate(resource, shown)`` returns ``resource`` with derived attributes added (a
     User's ``groups``, members' ``$ref``) before projection, leaving ``resource`` itself
-    unmodified; ``shown(name)`` says whether the response carries attribute ``name``, so that
-    what it leaves out is not derived. ``seal(new)`` runs before the lock is taken, for slow
-    work that needs nothing from the store (hashing a password): every writer of every tenant
-    waits on the lock, so it must be held for as short a time as possible.
+    unmodified; ``shown`` (``scim.projection.Shown``) says which attributes the response
+    carries, so that what it leaves out is not derived. ``seal(new)`` runs before the lock is
+    taken, for slow work that needs nothing from the store (hashing a password): every writer
+    of every tenant waits on the lock, so it must be held for as short a time as possible.
     """
 
     rtype: ResourceType
     prepare: Hook = _same
-    decorate: Callable[[dict, Callable[[str], bool]], dict] = field(
-        default=lambda resource, shown: resource
-    )
+    decorate: Callable[[dict, Shown], dict] = field(default=lambda resource, shown: resource)
     seal: Callable[[dict], dict] = field(default=lambda resource: resource)
 
 
@@ -76,9 +74,7 @@ def render(kind: Kind, resource: dict, attributes=None, excluded=None) -> dict:
     """Return ``resource`` as a client sees it: derived attributes, location, projection.
 
     ``resource`` is not modified (it may be the store's own, read-only document)."""
-    resource = kind.decorate(
-        resource, partial(returned, kind.rtype, attributes=attributes, excluded=excluded)
-    )
+    resource = kind.decorate(resource, Shown(kind.rtype, attributes, excluded))
     # Internal fields (a password hash) start with "_" and never leave the server.
     public = {k: v for k, v in resource.items() if not k.startswith("_")}
     public["meta"] = {**resource["meta"], "location": _location(kind, resource)}

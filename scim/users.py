@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import Blueprint, g
 
 from scim import resources
+from scim.projection import Shown
 from scim.resources import Kind, base_url
 from scim.schemas import ENTERPRISE_USER_URN, USER_TYPE
 from storage import get_store
@@ -32,7 +31,7 @@ def prepare(new: dict, current: dict | None, added: list | None = None) -> dict:
     return seal(new)
 
 
-def decorate(user: dict, shown: Callable[[str], bool]) -> dict:
+def decorate(user: dict, shown: Shown) -> dict:
     """Add ``groups``, derived from membership (RFC 7643 §4.1.2: readOnly), and the manager's
     ``$ref``, on a new dict."""
     base = base_url()

@@ -27,12 +27,13 @@ import re
 import zlib
 from collections.abc import Iterator
 from itertools import compress
-from operator import is_, itemgetter, not_
+from operator import itemgetter, not_
 from pathlib import Path
 
 import orjson
 from tinydb.storages import JSONStorage
 
+from scim.membership import removed_one
 from storage.errors import StoreLocked, StoreUnavailable
 
 SNAPSHOT = "roster.json"
@@ -276,11 +277,8 @@ def delta_op(table: str, key: str, old: dict | None, new: dict | None, least: in
 def _single_removal(before: list, after: list) -> object | None:
     """The value of the one member ``after`` lacks, when ``after`` is ``before`` less one
     element, the others being the very same objects; else None. (A remove PATCH, in C.)"""
-    if len(after) != len(before) - 1:
-        return None
-    same = list(map(is_, before, after))
-    at = same.index(False) if False in same else len(after)
-    if after[at:] != before[at + 1 :]:
+    at = removed_one(before, after)
+    if at is None:
         return None
     try:
         value = before[at]["value"]
