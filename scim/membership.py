@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import compress
-from operator import is_, itemgetter, not_
+from operator import eq, is_, itemgetter, not_
 
 from scim.attributes import ResourceType
 from scim.errors import InvalidFilter, InvalidPath, InvalidValue
@@ -191,4 +191,10 @@ def removed_one(before: list, after: list) -> int | None:
         return None
     same = list(map(is_, before, after))
     at = same.index(False) if False in same else len(after)
+    if after[at:] == before[at + 1 :]:
+        return at
+    # Equal members that are not the same objects (a backend that reads copies): compare by
+    # value from where identity stopped.
+    equal = list(map(eq, before[at:], after[at:]))
+    at += equal.index(False) if False in equal else len(equal)
     return at if after[at:] == before[at + 1 :] else None
