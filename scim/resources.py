@@ -45,12 +45,15 @@ class Kind:
     carries, so that what it leaves out is not derived. ``seal(new)`` runs before the lock is
     taken, for slow work that needs nothing from the store (hashing a password): every writer
     of every tenant waits on the lock, so it must be held for as short a time as possible.
+    ``seal_operations(operations)`` does the same for a PATCH, before its operations are
+    applied.
     """
 
     rtype: ResourceType
     prepare: Hook = _same
     decorate: Callable[[dict, Shown], dict] = field(default=lambda resource, shown: resource)
     seal: Callable[[dict], dict] = field(default=lambda resource: resource)
+    seal_operations: Callable[[list[dict]], None] = field(default=lambda operations: None)
 
 
 def base_url() -> str:
@@ -156,6 +159,7 @@ def patch(kind: Kind, id: str) -> object:
     """PATCH: apply every operation or none (RFC 7644 §3.5.2); 200 with the resource."""
     operations = load_patch(read_json(), max_operations=_limits()["max_operations"])
     steps = membership.plan(operations, kind.rtype)
+    kind.seal_operations(operations)
 
     def change(current: dict) -> dict:
         internal = _internal(current)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, g
 
 from scim import resources
@@ -15,20 +17,50 @@ from tokens.passwords import hash_password
 bp = Blueprint("users", __name__, url_prefix="/Users")
 
 
-def seal(new: dict) -> dict:
+def seal(new: dict, hashes: dict[str, str] | None = None) -> dict:
     """Hash a new password into the internal ``_password`` (RFC 7643 §4.1.1: writeOnly).
 
-    POST and PUT call it before taking the store's lock (scrypt takes tens of milliseconds);
-    PATCH learns the password only inside the lock, through ``prepare``."""
+    POST and PUT call it before taking the store's lock (scrypt takes tens of milliseconds).
+    ``hashes``: passwords already hashed, by plain text (a PATCH's, see ``seal_operations``).
+    """
     password = new.pop("password", None)
     if password is not None:
-        new["_password"] = hash_password(password)
+        known = (hashes or {}).get(password) if isinstance(password, str) else None
+        new["_password"] = known or hash_password(password)
     return new
 
 
+# A PATCH's passwords, hashed per request before the lock; more than this are hashed under it.
+_PRESEALED = 4
+
+
+def seal_operations(operations: list[dict]) -> None:
+    """Hash, before the store's lock is taken, the passwords a PATCH may set.
+
+    Which operation sets the password is only known inside the lock, once they are applied to
+    the stored user (RFC 7644 §3.5.2); hashing there held every writer of every IdP back for
+    the length of a scrypt. So every string a ``password`` path or key carries is hashed here,
+    and ``prepare`` takes the hash of the one that was set."""
+    found: list[str] = []
+    for operation in operations:
+        value, path = operation.get("value"), operation.get("path")
+        if path is not None:
+            if _names_password(path) and isinstance(value, str):
+                found.append(value)
+        elif isinstance(value, dict):
+            found += [v for k, v in value.items() if _names_password(k) and isinstance(v, str)]
+    g.password_hashes = {plain: hash_password(plain) for plain in dict.fromkeys(found[:_PRESEALED])}
+
+
+def _names_password(name: object) -> bool:
+    """Whether an attribute path names ``password`` (``password``, ``urn:…:User:password``)."""
+    return isinstance(name, str) and re.split(r"[:.]", name.strip())[-1].lower() == "password"
+
+
 def prepare(new: dict, current: dict | None, added: list | None = None) -> dict:
-    """Hash a password a PATCH set (POST and PUT bodies arrive sealed)."""
-    return seal(new)
+    """Hash a password a PATCH set (POST and PUT bodies arrive sealed), with the hash
+    ``seal_operations`` made before the lock when it has it."""
+    return seal(new, g.get("password_hashes"))
 
 
 def decorate(user: dict, shown: Shown) -> dict:
@@ -57,6 +89,6 @@ def decorate(user: dict, shown: Shown) -> dict:
     return user
 
 
-KIND = Kind(USER_TYPE, prepare, decorate, seal)
+KIND = Kind(USER_TYPE, prepare, decorate, seal, seal_operations)
 
 resources.add_routes(bp, KIND)

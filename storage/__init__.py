@@ -74,7 +74,10 @@ def get_store(app: Flask | None = None) -> Store:
 
 
 def close_store(app: Flask) -> None:
-    """Close the app's store if it was opened."""
+    """Close the app's store if it was opened, and the request log's open files."""
+    log = app.extensions.get(_LOG_EXTENSION)
+    if isinstance(log, RequestLog):
+        log.close()
     store = app.extensions.get(_EXTENSION)
     if store is not None:
         store.close()

@@ -126,3 +126,20 @@ def test_reading_a_log_before_the_first_entry_then_appending(tmp_path):
     assert log.entries("idp1") == []
     log.append("idp1", {"status": 200})
     assert [e["status"] for e in RequestLog(tmp_path / "log", size=3).entries("idp1")] == [200]
+
+
+def test_many_idps_keep_few_files_open_and_lose_nothing(tmp_path):
+    log = RequestLog(tmp_path, size=3)
+    idps = [f"idp{n}" for n in range(RequestLog.OPEN + 4)]
+    for round_ in range(7):  # past 2 x size: every file is also rewritten while open
+        for idp in idps:
+            log.append(idp, {"status": 200, "n": round_})
+        assert len(log._files) <= RequestLog.OPEN
+    log.close()
+    assert not log._files
+    log.append(idps[0], {"status": 201, "n": 7})  # appending after close reopens
+    again = RequestLog(tmp_path, size=3)
+    for idp in idps:
+        expected = [7, 6, 5] if idp == idps[0] else [6, 5, 4]
+        assert [e["n"] for e in again.entries(idp)] == expected
+    log.close()

@@ -257,3 +257,57 @@ def test_password_survives_put_without_one_and_changes_with_one(scim, store):
     )
     third = store.get("User", scim.id, created["id"])["_password"]
     assert third not in (first, second) and third.startswith("scrypt$")
+
+
+@pytest.mark.parametrize(
+    "operation, password",
+    [
+        ({"op": "replace", "path": "password", "value": "p-one"}, "p-one"),
+        ({"op": "add", "path": f"{CORE}:password", "value": "p-two"}, "p-two"),
+        ({"op": "Replace", "value": {"PASSWORD": "p-three", "title": "x"}}, "p-three"),
+    ],
+)
+def test_patch_hashes_a_password_before_the_store_is_locked(
+    scim, store, monkeypatch, operation, password
+):
+    from scim import users
+    from tokens.passwords import check_password
+
+    created = scim.create_user("ann")
+    locked = []
+    hashed_while_locked = []
+    real_update, real_hash = store.update, users.hash_password
+
+    def update(*args, **kwargs):
+        locked.append(True)
+        try:
+            return real_update(*args, **kwargs)
+        finally:
+            locked.pop()
+
+    def hash_password(plain):
+        hashed_while_locked.append(bool(locked))
+        return real_hash(plain)
+
+    monkeypatch.setattr(store, "update", update)
+    monkeypatch.setattr(users, "hash_password", hash_password)
+    response = scim.patch(f"/Users/{created['id']}", patch_op(operation))
+    assert response.status_code == 200
+    assert hashed_while_locked == [False]  # hashed once, and not inside the write
+    stored = store.get("User", scim.id, created["id"])["_password"]
+    assert check_password(stored, password)
+    assert not check_password(stored, password + "x")
+
+
+def test_patch_password_set_by_a_later_operation_wins(scim, store):
+    from tokens.passwords import check_password
+
+    created = scim.create_user("ann")
+    operations = [
+        {"op": "replace", "path": "password", "value": "first-one"},
+        {"op": "replace", "value": {"password": "second-one"}},
+    ]
+    response = scim.patch(f"/Users/{created['id']}", patch_op(*operations))
+    assert response.status_code == 200
+    stored = store.get("User", scim.id, created["id"])["_password"]
+    assert check_password(stored, "second-one")
