@@ -16,6 +16,7 @@ state and never wait for a second connection from the pool.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +38,8 @@ from storage.tinydb_store import now
 TENANT_LOCK = 0x526F73
 # Connections of the request log's own pool (see log_connection).
 LOG_CONNECTIONS = 4
+
+log = logging.getLogger(__name__)
 
 
 def describe(dsn: str) -> str:
@@ -63,6 +66,7 @@ class PostgresStore:
             open=False,
             name="roster",
         )
+        self.analyzer = Analyzer(self._pool)
         # Opened on first use: a store that never logs a request never connects it.
         self._log_pool = ConnectionPool(
             dsn,
@@ -161,6 +165,7 @@ class PostgresStore:
         except psycopg.errors.UniqueViolation:
             # RFC 7644 §3.3: a duplicate is 409 with scimType uniqueness.
             raise Conflict(UNIQUE[kind], data.get(UNIQUE[kind])) from None
+        self.analyzer.inserted()
         return data
 
     def update(
@@ -351,8 +356,57 @@ class PostgresStore:
         migrate.write_snapshot_file(migrate.read_tables(self), destination)
 
     def close(self) -> None:
+        self.analyzer.wait()
         self._log_pool.close()
         self._pool.close()
+
+
+class Analyzer:
+    """Keeps the planner's statistics up with a bulk load.
+
+    Right after an IdP's first sync of thousands of users the tables have no statistics until
+    autovacuum reaches them (a minute or more), and the planner, taking them for nearly
+    empty, answered ``userName eq`` by reading every row of the IdP: 6 ms instead of 0.3 at
+    5,000 users, and growing with them. So each process runs ``ANALYZE`` itself, in the
+    background, once the rows it inserted since its last one reach a tenth of the table as
+    it last saw it, and at least ``LEAST``.
+    """
+
+    LEAST = 1000
+
+    def __init__(self, pool: ConnectionPool):
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._since = 0
+        self._rows = 0
+        self._thread: threading.Thread | None = None
+
+    def inserted(self, rows: int = 1) -> None:
+        with self._lock:
+            self._since += rows
+            if self._since < max(self.LEAST, self._rows // 10) or self._thread is not None:
+                return
+            self._since = 0
+            thread = self._thread = threading.Thread(target=self._analyze, name="roster-analyze")
+        thread.start()
+
+    def _analyze(self) -> None:
+        try:
+            with self._pool.connection() as conn:
+                conn.execute("ANALYZE resources, members")
+                rows = conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'resources'")
+                self._rows = max(int(rows.fetchone()[0]), 0)
+        except Exception:  # a closed pool or a lost server: autovacuum still gets there
+            log.warning("ANALYZE after a bulk load failed", exc_info=True)
+        finally:
+            with self._lock:
+                self._thread = None
+
+    def wait(self) -> None:
+        """Wait for a running ``ANALYZE`` to finish."""
+        thread = self._thread
+        if thread is not None:
+            thread.join()
 
 
 def _without_commit_wait(conn: psycopg.Connection) -> None:
