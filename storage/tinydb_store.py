@@ -98,6 +98,8 @@ class TinyStore:
         self._external: dict[tuple[str, str, str], dict[str, None]] = {}
         # (idp, member id) -> {group id: None}
         self._members: dict[tuple[str, str], dict[str, None]] = {}
+        # (idp, case-folded member id) -> the member ids not already in that form
+        self._unfolded: dict[tuple[str, str], set[str]] = {}
         # Loading allocates millions of objects without a single reference cycle: the cyclic
         # garbage collector would run hundreds of times for nothing (a third of the start-up).
         collecting = gc.isenabled()
@@ -180,9 +182,34 @@ class TinyStore:
             old_members, new_members = _values(before.get("members")), _values(after.get("members"))
             removed, added = old_members - new_members, new_members - old_members
         for member in removed:
-            _drop(self._members, (idp, member), key)
+            self._unlink_member(idp, member, key)
         for member in added:
-            self._members.setdefault((idp, member), {})[key] = None
+            self._link_member(idp, member, key)
+
+    def _link_member(self, idp: str, member: object, group: str) -> None:
+        bucket = self._members.setdefault((idp, member), {})
+        if not bucket and isinstance(member, str) and member.casefold() != member:
+            self._unfolded.setdefault((idp, member.casefold()), set()).add(member)
+        bucket[group] = None
+
+    def _unlink_member(self, idp: str, member: object, group: str) -> None:
+        _drop(self._members, (idp, member), group)
+        if (idp, member) not in self._members and isinstance(member, str):
+            unfolded = self._unfolded.get((idp, member.casefold()))
+            if unfolded is not None:
+                unfolded.discard(member)
+                if not unfolded:
+                    del self._unfolded[(idp, member.casefold())]
+
+    def _member_lookup(self, idp: str, value: str) -> list[str]:
+        """Groups with a member whose id is ``value`` but for case (``members.value`` is not
+        caseExact, RFC 7643 §4.2): the members index is keyed by exact id, and Roster's ids are
+        lower case; the few that are not are listed under their folded form."""
+        folded = value.casefold()
+        found = dict.fromkeys(self._members.get((idp, folded), ()))
+        for member in self._unfolded.get((idp, folded), ()):
+            found.update(dict.fromkeys(self._members.get((idp, member), ())))
+        return list(found)
 
     def _index_new(self, kind: str, key: str, new: dict) -> None:
         idp, data = new["idp"], new["data"]
@@ -195,7 +222,7 @@ class TinyStore:
             self._external.setdefault((kind, idp, external), {})[key] = None
         if kind == "Group":
             for member in _values(data.get("members")):
-                self._members.setdefault((idp, member), {})[key] = None
+                self._link_member(idp, member, key)
 
     # --- the one write path ------------------------------------------------------------------
 
@@ -375,7 +402,7 @@ class TinyStore:
         elif index == "externalId":
             ids = self._external.get((kind, idp, value), ())
         else:
-            ids = self._members.get((idp, value), ())
+            ids = self._member_lookup(idp, value)
         return [rows[i]["data"] for i in ids]
 
     # --- records -----------------------------------------------------------------------------

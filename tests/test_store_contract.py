@@ -214,6 +214,25 @@ def test_membership_index_follows_every_write(store):
     assert store.groups_of(OTHER, a["id"]) == []
 
 
+@pytest.mark.parametrize("stored", ["0a1b-roster-id", "0A1B-Imported-ID"])
+@pytest.mark.parametrize("form", ["members.value eq", "members[value eq"])
+def test_members_value_filters_ignore_case(store, stored, form):
+    # RFC 7643 §4.2: members.value is not caseExact, so a filter matches it ignoring case.
+    g = store.create("Group", IDP, {"displayName": "team", "members": [{"value": stored}]})
+    store.create("Group", IDP, {"displayName": "other", "members": [{"value": "zz"}]})
+    store.create("Group", OTHER, {"displayName": "team", "members": [{"value": stored}]})
+
+    def found(value: str) -> list[str]:
+        text = f'{form} "{value}"' + ("]" if "[" in form else "")
+        return [r["id"] for r in store.query("Group", IDP, filter=parse_filter(text))[1]]
+
+    for value in (stored, stored.upper(), stored.lower(), stored.swapcase()):
+        assert found(value) == [g["id"]], value
+    assert found(stored + "x") == []
+    store.update("Group", IDP, g["id"], lambda cur: {**cur, "members": [{"value": "zz"}]})
+    assert found(stored.upper()) == [] and found(stored) == []
+
+
 def test_deleting_a_user_removes_it_from_groups(store):
     a = store.create("User", IDP, user("ann"))
     b = store.create("User", IDP, user("bob"))
