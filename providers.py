@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime
 
@@ -37,20 +38,26 @@ def summary(store: storage.Store, record: dict) -> dict:
     }
 
 
+# Held from the name check to the write, so that two requests of this process (a form sent
+# twice) cannot both create one name. Processes sharing a PostgreSQL database do not share it.
+_NAMING = threading.Lock()
+
+
 def create_idp(store: storage.Store, name: str, kind: str) -> dict:
     """Create an IdP record; names are unique (case-insensitive) so admins can tell them apart."""
     name = name.strip()
     if not name:
         raise ValueError("the name must not be empty")
-    if store.records("idps", lambda r: r["name"].casefold() == name.casefold()):
-        raise ValueError(f"an identity provider named {name!r} already exists")
     record = {
         "id": uuid.uuid4().hex[:12],
         "name": name,
         "kind": kind,
         "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
-    store.put_record("idps", record["id"], record)
+    with _NAMING:
+        if store.records("idps", lambda r: r["name"].casefold() == name.casefold()):
+            raise ValueError(f"an identity provider named {name!r} already exists")
+        store.put_record("idps", record["id"], record)
     return record
 
 
@@ -59,9 +66,12 @@ def update_idp(store: storage.Store, idp: str, name: str, kind: str) -> dict | N
     name = name.strip()
     if not name:
         raise ValueError("the name must not be empty")
-    if store.records("idps", lambda r: r["id"] != idp and r["name"].casefold() == name.casefold()):
-        raise ValueError(f"an identity provider named {name!r} already exists")
-    return store.update_record("idps", idp, lambda r: {**r, "name": name, "kind": kind})
+    with _NAMING:
+        if store.records(
+            "idps", lambda r: r["id"] != idp and r["name"].casefold() == name.casefold()
+        ):
+            raise ValueError(f"an identity provider named {name!r} already exists")
+        return store.update_record("idps", idp, lambda r: {**r, "name": name, "kind": kind})
 
 
 def delete_idp(store: storage.Store, idp: str) -> None:

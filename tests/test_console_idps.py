@@ -193,3 +193,25 @@ def test_activity_highlights_failures_with_their_reason(signed_in, scim):
 
 def test_activity_without_requests_explains_itself(signed_in):
     assert "No SCIM requests yet" in text(signed_in.get("/activity"))
+
+
+def test_racing_creates_of_one_name_make_one_idp(store):
+    import threading
+
+    ready, results = threading.Barrier(8), []
+
+    def create() -> None:
+        ready.wait()
+        try:
+            results.append(create_idp(store, "Racing IdP", "okta")["id"])
+        except ValueError:
+            results.append(None)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert [r["id"] for r in store.records("idps") if r["name"] == "Racing IdP"] == winners
