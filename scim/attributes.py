@@ -89,6 +89,10 @@ class Resolved:
         return self.sub or self.attribute
 
 
+_RESOLVED: dict[tuple, tuple[ResourceType, Resolved | None]] = {}
+_RESOLVED_SIZE = 4096
+
+
 @dataclass(frozen=True)
 class ResourceType:
     """A resource type (RFC 7643 §6): a core schema, its extensions and the common attributes."""
@@ -116,6 +120,18 @@ class ResourceType:
         schema URN; an unqualified name is looked up in the core schema and common attributes
         (RFC 7643 §3.1), then, as a convenience, in the extensions.
         """
+        # Remembered: a filter scanning 100,000 users resolves its few paths for each of them.
+        # Keyed by this (immutable, module-constant) type's id, which the entry keeps alive;
+        # bounded, since paths come from requests.
+        key = (id(self), urn, attr, sub)
+        hit = _RESOLVED.get(key)
+        if hit is None or hit[0] is not self:
+            if len(_RESOLVED) >= _RESOLVED_SIZE:
+                _RESOLVED.clear()
+            hit = _RESOLVED[key] = (self, self._resolve(urn, attr, sub))
+        return hit[1]
+
+    def _resolve(self, urn: str | None, attr: str, sub: str | None) -> Resolved | None:
         if urn is not None:
             if urn.lower() == self.schema.id.lower():
                 top, extension = self._core_attribute(attr), None
