@@ -208,3 +208,13 @@ def test_wrong_method_on_a_console_page_is_an_html_405(signed_in):
     response = signed_in.post("/activity", data={"csrf_token": csrf_of(signed_in.get("/activity"))})
     assert response.status_code == 405
     assert response.mimetype == "text/html"
+
+
+def test_the_scim_api_neither_reads_nor_sets_the_console_session(signed_in, scim):
+    # The same client holds a signed-in console cookie; the SCIM API goes by its token alone.
+    response = scim.get("/Users")
+    assert response.status_code == 200
+    assert not response.headers.getlist("Set-Cookie")
+    unauthenticated = signed_in.get(f"{scim.base}/Users")
+    assert unauthenticated.status_code == 401  # the cookie is no credential there
+    assert signed_in.get("/settings/identity-providers").status_code == 200  # still signed in
