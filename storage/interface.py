@@ -31,6 +31,13 @@ from scim.filter import Expr
 
 RESOURCE_KINDS = ("User", "Group")
 RECORD_TABLES = ("idps", "tokens", "admins", "settings")
+# Per kind: the attribute whose case-folded value is unique within an IdP.
+UNIQUE = {"User": "userName", "Group": "displayName"}
+
+
+def fold(value: object) -> str | None:
+    """Return the form in which a unique attribute's value is compared, or None."""
+    return value.casefold() if isinstance(value, str) else None
 
 
 class Store(Protocol):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
-from storage.sql import UNIQUE, fold
+from storage.interface import UNIQUE, fold
 
 # pg_advisory_xact_lock(MIGRATION_LOCK): any 64-bit number no other lock of ours uses.
 MIGRATION_LOCK = 0x526F73746572  # "Roster"

@@ -30,8 +30,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from storage import pg_schema
 from storage.clone import clone
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
+from storage.interface import UNIQUE, fold
 from storage.pg_schema import add_members, derived_columns, member_ids, remove_members
-from storage.sql import UNIQUE, fold, page_query, sort_key, translate
+from storage.sql import page_query, sort_key, translate
 from storage.tinydb_store import now
 
 # classid of pg_advisory_xact_lock(classid, hashtext(idp)): keeps our locks apart from others'.

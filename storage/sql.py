@@ -35,8 +35,7 @@ from scim.filter import (
     parse_attr_path,
 )
 from scim.schemas import RESOURCE_TYPES
-
-UNIQUE = {"User": "userName", "Group": "displayName"}
+from storage.interface import UNIQUE, fold
 
 
 @dataclass(frozen=True)
@@ -46,11 +45,6 @@ class Condition:
     sql: str
     params: tuple
     exact: bool
-
-
-def fold(value: object) -> str | None:
-    """Return the case-folded form the ``unique_name`` column holds, or None."""
-    return value.casefold() if isinstance(value, str) else None
 
 
 def _column(kind: str, path: AttrPath) -> tuple[str, bool] | None:

@@ -33,7 +33,8 @@ from pathlib import Path
 from storage import files
 from storage.clone import clone, clone_resource
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
-from storage.interface import RECORD_TABLES, RESOURCE_KINDS
+from storage.indexes import Indexes
+from storage.interface import RECORD_TABLES, RESOURCE_KINDS, UNIQUE, fold
 
 log = logging.getLogger(__name__)
 
@@ -44,25 +45,12 @@ DELTA_MEMBERS = 64
 # Once loaded, a store with more documents than this is frozen out of the cyclic collector.
 FREEZE_AFTER = 10_000
 
-# Per kind: the attribute whose case-folded value is unique within an IdP.
-UNIQUE = {"User": "userName", "Group": "displayName"}
-
 Op = tuple[str, str, dict | None]  # (table, key, document or None to delete)
 
 
 def now() -> str:
     """Return the current time as RFC 3339 UTC with milliseconds (RFC 7643 §2.3.5)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _fold(value: object) -> str | None:
-    return value.casefold() if isinstance(value, str) else None
-
-
-def _values(members: object) -> set:
-    if not isinstance(members, list):
-        return set()
-    return {m.get("value") for m in members if isinstance(m, dict)} - {None}
 
 
 class TinyStore:
@@ -90,16 +78,7 @@ class TinyStore:
 
     def _load(self) -> None:
         self._tables: files.Tables = {name: {} for name in (*RESOURCE_KINDS, *RECORD_TABLES)}
-        # (kind, idp) -> {id: data}, in creation order: counts, listing and paging.
-        self._tenant: dict[tuple[str, str], dict[str, dict]] = {}
-        # (kind, idp, case-folded userName or displayName) -> id
-        self._unique: dict[tuple[str, str, str], str] = {}
-        # (kind, idp, externalId) -> {id: None}
-        self._external: dict[tuple[str, str, str], dict[str, None]] = {}
-        # (idp, member id) -> {group id: None}
-        self._members: dict[tuple[str, str], dict[str, None]] = {}
-        # (idp, case-folded member id) -> the member ids not already in that form
-        self._unfolded: dict[tuple[str, str], set[str]] = {}
+        self._indexes = Indexes()
         # Loading allocates millions of objects without a single reference cycle: the cyclic
         # garbage collector would run hundreds of times for nothing (a third of the start-up).
         collecting = gc.isenabled()
@@ -142,87 +121,7 @@ class TinyStore:
         else:
             rows[key] = doc
         if table in RESOURCE_KINDS:
-            self._reindex(table, key, old, doc, delta)
-
-    def _reindex(
-        self, kind: str, key: str, old: dict | None, new: dict | None, delta: dict | None = None
-    ) -> None:
-        """Update the indexes for the change from ``old`` to ``new``, touching only what
-        differs: a write to a 100,000-member group re-indexes the members that changed."""
-        if old is None and new is not None:  # an insert: most of loading
-            self._index_new(kind, key, new)
-            return
-        if old is not None and new is not None and old["idp"] != new["idp"]:
-            self._reindex(kind, key, old, None)
-            old = None
-        idp = (new or old)["idp"]
-        before = old["data"] if old else {}
-        after = new["data"] if new else {}
-        if new is None:
-            _drop(self._tenant, (kind, idp), key)
-        else:
-            self._tenant.setdefault((kind, idp), {})[key] = after
-        unique = UNIQUE[kind]
-        was, now_ = _fold(before.get(unique)), _fold(after.get(unique))
-        if was != now_ and was is not None and self._unique.get((kind, idp, was)) == key:
-            del self._unique[(kind, idp, was)]
-        if now_ is not None:
-            self._unique[(kind, idp, now_)] = key
-        was, now_ = before.get("externalId"), after.get("externalId")
-        if was != now_ and isinstance(was, str):
-            _drop(self._external, (kind, idp, was), key)
-        if isinstance(now_, str):
-            self._external.setdefault((kind, idp, now_), {})[key] = None
-        if kind != "Group" or before.get("members") is after.get("members"):
-            return
-        if delta is not None:
-            change = delta["members"]
-            removed, added = change["remove"], _values(change["add"])
-        else:
-            old_members, new_members = _values(before.get("members")), _values(after.get("members"))
-            removed, added = old_members - new_members, new_members - old_members
-        for member in removed:
-            self._unlink_member(idp, member, key)
-        for member in added:
-            self._link_member(idp, member, key)
-
-    def _link_member(self, idp: str, member: object, group: str) -> None:
-        bucket = self._members.setdefault((idp, member), {})
-        if not bucket and isinstance(member, str) and member.casefold() != member:
-            self._unfolded.setdefault((idp, member.casefold()), set()).add(member)
-        bucket[group] = None
-
-    def _unlink_member(self, idp: str, member: object, group: str) -> None:
-        _drop(self._members, (idp, member), group)
-        if (idp, member) not in self._members and isinstance(member, str):
-            unfolded = self._unfolded.get((idp, member.casefold()))
-            if unfolded is not None:
-                unfolded.discard(member)
-                if not unfolded:
-                    del self._unfolded[(idp, member.casefold())]
-
-    def _member_lookup(self, idp: str, value: str) -> list[str]:
-        """Groups with a member whose id is ``value`` but for case (``members.value`` is not
-        caseExact, RFC 7643 §4.2): the members index is keyed by exact id, and Roster's ids are
-        lower case; the few that are not are listed under their folded form."""
-        folded = value.casefold()
-        found = dict.fromkeys(self._members.get((idp, folded), ()))
-        for member in self._unfolded.get((idp, folded), ()):
-            found.update(dict.fromkeys(self._members.get((idp, member), ())))
-        return list(found)
-
-    def _index_new(self, kind: str, key: str, new: dict) -> None:
-        idp, data = new["idp"], new["data"]
-        self._tenant.setdefault((kind, idp), {})[key] = data
-        unique = data.get(UNIQUE[kind])
-        if isinstance(unique, str):
-            self._unique[(kind, idp, unique.casefold())] = key
-        external = data.get("externalId")
-        if isinstance(external, str):
-            self._external.setdefault((kind, idp, external), {})[key] = None
-        if kind == "Group":
-            for member in _values(data.get("members")):
-                self._link_member(idp, member, key)
+            self._indexes.update(table, key, old, doc, delta)
 
     # --- the one write path ------------------------------------------------------------------
 
@@ -244,8 +143,8 @@ class TinyStore:
 
     def _check_unique(self, kind: str, idp: str, data: dict, own_id: str | None) -> None:
         attribute = UNIQUE[kind]
-        folded = _fold(data.get(attribute))
-        holder = self._unique.get((kind, idp, folded)) if folded is not None else None
+        folded = fold(data.get(attribute))
+        holder = self._indexes.unique.get((kind, idp, folded)) if folded is not None else None
         if holder is not None and holder != own_id:
             # RFC 7644 §3.3: a duplicate is 409 with scimType uniqueness.
             raise Conflict(attribute, data[attribute])
@@ -330,7 +229,7 @@ class TinyStore:
     def _membership_removals(self, idp: str, member_ids: Iterable[str]) -> list[Op]:
         """Return the writes that take ``member_ids`` out of every group of ``idp``."""
         gone = set(member_ids)
-        group_ids = {g for m in gone for g in self._members.get((idp, m), ())} - gone
+        group_ids = {g for m in gone for g in self._indexes.groups_with(idp, m)} - gone
         writes: list[Op] = []
         for gid in group_ids:
             old = self._tables["Group"][gid]["data"]
@@ -344,12 +243,12 @@ class TinyStore:
         return writes
 
     def count(self, kind: str, idp: str) -> int:
-        return len(self._tenant.get((kind, idp), ()))
+        return len(self._indexes.tenant.get((kind, idp), ()))
 
     def groups_of(self, idp: str, member_id: str) -> list[dict]:
         with self._view:
             rows = self._tables["Group"]
-            docs = [rows[gid]["data"] for gid in self._members.get((idp, member_id), ())]
+            docs = [rows[gid]["data"] for gid in self._indexes.groups_with(idp, member_id)]
         return [clone({k: v for k, v in doc.items() if k != "members"}) for doc in docs]
 
     def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:
@@ -375,7 +274,7 @@ class TinyStore:
 
         lookup = indexed_lookup(kind, filter)
         with self._view:  # references only, taken in C: the lock is held for microseconds
-            rows = self._tenant.get((kind, idp), {})
+            rows = self._indexes.tenant.get((kind, idp), {})
             if lookup is None and filter is None and not sort_by:
                 # A plain page (RFC 7644 §3.4.2.4) in creation order: slice, do not scan.
                 begin = max(start_index, 1) - 1
@@ -396,13 +295,8 @@ class TinyStore:
         if index == "id":
             doc = self._owned(kind, idp, value)
             ids: Iterable[str] = [value] if doc else []
-        elif index == "unique":
-            holder = self._unique.get((kind, idp, value.casefold()))
-            ids = [holder] if holder else []
-        elif index == "externalId":
-            ids = self._external.get((kind, idp, value), ())
         else:
-            ids = self._member_lookup(idp, value)
+            ids = self._indexes.lookup(kind, idp, index, value)
         return [rows[i]["data"] for i in ids]
 
     # --- records -----------------------------------------------------------------------------
@@ -440,7 +334,7 @@ class TinyStore:
         with self._lock:
             writes: list[Op] = []
             for kind in RESOURCE_KINDS:
-                writes += [(kind, id, None) for id in self._tenant.get((kind, idp), ())]
+                writes += [(kind, id, None) for id in self._indexes.tenant.get((kind, idp), ())]
             tokens = self._tables["tokens"]
             writes += [("tokens", k, None) for k, t in tokens.items() if t.get("idp") == idp]
             if idp in self._tables["idps"]:
@@ -499,12 +393,3 @@ class TinyStore:
                 self._compacting.join()
             self._journal.close()
             self._folder_lock.release()
-
-
-def _drop(index: dict, ikey: tuple, key: str) -> None:
-    """Remove ``key`` from the bucket ``index[ikey]``, and the bucket once it is empty."""
-    bucket = index.get(ikey)
-    if bucket is not None:
-        bucket.pop(key, None)
-        if not bucket:
-            del index[ikey]
