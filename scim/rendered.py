@@ -10,7 +10,8 @@ rebuilt. Otherwise (a PUT, a reordering, another process's write) it is rendered
 The rendering depends only on the members (compared by identity, then by value) and on the key
 it is kept under, which names the IdP, the group and the base URL of the ``$ref``s; so a stale
 entry can cost a rendering, never a wrong answer. At most ``CACHED`` groups are kept, the least
-recently rendered dropped first.
+recently rendered dropped first, and at most ``BUDGET`` bytes of JSON (a group of 100,000
+members renders to 16 MB).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from scim.membership import removed_one
 # Groups smaller than this are rendered every time (it is fast, and keeps the cache small).
 LEAST = 500
 CACHED = 16
+BUDGET = 64 * 1024 * 1024
 
 Encode = Callable[[list], bytes]  # a list of members -> its JSON array
 
@@ -31,10 +33,12 @@ Encode = Callable[[list], bytes]  # a list of members -> its JSON array
 class Rendered:
     """A bounded cache of rendered member lists."""
 
-    def __init__(self, size: int = CACHED):
+    def __init__(self, size: int = CACHED, budget: int = BUDGET):
         self.size = size
+        self.budget = budget
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, tuple[list, bytes]] = OrderedDict()
+        self._bytes = 0
 
     def members(self, key: Hashable, members: list, encode: Encode) -> bytes:
         """Return ``encode(members)``, spliced from the last rendering under ``key`` if it can
@@ -46,15 +50,20 @@ class Rendered:
         if data is None:
             data = encode(members)
         with self._lock:
-            self._entries[key] = (members, data)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= len(previous[1])
+            if len(data) <= self.budget:
+                self._entries[key] = (members, data)
+                self._bytes += len(data)
+            while len(self._entries) > self.size or self._bytes > self.budget:
+                self._bytes -= len(self._entries.popitem(last=False)[1][1])
         return data
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
 
 def splice(old: list, data: bytes, new: list, encode: Encode) -> bytes | None:

@@ -222,6 +222,22 @@ def test_the_least_recently_rendered_key_is_dropped_first():
     assert encoder.calls == [len(lists["b"])], "a and c were kept, b rendered anew"
 
 
+def test_renderings_are_kept_within_a_byte_budget():
+    lists = {key: members(4) for key in "abc"}
+    size = len(encode(lists["a"]))
+    cache = Rendered(budget=2 * size)  # room for two of the three
+    for key in "abc":
+        cache.members(key, lists[key], encode)
+    encoder = Encoder()
+    for key in "bca":
+        assert cache.members(key, lists[key], encoder) == encode(lists[key])
+    assert encoder.calls == [4], "b and c were kept, a (the oldest) rendered anew"
+    huge = Rendered(budget=size - 1)  # a rendering over the budget is never kept
+    huge.members("a", lists["a"], encode)
+    huge.members("a", lists["a"], encoder)
+    assert encoder.calls == [4, 4]
+
+
 def test_clear_forgets_every_rendering():
     cache, encoder = Rendered(), Encoder()
     old = members(3)
