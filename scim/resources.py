@@ -46,7 +46,8 @@ class Kind:
     taken, for slow work that needs nothing from the store (hashing a password): every writer
     of every tenant waits on the lock, so it must be held for as short a time as possible.
     ``seal_operations(operations)`` does the same for a PATCH, before its operations are
-    applied.
+    applied. ``prefetch(resources, shown)`` is told a page is about to be decorated, so that
+    it can look up for all of them at once what ``decorate`` derives (a User's groups).
     """
 
     rtype: ResourceType
@@ -54,6 +55,7 @@ class Kind:
     decorate: Callable[[dict, Shown], dict] = field(default=lambda resource, shown: resource)
     seal: Callable[[dict], dict] = field(default=lambda resource: resource)
     seal_operations: Callable[[list[dict]], None] = field(default=lambda operations: None)
+    prefetch: Callable[[list[dict], Shown], None] = field(default=lambda resources, shown: None)
 
 
 def base_url() -> str:
@@ -215,6 +217,9 @@ def search(kinds: list[Kind], query: dict) -> object:
     if len(kinds) > 1:
         begin = query["start_index"] - 1
         matched = matched[begin : begin + query["count"]]
+    for kind in kinds:
+        shown = Shown(kind.rtype, query["attributes"], query["excluded_attributes"])
+        kind.prefetch([r for k, r in matched if k is kind], shown)
     resources = [
         render(kind, r, query["attributes"], query["excluded_attributes"]) for kind, r in matched
     ]

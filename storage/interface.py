@@ -110,6 +110,10 @@ class Store(Protocol):
         """Return the Groups whose ``members`` include ``member_id``, without scanning and
         without their ``members`` (a User's page would otherwise copy every big group)."""
 
+    def groups_of_each(self, idp: str, member_ids: list[str]) -> dict[str, list[dict]]:
+        """Return ``{member_id: groups_of(idp, member_id)}`` for every one of ``member_ids``,
+        in one step (one query for a page of Users, where the backend has queries)."""
+
     def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:
         """Return {id: kind} for those of ``ids`` that are Users or Groups of this IdP."""
 

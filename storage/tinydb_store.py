@@ -246,10 +246,19 @@ class TinyStore:
         return len(self._indexes.tenant.get((kind, idp), ()))
 
     def groups_of(self, idp: str, member_id: str) -> list[dict]:
+        return self.groups_of_each(idp, [member_id])[member_id]
+
+    def groups_of_each(self, idp: str, member_ids: list[str]) -> dict[str, list[dict]]:
         with self._view:
             rows = self._tables["Group"]
-            docs = [rows[gid]["data"] for gid in self._indexes.groups_with(idp, member_id)]
-        return [clone({k: v for k, v in doc.items() if k != "members"}) for doc in docs]
+            found = {
+                member: [rows[gid]["data"] for gid in self._indexes.groups_with(idp, member)]
+                for member in member_ids
+            }
+        return {
+            member: [clone({k: v for k, v in doc.items() if k != "members"}) for doc in docs]
+            for member, docs in found.items()
+        }
 
     def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:
         found = {}

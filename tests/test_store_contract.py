@@ -233,6 +233,19 @@ def test_members_value_filters_ignore_case(store, stored, form):
     assert found(stored.upper()) == [] and found(stored) == []
 
 
+def test_groups_of_each_answers_like_groups_of(store):
+    a, b, c = (store.create("User", IDP, user(n))["id"] for n in ("ann", "bob", "cy"))
+    store.create("Group", IDP, {"displayName": "one", "members": [{"value": a}]})
+    store.create("Group", IDP, {"displayName": "two", "members": [{"value": a}, {"value": b}]})
+    store.create("Group", OTHER, {"displayName": "elsewhere", "members": [{"value": c}]})
+    each = store.groups_of_each(IDP, [a, b, c])
+    assert each == {m: store.groups_of(IDP, m) for m in (a, b, c)}
+    assert [g["displayName"] for g in each[a]] == ["one", "two"] and each[c] == []
+    each[a][0]["displayName"] = "changed"  # copies
+    assert store.groups_of_each(IDP, [a])[a][0]["displayName"] == "one"
+    assert store.groups_of_each(IDP, []) == {}
+
+
 def test_deleting_a_user_removes_it_from_groups(store):
     a = store.create("User", IDP, user("ann"))
     b = store.create("User", IDP, user("bob"))

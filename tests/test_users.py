@@ -311,3 +311,21 @@ def test_patch_password_set_by_a_later_operation_wins(scim, store):
     assert response.status_code == 200
     stored = store.get("User", scim.id, created["id"])["_password"]
     assert check_password(stored, "second-one")
+
+
+def test_a_page_of_users_looks_up_their_groups_at_once(scim, store, monkeypatch):
+    ann, bob, cy = (scim.create_user(name) for name in ("ann", "bob", "cy"))
+    team = scim.create_group("Team", (ann["id"], bob["id"]))
+    solo = scim.create_group("Solo", (bob["id"],))
+
+    def one_by_one(*args):
+        raise AssertionError("groups_of was called once per user")
+
+    monkeypatch.setattr(store, "groups_of", one_by_one)
+    listed = scim.get("/Users?sortBy=userName").get_json()["Resources"]
+    groups = {u["userName"]: sorted(g["display"] for g in u.get("groups", [])) for u in listed}
+    assert groups == {"ann": ["Team"], "bob": ["Solo", "Team"], "cy": []}
+    refs = {g["value"]: g["$ref"] for u in listed for g in u.get("groups", [])}
+    assert refs[team["id"]].endswith(f"/Groups/{team['id']}") and solo["id"] in refs
+    excluded = scim.get("/Users?excludedAttributes=groups").get_json()["Resources"]
+    assert all("groups" not in u for u in excluded)
