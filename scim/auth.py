@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 import tokens
 from scim.errors import TooManyRequests, Unauthorized
@@ -53,3 +53,4 @@ def authenticate(idp: str) -> None:
     if not tokens.verify(get_store(), idp, token):
         throttle.fail(client)
         raise Unauthorized("The bearer token is not valid for this endpoint.")
+    g.authenticated_idp = idp  # a live token: its IdP exists (deleting one deletes its tokens)

@@ -136,7 +136,8 @@ def _record(response: Response) -> Response:
     if not idp or "\x00" in idp:  # no IdP's id holds a NUL (and PostgreSQL cannot look one up)
         return response
     # Requests for IdPs that do not exist are not kept: anyone could fill the disk with them.
-    if get_store().get_record("idps", idp) is None:
+    # (An authenticated request's IdP exists: no need to ask the store again.)
+    if g.get("authenticated_idp") != idp and get_store().get_record("idps", idp) is None:
         return response
     log_bodies = current_app.config["ROSTER"]["log_bodies"]
     entry, body = _entry(response, log_bodies)
