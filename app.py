@@ -181,12 +181,12 @@ def serve(app: Flask, values: dict) -> int:
 def tune_gc() -> None:
     """Keep the cyclic garbage collector off the request path.
 
-    A request allocates thousands of short-lived objects (a 10,000-member group's answer,
-    30,000) that reference counting frees; at the default threshold (700) each one still set
-    off several collections, about a third of a POST's time in the benchmark. Requests create
-    few reference cycles, so collecting every 50,000 net allocations keeps memory flat. What
-    is loaded by now (modules, the store) lives as long as the process: frozen, so that full
-    collections no longer walk it.
+    A membership PATCH on a 10,000-member group allocates tens of thousands of short-lived
+    objects that reference counting frees; at the default threshold (700) they still set off
+    dozens of collections (about 1 ms of its ~8 in ``bench/``; no measurable effect on a
+    POST). Requests create few reference cycles, so collecting every 50,000 net allocations
+    keeps memory flat. What is loaded by now (modules, the store) lives as long as the
+    process: frozen, so that full collections no longer walk it.
     """
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)

@@ -7,6 +7,7 @@ here imports Flask.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -157,6 +158,12 @@ class ResourceType:
         lowered = name.lower()
         found = next((a for a in self.common if a.name.lower() == lowered), None)
         return found or self.schema.attribute(name)
+
+
+def last_name(path: object) -> str | None:
+    """The attribute a path ends in, lower-cased (``password`` for ``password``,
+    ``urn:…:User:password`` or ``x.password``); None when ``path`` is not a string."""
+    return re.split(r"[:.]", path.strip())[-1].lower() if isinstance(path, str) else None
 
 
 def split_urn(path: str, known_urns: tuple[str, ...]) -> tuple[str | None, str]:

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 import storage
 import tokens
 from scim import errors
+from storage import jsonio
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,9 @@ def scim_response(body: dict | None, status: int = 200, headers: dict | None = N
 
 
 def encode_json(body: object) -> bytes:
-    """Return ``body`` as compact UTF-8 JSON. orjson encodes a 10,000-member group (1.6 MB) in
-    about 1.5 ms where ``json.dumps`` takes 30; the standard encoder takes what orjson refuses
-    (integers past 64 bits), so both accept the same values."""
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        return json.dumps(body, ensure_ascii=False, default=_unfragment).encode()
+    """Return ``body`` as compact UTF-8 JSON (``storage.jsonio``: orjson, and the standard
+    encoder for what orjson refuses), members rendered ahead included."""
+    return jsonio.dumps(body, default=_unfragment)
 
 
 def _unfragment(value: object) -> object:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from datetime import UTC, datetime
 
@@ -14,6 +13,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 import tokens
+from scim.attributes import last_name
 from storage import get_request_log, get_store
 
 log = logging.getLogger("roster.requests")
@@ -45,7 +45,7 @@ def scrub(text: str) -> str:
 
 def _secret_path(path: object) -> bool:
     """Whether a PATCH ``path`` names a secret (``password``, ``urn:…:User:password``)."""
-    return isinstance(path, str) and re.split(r"[:.]", path.strip())[-1].lower() in SECRET_KEYS
+    return last_name(path) in SECRET_KEYS
 
 
 def redact(value: object) -> object:

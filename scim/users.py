@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, g
 
 from scim import resources
+from scim.attributes import last_name
 from scim.projection import Shown
 from scim.resources import Kind, base_url
 from scim.schemas import ENTERPRISE_USER_URN, USER_TYPE
@@ -41,20 +40,15 @@ def seal_operations(operations: list[dict]) -> None:
     the stored user (RFC 7644 §3.5.2); hashing there held every writer of every IdP back for
     the length of a scrypt. So every string a ``password`` path or key carries is hashed here,
     and ``prepare`` takes the hash of the one that was set."""
-    found: list[str] = []
+    found: list[object] = []
     for operation in operations:
         value, path = operation.get("value"), operation.get("path")
         if path is not None:
-            if _names_password(path) and isinstance(value, str):
-                found.append(value)
+            found += [value] if last_name(path) == "password" else []
         elif isinstance(value, dict):
-            found += [v for k, v in value.items() if _names_password(k) and isinstance(v, str)]
+            found += [v for k, v in value.items() if last_name(k) == "password"]
+    found = [plain for plain in found if isinstance(plain, str)]
     g.password_hashes = {plain: hash_password(plain) for plain in dict.fromkeys(found[:_PRESEALED])}
-
-
-def _names_password(name: object) -> bool:
-    """Whether an attribute path names ``password`` (``password``, ``urn:…:User:password``)."""
-    return isinstance(name, str) and re.split(r"[:.]", name.strip())[-1].lower() == "password"
 
 
 def prepare(new: dict, current: dict | None, added: list | None = None) -> dict:

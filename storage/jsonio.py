@@ -8,16 +8,18 @@ past 64 bits, which Roster accepts up to 4,300 digits), so both accept the same 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import orjson
 
 
-def dumps(value: object) -> bytes:
-    """Return ``value`` as compact UTF-8 JSON."""
+def dumps(value: object, default: Callable[[object], object] | None = None) -> bytes:
+    """Return ``value`` as compact UTF-8 JSON. ``default`` converts what neither encoder
+    knows (for orjson, only its own types such as ``orjson.Fragment`` pass untouched)."""
     try:
         return orjson.dumps(value)
     except TypeError:
-        return json.dumps(value, separators=(",", ":")).encode()
+        return json.dumps(value, separators=(",", ":"), default=default).encode()
 
 
 def loads(data: bytes | str) -> object:

@@ -246,13 +246,7 @@ class PostgresStore:
             ).fetchone()[0]
 
     def groups_of(self, idp: str, member_id: str) -> list[dict]:
-        with self.connection() as conn:
-            rows = conn.execute(
-                "SELECT r.head FROM members m JOIN resources r ON r.id = m.group_id"
-                " WHERE m.idp = %s AND m.member_id = %s ORDER BY r.seq",
-                [idp, fold(member_id)],
-            ).fetchall()
-        return [row[0] for row in rows]
+        return self.groups_of_each(idp, [member_id])[member_id]
 
     def groups_of_each(self, idp: str, member_ids: list[str]) -> dict[str, list[dict]]:
         wanted = {member: fold(member) for member in member_ids}
