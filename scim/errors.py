@@ -131,9 +131,24 @@ class TooManyRequests(ScimError):
     default_detail = "Too many requests: retry later."
 
 
+class InsufficientStorage(ScimError):
+    # RFC 4918 §11.5: 507, the server cannot store what the request needs.
+    status = 507
+    default_detail = "The server has no space left to store this change; nothing was changed."
+
+
 class InternalError(ScimError):
     status = 500
     default_detail = "The server could not complete the request. The error has been logged."
+
+
+class ServiceUnavailable(ScimError):
+    status = 503
+    default_detail = "The store is unavailable; nothing was changed. Retry later."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 5):
+        # RFC 9110 §10.2.3: Retry-After tells the client when to come back.
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 class NotImplementedFeature(ScimError):

@@ -15,6 +15,7 @@ import storage
 import tokens
 from scim import errors
 from storage import jsonio
+from storage.errors import StoreFull, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,12 @@ def register_error_handlers(app: Flask) -> None:
             return _render(errors.NotFound(f"Resource {error} not found."))
         if isinstance(error, storage.VersionMismatch):
             return _render(errors.PreconditionFailed())
+        if isinstance(error, StoreFull):
+            log.error("write refused: %s", error)
+            return _render(errors.InsufficientStorage())
+        if isinstance(error, StoreUnavailable):
+            log.error("store unavailable: %s", error)
+            return _render(errors.ServiceUnavailable(retry_after=error.retry_after or 5))
         log.exception("storage failure")
         return _render(errors.InternalError())
 

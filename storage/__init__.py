@@ -17,6 +17,7 @@ from storage.errors import (  # noqa: F401  (re-exported)
     Conflict,
     NotFound,
     StoreError,
+    StoreFull,
     StoreLocked,
     StoreUnavailable,
     VersionMismatch,

@@ -30,4 +30,16 @@ class StoreLocked(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """The data folder cannot be used (unwritable, unreadable, or its files are damaged)."""
+    """The data folder cannot be used (unwritable, unreadable, or its files are damaged).
+
+    Raised by a write that was not made: nothing of it is stored. ``retry_after`` (seconds) is
+    set when the condition may pass on its own (a database restarting, a folder remounted).
+    """
+
+    def __init__(self, message: str = "", *, retry_after: int | None = None):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class StoreFull(StoreUnavailable):
+    """The write was refused because the disk (or the database's) is out of space."""
