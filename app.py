@@ -14,6 +14,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import appapi
 import cli
 import config as settings
 import console
@@ -47,6 +48,7 @@ def create_app(config: dict | None = None, *, config_path: str | None = None) ->
     app.register_blueprint(openapi.bp)
     cli.init_app(app)
     console.init_app(app)
+    appapi.init_app(app)  # last: it wraps the error handlers registered before it
     app.wsgi_app = LargeAnswers(NormalizePath(app.wsgi_app))
     if values["trusted_proxies"]:
         app.wsgi_app = TrustedProxies(app.wsgi_app, values["trusted_proxies"])

@@ -60,3 +60,13 @@ class Throttle:
         """Forget ``key``'s failures (after a success)."""
         with self._lock:
             self._failures.pop(key, None)
+
+
+def for_app(extensions: dict, name: str, limit: int, window: float) -> Throttle:
+    """Return the throttle kept under ``name`` in an app's ``extensions``, creating it once.
+
+    SCIM tokens and API keys share one: bad guesses at either count against the address."""
+    throttle = extensions.get(name)
+    if throttle is None:
+        throttle = extensions.setdefault(name, Throttle(limit, window))
+    return throttle

@@ -76,9 +76,10 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         return https()
 
     def open_session(self, app: Flask, request: Request):
-        # The SCIM API authenticates each request by its token: it has no session, and a
-        # cookie a client sends there is not even read (Flask then gives it a null session).
-        if is_scim_path():
+        # The SCIM API and the application API authenticate each request by its token or key:
+        # they have no session, and a cookie a client sends there is not even read (Flask then
+        # gives it a null session), so a signed-in admin's browser opens neither.
+        if is_scim_path() or request.path.startswith("/api/"):
             return None
         return super().open_session(app, request)
 

@@ -7,7 +7,7 @@ from flask import current_app, g, request
 import tokens
 from scim.errors import TooManyRequests, Unauthorized
 from storage import get_store
-from throttle import Throttle
+from throttle import Throttle, for_app
 
 # Failed attempts allowed per client address in this many seconds, before 429.
 WINDOW = 60.0
@@ -23,11 +23,8 @@ def bearer_token() -> str | None:
 
 
 def _throttle() -> Throttle:
-    throttle = current_app.extensions.get("roster.auth_throttle")
-    if throttle is None:
-        limit = current_app.config["ROSTER"]["auth_failures_per_minute"]
-        throttle = current_app.extensions["roster.auth_throttle"] = Throttle(limit, WINDOW)
-    return throttle
+    limit = current_app.config["ROSTER"]["auth_failures_per_minute"]
+    return for_app(current_app.extensions, "roster.auth_throttle", limit, WINDOW)
 
 
 def authenticate(idp: str) -> None:

@@ -7,7 +7,7 @@ Two kinds of data live in a store:
   and ``meta`` (``resourceType``, ``created``, ``lastModified``, ``version``); it never sets
   ``meta.location``, which depends on the public URL.
 - **Records**: small keyed tables the service keeps about itself (``idps``, ``tokens``,
-  ``admins``, ``settings``). A record is a JSON-able dict.
+  ``admins``, ``settings``, ``apikeys``). A record is a JSON-able dict.
 
 Promises every backend keeps:
 
@@ -30,7 +30,7 @@ from typing import Protocol
 from scim.filter import Expr
 
 RESOURCE_KINDS = ("User", "Group")
-RECORD_TABLES = ("idps", "tokens", "admins", "settings")
+RECORD_TABLES = ("idps", "tokens", "admins", "settings", "apikeys")
 # Per kind: the attribute whose case-folded value is unique within an IdP.
 UNIQUE = {"User": "userName", "Group": "displayName"}
 

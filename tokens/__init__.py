@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from storage.interface import Store
 
 PREFIX = "roster_scim_"
-_SHAPE = re.compile(re.escape(PREFIX) + r"[A-Za-z0-9_-]+")
+# Provisioning tokens and API keys (tokens/apikeys.py) alike, so neither is ever written down.
+_SHAPE = re.compile(r"(roster_scim_|roster_key_)[A-Za-z0-9_-]+")
 # Persist "last used" at most this often per token, so that every read does not become a write.
 TOUCH_EVERY = timedelta(seconds=60)
 
@@ -40,7 +41,7 @@ def redact(text: str) -> str:
 
     A client may put its token where it does not belong (a URL, a User-Agent, a body); the
     prefix makes it recognisable, so it is never written down or echoed back."""
-    return _SHAPE.sub(PREFIX + "[redacted]", text)
+    return _SHAPE.sub(r"\1[redacted]", text)
 
 
 def digest(token: str) -> str:

@@ -1,0 +1,42 @@
+"""The application API, ``/api/v1/``: what the apps behind Roster read (users, groups, IdPs
+and the change feed), in an application shape (``scim.shape``) rather than SCIM's.
+
+Every request needs an API key (``appapi.auth``); every error is an RFC 9457 problem
+(``appapi.problems``). One module of views per resource; ``init_app`` wires them in.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, request
+
+from appapi import auth, idps, problems
+
+PREFIX = "/api/v1"
+
+bp = Blueprint("appapi", __name__, url_prefix=PREFIX)
+bp.before_request(auth.require_key)
+bp.register_blueprint(idps.bp)
+
+
+def _is_api_path() -> bool:
+    return request.path == PREFIX or request.path.startswith(PREFIX + "/")
+
+
+def _either(previous):
+    def handle(error: Exception):
+        if _is_api_path():
+            return problems.from_exception(error).response()
+        return previous(error) if previous is not None else error
+
+    return handle
+
+
+def init_app(app: Flask) -> None:
+    """Register the API; its paths get problem details from every app-level error handler.
+
+    Called after the SCIM and console handlers exist: each is wrapped so that a path under
+    ``/api/v1/`` gets a problem instead, and every other path what it got before."""
+    app.register_blueprint(bp)
+    registered = dict(app.error_handler_spec.get(None, {}).get(None, {}))
+    for cls in {problems.Problem, *registered}:
+        app.register_error_handler(cls, _either(registered.get(cls)))
