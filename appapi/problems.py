@@ -75,7 +75,9 @@ def from_exception(error: Exception) -> Problem:
         return Problem(507, "The store has no space left.")
     if isinstance(error, StoreUnavailable):
         retry = str(error.retry_after or 5)
-        return Problem(503, "The store is unavailable; retry later.", headers={"Retry-After": retry})
+        return Problem(
+            503, "The store is unavailable; retry later.", headers={"Retry-After": retry}
+        )
     if isinstance(error, HTTPException) and error.code and error.code < 500:
         headers = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
         return Problem(error.code, error.description or "", headers=headers)

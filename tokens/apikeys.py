@@ -86,6 +86,7 @@ def verify(store: Store, key: str) -> dict | None:
     moment = _now()
     last = record["last_used"]
     if last is None or moment - datetime.fromisoformat(last.replace("Z", "+00:00")) >= TOUCH_EVERY:
-        store.update_record("apikeys", record["digest"], lambda cur: {**cur, "last_used": _iso(moment)})
+        store.update_record(
+            "apikeys", record["digest"], lambda cur: {**cur, "last_used": _iso(moment)}
+        )
     return record
-
