@@ -117,6 +117,12 @@ class Store(Protocol):
     def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:
         """Return {id: kind} for those of ``ids`` that are Users or Groups of this IdP."""
 
+    # --- the change feed ---------------------------------------------------------------------
+
+    def last_seq(self) -> int:
+        """Return the ``seq`` of the newest recorded change event (0 when there is none): a
+        read that follows this call reflects every event up to it."""
+
     # --- records ---------------------------------------------------------------------------
 
     def get_record(self, table: str, key: str) -> dict | None:

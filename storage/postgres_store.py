@@ -313,6 +313,9 @@ class PostgresStore:
 
     # --- records ---------------------------------------------------------------------------
 
+    def last_seq(self) -> int:
+        return 0  # no change events are recorded yet
+
     def get_record(self, table: str, key: str) -> dict | None:
         with self.connection() as conn:
             row = conn.execute(

@@ -310,6 +310,9 @@ class TinyStore:
 
     # --- records -----------------------------------------------------------------------------
 
+    def last_seq(self) -> int:
+        return 0  # no change events are recorded yet
+
     def get_record(self, table: str, key: str) -> dict | None:
         record = self._tables[table].get(key)
         return clone(record) if record is not None else None
