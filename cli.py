@@ -101,7 +101,7 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
             f"Delete {row['name']} with {row['users']} users and {row['groups']} groups?",
             abort=True,
         )
-    delete_idp(store, idp)
+    delete_idp(store, idp, {"method": "CLI", "path": f"idp delete {idp}", "request_id": None})
     _emit(
         as_json, {"deleted": idp, "users": row["users"], "groups": row["groups"]}, f"deleted {idp}"
     )

@@ -52,6 +52,7 @@ KEYS = {
         Key("logging", "level", str, "INFO", "ROSTER_LOG_LEVEL"),
         Key("logging", "request_log_size", int, 1000),
         Key("logging", "log_bodies", bool, False),
+        Key("events", "retention_days", int, 30),
     )
 }
 SECTIONS = {k.section for k in KEYS.values()}

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, request
 
-from appapi import auth, idps, problems
+from appapi import auth, events, idps, problems
 
 PREFIX = "/api/v1"
 
 bp = Blueprint("appapi", __name__, url_prefix=PREFIX)
 bp.before_request(auth.require_key)
 bp.register_blueprint(idps.bp)
+bp.register_blueprint(events.bp)
 
 
 def _is_api_path() -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, g, request
@@ -34,6 +35,15 @@ def _is_scim() -> bool:
 
 def _start() -> None:
     g.request_started = time.perf_counter()
+    # Names the request in the log, in the X-Request-Id header and in the change events the
+    # request records (their source), so each can be traced to the others.
+    g.request_id = uuid.uuid4().hex
+
+
+def source() -> dict:
+    """Return what a write made in this request was: its method, its path and the id of its
+    entry in the request log (the ``source`` of the change events it records)."""
+    return {"method": request.method, "path": request.path, "request_id": g.get("request_id")}
 
 
 def scrub(text: str) -> str:
@@ -105,6 +115,7 @@ def _entry(response: Response, with_body: bool) -> tuple[dict, object]:
     body = _json(response.get_data()) if wanted and response.mimetype.endswith("json") else None
     path = request.full_path if request.query_string else request.path
     entry = {
+        "id": g.get("request_id"),
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "idp": _tenant(),
         "method": request.method,
@@ -133,6 +144,8 @@ def _tenant() -> str | None:
 
 def _record(response: Response) -> Response:
     idp = _tenant()
+    if idp and g.get("request_id"):
+        response.headers["X-Request-Id"] = g.request_id
     if not idp or "\x00" in idp:  # no IdP's id holds a NUL (and PostgreSQL cannot look one up)
         return response
     # Requests for IdPs that do not exist are not kept: anyone could fill the disk with them.

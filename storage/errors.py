@@ -43,3 +43,12 @@ class StoreUnavailable(StoreError):
 
 class StoreFull(StoreUnavailable):
     """The write was refused because the disk (or the database's) is out of space."""
+
+
+class CursorExpired(StoreError):
+    """A change-feed cursor is older than the oldest event kept: events after it were pruned.
+    ``pruned_through`` is the newest seq pruned; the reader must read the state again."""
+
+    def __init__(self, pruned_through: int):
+        self.pruned_through = pruned_through
+        super().__init__(f"events up to {pruned_through} were pruned")
