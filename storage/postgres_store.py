@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -413,12 +414,9 @@ class PostgresStore:
     ) -> None:
         """Append ``drafts`` as events to the transaction: the last statement before COMMIT
         (from here on, other transactions that record events wait for this one)."""
-        events = [
-            changes.stamp(d, id=str(uuid.uuid4()), seq=None, occurred_at=at, idp=None,
-                          source=source)
-            for d in drafts
-        ]  # fmt: skip
-        pg_events.record(conn, idp, events)
+        # The IdP (its name at this moment) and the seq are filled in by the database.
+        stamp = partial(changes.stamp, seq=None, occurred_at=at, idp=None, source=source)
+        pg_events.record(conn, idp, [stamp(d, id=str(uuid.uuid4())) for d in drafts])
 
     def _recorded(self, drafts: list) -> None:
         """After a commit that recorded events: wake this process's readers at once, and

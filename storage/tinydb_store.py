@@ -281,10 +281,10 @@ class TinyStore:
             self._check_unique(kind, idp, data, None)
             data["id"] = str(uuid.uuid4())
             self._stamp(kind, data)
+            new = {"idp": idp, "data": data}
             drafts = self._drafts(kind, None, data, idp)
             at = data["meta"]["lastModified"]
-            self._commit([(kind, data["id"], {"idp": idp, "data": data})], drafts, idp=idp,
-                         source=source, at=at)  # fmt: skip
+            self._commit([(kind, data["id"], new)], drafts, idp=idp, source=source, at=at)
         return data  # read-only: stored documents are never modified, only replaced
 
     def update(
