@@ -87,6 +87,16 @@ def test_a_write_that_changes_nothing_records_nothing():
     assert not events.unchanged(user(), user(title="x"))
     assert not events.unchanged(user(title="x"), user())
     assert events.drafts("Group", group("a", "b"), group("a", "b"), "idp1") == []
+    # Members have no order (RFC 7643 §2.4): a PUT listing them otherwise changes nothing.
+    assert events.unchanged(group("a", "b"), group("b", "a"))
+    assert not events.unchanged(group("a", "b"), group("b", "c"))
+
+
+def test_members_told_apart_otherwise_are_an_update():
+    old, new = group("a"), group("a")
+    new["members"][0]["display"] = "Ann"
+    (draft,) = events.drafts("Group", old, new, "idp1")
+    assert draft["type"] == "group.updated" and draft["changed"] == ["members"]
 
 
 def test_deleting_an_active_user_deactivates_it_first():
