@@ -269,3 +269,55 @@ def test_a_commit_in_another_process_wakes_a_waiting_reader(opener, database_url
         assert woke == [True]
     finally:
         other.close()
+
+
+class SlowCommits(PostgresStore):
+    """A store whose transactions wait for ``gate`` between recording their events (drawing
+    their seqs) and committing: the slow commit that a sequence alone lets others overtake."""
+
+    def __init__(self, dsn: str, gate: threading.Event):
+        super().__init__(dsn)
+        self.gate = gate
+        self.drawn = threading.Event()
+
+    def _record(self, conn, idp, drafts, source, at):
+        super()._record(conn, idp, drafts, source, at)
+        self.drawn.set()
+        assert self.gate.wait(30)
+
+
+def lock_waits(store) -> int:
+    """How many transactions wait for an advisory lock (the feed's, here)."""
+    with store.connection() as conn:
+        query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        return conn.execute(query).fetchone()[0]
+
+
+@pytest.mark.backends("postgres")
+def test_no_commit_overtakes_one_that_drew_a_lower_seq(opener, database_url):
+    """Two processes' writes for two IdPs (no tenant lock between them): the one that drew
+    the lower seq is slow to commit. The other waits for it, so no reader ever sees a seq
+    above one that is not visible yet."""
+    reader = opener()
+    gate = threading.Event()
+    slow, fast = SlowCommits(database_url, gate), PostgresStore(database_url)
+    try:
+        first = threading.Thread(target=slow.create, args=("User", IDP, user("ann")))
+        first.start()
+        assert slow.drawn.wait(10)
+        before = reader.last_seq()
+        second = threading.Thread(target=fast.create, args=("User", OTHER, user("bob")))
+        second.start()
+        until(lambda: lock_waits(reader) == 1)
+        assert second.is_alive() and reader.last_seq() == before
+        assert reader.events(before, 10) == ([], before, False)
+        gate.set()
+        first.join(timeout=10)
+        second.join(timeout=10)
+        found = reader.events(before, 10)[0]
+        assert [e["resource"]["username"] for e in found] == ["ann", "bob"]
+        assert found[0]["seq"] < found[1]["seq"]
+    finally:
+        gate.set()
+        slow.close()
+        fast.close()
