@@ -281,7 +281,8 @@ def stamp(
     for optional in ("changed", "member_ids"):
         if optional in draft:
             event[optional] = draft[optional]
-    event["source"] = source
+    # A write made outside any request (a script on the store) names no source.
+    event["source"] = source or {"method": None, "path": None, "request_id": None}
     return event
 
 

@@ -82,12 +82,12 @@ class Feed:
         del self.events[:cut]
 
     def expired_through(self, cutoff: str) -> int | None:
-        """The seq of the newest event that occurred before ``cutoff`` (RFC 3339 text, which
+        """The seq of the newest event that occurred by ``cutoff`` (RFC 3339 text, which
         orders as time does), if the oldest one did; the prefix up to it is prunable."""
-        if not self.events or self.events[0]["occurred_at"] >= cutoff:
+        if not self.events or self.events[0]["occurred_at"] > cutoff:
             return None
         at = 0
-        while at < len(self.events) and self.events[at]["occurred_at"] < cutoff:
+        while at < len(self.events) and self.events[at]["occurred_at"] <= cutoff:
             at += 1
         return self.events[at - 1]["seq"]
 

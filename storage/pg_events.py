@@ -118,16 +118,16 @@ def for_resource(conn: psycopg.Connection, kind: str, idp: str, id: str, limit: 
 
 
 def prune(conn: psycopg.Connection, cutoff: str) -> int:
-    """Delete the events up to the newest one that occurred before ``cutoff``, as one prefix
-    of the feed (clocks of several processes may disagree a little); return the mark."""
+    """Delete the events up to the newest one that occurred by ``cutoff``, as one prefix of
+    the feed (clocks of several processes may disagree a little); return the mark."""
     with conn.transaction():
         oldest = conn.execute(
             "SELECT occurred_at FROM events ORDER BY seq LIMIT 1"
         ).fetchone()  # the usual answer, from the primary key: nothing to do
-        if oldest is not None and oldest[0] < cutoff:
+        if oldest is not None and oldest[0] <= cutoff:
             conn.execute(
                 "WITH gone AS (DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events"
-                " WHERE occurred_at < %s) RETURNING seq)"
+                " WHERE occurred_at <= %s) RETURNING seq)"
                 " UPDATE event_feed SET pruned_through ="
                 " greatest(pruned_through, (SELECT max(seq) FROM gone))"
                 " WHERE EXISTS (SELECT 1 FROM gone)",

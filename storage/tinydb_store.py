@@ -70,7 +70,7 @@ def new_version() -> str:
 
 
 def cutoff(retention: timedelta) -> str:
-    """The ``occurred_at`` before which events are past ``retention``."""
+    """The ``occurred_at`` up to which events are past ``retention``."""
     return now(datetime.now(UTC) - retention)
 
 

@@ -57,7 +57,7 @@ def _event(seq: int, user: str) -> dict:
         "resource": {"type": "user", "id": user, "version": 'W/"2"', "username": data["username"]},
         "data": data,
         "changed": ["active"],
-        "source": None,
+        "source": {"method": None, "path": None, "request_id": None},
     }
 
 
