@@ -225,6 +225,8 @@ def _group_drafts(
     drafts = []
     names = changed("Group", before, after)
     if not (names or added or removed):
+        if unchanged(before, after):
+            return []
         names = ["members"]  # the same ids, told apart otherwise (a display name)
     if names:
         drafts.append({"type": "group.updated", **base, "changed": names})
@@ -252,9 +254,9 @@ def drafts(
     ids the write added and removed, when the store already knows them (else they are worked
     out from the two states). ``version``: a deleted resource's version after the change (a
     new one, so that an app that has seen its last version does not drop the deletion).
+
+    A write that changes nothing (``unchanged``) records nothing; the stores do not make it.
     """
-    if before is not None and after is not None and unchanged(before, after):
-        return []
     if kind == "User":
         return _user_drafts(before, after, idp, groups, version)
     return _group_drafts(before, after, idp, added, removed, version)
