@@ -41,9 +41,7 @@ def record(conn: psycopg.Connection, idp: str, events: list[dict]) -> int | None
     Call it last before the transaction commits: the feed's lock is held from here on."""
     if not events:
         return None
-    first = conn.execute(
-        "SELECT roster_record_events(%s, %s::jsonb[])", [idp, [Jsonb(e) for e in events]]
-    ).fetchone()[0]
+    first = conn.execute("SELECT roster_record_events(%s, %s)", [idp, Jsonb(events)]).fetchone()[0]
     return first + len(events) - 1
 
 

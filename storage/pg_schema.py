@@ -103,11 +103,13 @@ MIGRATIONS: list[list[str]] = [
         # seq order: a reader that sees seq N already sees every event below N (a sequence
         # alone does not promise this: concurrent transactions commit out of order).
         # PostgreSQL makes a commit visible before it releases the transaction's locks.
-        f"""CREATE FUNCTION roster_record_events(p_idp text, p_docs jsonb[]) RETURNS bigint
+        # ``p_docs`` is one JSON array (a jsonb[] parameter is escaped element by element on
+        # the client: 120 ms for the ten events of a 10,000-member PUT, against 1 ms).
+        f"""CREATE FUNCTION roster_record_events(p_idp text, p_docs jsonb) RETURNS bigint
         LANGUAGE plpgsql AS $$
         DECLARE
             first bigint;
-            n integer := cardinality(p_docs);
+            n integer := jsonb_array_length(p_docs);
             ref jsonb;
         BEGIN
             PERFORM pg_advisory_xact_lock({FEED_LOCK});
@@ -122,7 +124,7 @@ MIGRATIONS: list[list[str]] = [
             INSERT INTO events (seq, type, idp, resource_id, occurred_at, doc)
                 SELECT first + i - 1, d->>'type', p_idp, d->'resource'->>'id',
                        d->>'occurred_at', d || jsonb_build_object('idp', ref)
-                FROM unnest(p_docs) WITH ORDINALITY AS t(d, i);
+                FROM jsonb_array_elements(p_docs) WITH ORDINALITY AS t(d, i);
             -- Delivered at commit, to every process that LISTENs (long-polling readers).
             PERFORM pg_notify('roster_events', (first + n - 1)::text);
             RETURN first;
