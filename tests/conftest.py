@@ -62,6 +62,7 @@ def stored_text(app) -> str:
             rows = conn.execute(
                 "SELECT data::text FROM resources UNION ALL SELECT data::text FROM records"
                 " UNION ALL SELECT entry::text FROM request_log"
+                " UNION ALL SELECT doc::text FROM events"
             ).fetchall()
         return "\n".join(row[0] for row in rows)
     files = Path(values["data_dir"]).rglob("*")

@@ -3,6 +3,7 @@ and every bad parameter as a problem."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -200,3 +201,16 @@ def test_long_polls_hold_at_most_half_the_threads(app, store, scim, key):
     scim.create_user("ann")
     reader.join(timeout=30)
     assert answers[0][1].status_code == 200
+
+
+def test_events_never_carry_a_password_or_its_hash(app, client, scim, key):
+    uid = scim.create_user("ann", password="correct horse battery")["id"]
+    op = {"op": "replace", "path": "password", "value": "another staple"}
+    scim.patch(f"/Users/{uid}", patch_op(op))
+    events = read_all(client, key)
+    assert [e["type"] for e in events] == ["user.created", "user.updated"]
+    assert events[-1]["changed"] == ["password"]
+    stored = storage.get_store(app).get("User", scim.id, uid)["_password"]
+    text = json.dumps(events)
+    for secret in ("correct horse battery", "another staple", stored, "_password"):
+        assert secret not in text
