@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
     print(report(results))
-    return 0
+    return 0 if all(ok for _, ok in targets(results)) else 1
 
 
 def _pair(series: dict, digits: int = 2) -> str:
@@ -287,9 +287,21 @@ def report(r: dict) -> str:
         f"{r['read_10000_events']['median_s']:.3f} s median of 3",
         f"long poll answered {poll['p50_ms']:.1f} ms p50 (max {poll['max_ms']:.1f}) after the "
         f"write was sent; the write's own answer took {poll['write_p50_ms']:.1f} ms p50",
+        "targets:",
+        *(f"  {'pass' if ok else 'FAIL'}  {name}" for name, ok in targets(r)),
         json.dumps(r),
     ]
     return "\n".join(lines)
+
+
+def targets(r: dict) -> list[tuple[str, bool]]:
+    put, poll = r["store_put_10000"], r["long_poll"]
+    cost = put["events"]["p50_ms"] - put["no events"]["p50_ms"]
+    return [
+        ("reading 10,000 events through the API < 1 s", r["read_10000_events"]["best_s"] < 1),
+        (f"a 10,000-member PUT's events cost < 50 ms (store: {cost:+.1f} ms)", cost < 50),
+        ("a long poll answers < 100 ms after its write is sent (p50)", poll["p50_ms"] < 100),
+    ]
 
 
 if __name__ == "__main__":
