@@ -1,9 +1,10 @@
 """What ``python app.py`` adds to waitress so that slow and idle clients cannot starve it.
 
 Waitress alone stops accepting once ``connection_limit`` connections are open, and closes a
-connection only after ``channel_timeout`` seconds without receiving a byte. So 100 idle
-sockets kept every other client waiting, and so did a client sending one header line every
-10 s: each line restarted its idle timer. Roster's channel adds two rules:
+connection only after ``channel_timeout`` seconds without a byte received or sent. So 100
+idle sockets (its default limit) keep every other client waiting, and so do a few clients
+sending one header line every 10 s: each line restarts the idle timer. Roster's channel adds
+two rules:
 
 - **A request must arrive in full within** ``channel_timeout`` **of its first byte.** The
   timer no longer restarts with each line; an idle connection is still closed after
