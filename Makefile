@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint
+.PHONY: run test lint lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,16 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# After editing requirements.in or requirements-dev.in: resolve them again, with every indirect
+# dependency pinned and hashed, into requirements.txt and requirements-dev.txt. pip-tools runs
+# from a venv of its own so that it never lands in the app's.
+LOCK_VENV := .venv-lock
+COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet \
+	--generate-hashes --allow-unsafe --strip-extras --no-emit-find-links --no-emit-index-url
+
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip-tools==7.6.2
+	$(COMPILE) --output-file requirements.txt requirements.in
+	$(COMPILE) --output-file requirements-dev.txt requirements-dev.in
