@@ -19,7 +19,15 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/python app.py
 
-test: $(VENV)/.dev
+# axe-core, the accessibility checker the browser tests load into each page, pinned by
+# tests/browser/package-lock.json. Without npm the accessibility tests skip, saying why.
+AXE := tests/browser/node_modules/.package-lock.json
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the accessibility tests will be skipped (apt-get install -y npm)"; fi
+
+test: $(VENV)/.dev $(AXE)
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev
