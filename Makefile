@@ -27,8 +27,9 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the accessibility tests will be skipped (apt-get install -y npm)"; fi
 
+# PYTEST_ARGS narrows a run, e.g. make test PYTEST_ARGS="tests/test_patch.py -x".
 test: $(VENV)/.dev $(AXE)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
