@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import html
+import http.client
 import re
+from urllib.parse import urlencode
 
 import pytest
 
 from console.redirects import safe_next
 from tests.conftest import ADMIN_NAME, ADMIN_PASSWORD
 from tests.consoletools import csrf_of, submit, text
+from tests.live import LiveServer
 
 HOME = "/"
 
@@ -192,3 +195,54 @@ def test_scim_location_headers_are_left_alone(scim):
     )
     assert created.status_code == 201
     assert created.headers["Location"].startswith("http://localhost/scim/v2/")
+
+
+# --- through a real server ---------------------------------------------------------------------
+
+
+def _raw(server: LiveServer, method: str, path: str, headers: dict, body: str | None = None):
+    """Send one request with exactly these headers (Host included); return the response."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    payload = body.encode() if body is not None else None
+    if payload is not None:
+        conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+        conn.putheader("Content-Length", str(len(payload)))
+    conn.endheaders(payload)
+    response = conn.getresponse()
+    response.body = response.read().decode()
+    conn.close()
+    return response
+
+
+def _cookie(response) -> str:
+    return response.getheader("Set-Cookie").split(";", 1)[0]
+
+
+def _create_first_admin(server: LiveServer) -> str:
+    """Walk the printed setup link; return the signed-in session's Cookie header."""
+    link = re.search(r"http://\S+(/setup/\S+)", "".join(server.output)).group(1)
+    local = {"Host": f"127.0.0.1:{server.port}"}
+    form = _raw(server, "GET", link, local)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.body).group(1)
+    fields = {"csrf_token": token, "username": ADMIN_NAME}
+    fields.update(password=ADMIN_PASSWORD, confirm=ADMIN_PASSWORD)
+    created = _raw(server, "POST", link, {**local, "Cookie": _cookie(form)}, urlencode(fields))
+    assert created.status == 303, created.body
+    return _cookie(created)
+
+
+def test_a_real_server_keeps_redirects_on_the_site(tmp_path):
+    with LiveServer(tmp_path / "data") as server:
+        evil = {"Host": "evil.example"}
+        moved = _raw(server, "GET", "/settings//identity-providers", evil)
+        assert moved.status == 308
+        assert moved.getheader("Location") == "/settings/identity-providers"
+        cookie = _create_first_admin(server)
+        for raw in ("/%09/evil.example", "/%0a/evil.example", "/%0d%0aSet-Cookie:%20x=1"):
+            response = _raw(server, "GET", f"/sign-in?next={raw}", {**evil, "Cookie": cookie})
+            assert response.status == 302, response.body
+            assert response.getheader("Location") == HOME
+        assert "Traceback" not in "".join(server.output)
