@@ -99,14 +99,12 @@ def references(tables: files.Tables) -> Iterator[str]:
             kind = "User" if id in tables.get("User", {}) else "Group"
             orphans.setdefault((kind, idp), []).append(id)
     for (kind, idp), ids in orphans.items():
-        yield f"{_some(ids, kind)} belong to the IdP {idp}, which does not exist"
+        yield f"{kind}s of the IdP {idp}, which does not exist: {_some(ids)}"
     for gid, doc in tables.get("Group", {}).items():
         missing = list(_missing_members(doc, owners))
         if missing:
-            yield (
-                f"Group {gid} (IdP {doc.get('idp')}) lists {_some(missing, 'member')}"
-                " that do not exist"
-            )
+            where = f"Group {gid} (IdP {doc.get('idp')})"
+            yield f"{where} lists members that do not exist: {_some(missing)}"
     for key, token in tables.get("tokens", {}).items():
         name = f"the token {token.get('prefix', '?')}… ({key[:12]})"
         if token.get("digest") != key:
@@ -115,10 +113,10 @@ def references(tables: files.Tables) -> Iterator[str]:
             yield f"{name} belongs to the IdP {token.get('idp')}, which does not exist"
 
 
-def _some(ids: list, noun: str) -> str:
-    """``3 Users (a, b, c)``, ``12 members (a, b, c, …)``."""
-    shown = ", ".join(map(str, ids[:3])) + (", …" if len(ids) > 3 else "")
-    return f"{len(ids)} {noun}{'s' if len(ids) != 1 else ''} ({shown})"
+def _some(ids: list) -> str:
+    """``a, b, c`` or ``a, b, c and 9 more``."""
+    shown = ", ".join(map(str, ids[:3]))
+    return f"{shown} and {len(ids) - 3} more" if len(ids) > 3 else shown
 
 
 def _resources(kind: str, rows: dict, owners: dict[str, str]) -> Iterator[str]:
