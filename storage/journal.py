@@ -135,7 +135,10 @@ def read_segment(
                 if number is not None and cursor.number is not None and number != cursor.number:
                     yield from _parse(path, batch, bad)
                     batch = []
-                    reason = f"record number {number} where {cursor.number} was due"
+                    reason = (
+                        f"record number {number} where {cursor.number} was due:"
+                        " records are missing or repeated before it"
+                    )
                     bad(Bad(path, offset, len(line), reason, _lines_after(handle), False))
                 cursor.number = None if number is None else number + 1
                 batch.append((offset, body))

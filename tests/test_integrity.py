@@ -129,6 +129,18 @@ def test_check_reports_the_damage_and_recover_starts_from_what_is_intact(tmp_pat
     assert "user99@example.com" in names
 
 
+def test_check_runs_beside_a_server_and_recover_waits_for_it_to_stop(tmp_path):
+    data_dir = tmp_path / "data"
+    populate(data_dir, users=3)
+    with LiveServer(data_dir):
+        checked = flask_cli(data_dir, "check")
+        assert checked.returncode == 0, checked.stderr
+        assert "no problems (3 User, 1 idps, 1 settings, 1 tokens)" in checked.stdout
+        refused = flask_cli(data_dir, "recover")
+        assert refused.returncode == 1
+        assert "in use by another Roster process" in refused.stderr
+
+
 def test_recover_leaves_an_intact_folder_alone(tmp_path):
     data_dir = tmp_path / "data"
     populate(data_dir, users=3)
