@@ -41,5 +41,12 @@ class StoreUnavailable(StoreError):
         super().__init__(message)
 
 
+class StoreDamaged(StoreUnavailable):
+    """The data folder's files fail their own checks (a checksum, the framing of the journal, a
+    file missing from a folder that held a store): loading what is left would silently drop
+    acknowledged writes, so it is refused. ``flask --app app recover`` starts from what is
+    intact, explicitly."""
+
+
 class StoreFull(StoreUnavailable):
     """The write was refused because the disk (or the database's) is out of space."""
