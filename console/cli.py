@@ -35,6 +35,6 @@ def create(username: str, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         admins.create_admin(store, username, password)
-    except admins.AdminError as exc:
+    except (admins.AdminError, storage.StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"created admin {username}; sign in at /sign-in")

@@ -43,3 +43,9 @@ class StoreUnavailable(StoreError):
 
 class StoreFull(StoreUnavailable):
     """The write was refused because the disk (or the database's) is out of space."""
+
+
+class OutcomeUnknown(StoreUnavailable):
+    """The connection to the database was lost while a write was being committed, and whether
+    the write was stored could not be learnt: it may have been. Unlike its base class, this
+    error does not promise that nothing was stored; a client should read before it retries."""
