@@ -162,7 +162,7 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(error, storage.VersionMismatch):
             return _render(errors.PreconditionFailed())
         if isinstance(error, StoreUnavailable):
-            g.store_unavailable = True  # the request log does not wait for it again
+            g.store_unavailable = error  # the request log does not wait for it again
         if isinstance(error, StoreFull):
             log.error("write refused: %s", error)
             return _render(errors.InsufficientStorage())

@@ -152,11 +152,11 @@ def _record(response: Response) -> Response:
 def _keep(idp: str, response: Response, request_log: RequestLog | DatabaseRequestLog) -> None:
     # A store that has just failed this request is not asked again (it would make the client
     # wait for it twice), nor a request log kept in it.
-    unavailable = g.get("store_unavailable", False)
+    unavailable = g.get("store_unavailable")
     # Requests for IdPs that do not exist are not kept: anyone could fill the disk with them.
     # (An authenticated request's IdP exists: no need to ask the store again.)
     if g.get("authenticated_idp") != idp and (
-        unavailable or get_store().get_record("idps", idp) is None
+        unavailable is not None or get_store().get_record("idps", idp) is None
     ):
         return
     log_bodies = current_app.config["ROSTER"]["log_bodies"]
@@ -173,5 +173,7 @@ def _keep(idp: str, response: Response, request_log: RequestLog | DatabaseReques
         entry["duration_ms"],
         entry.get("scim_type") or "",
     )
-    if not (unavailable and request_log.in_store):
+    if unavailable is not None and request_log.in_store:
+        request_log.failures.record(unavailable)  # not tried: it is kept in that store
+    else:
         request_log.append(idp, entry)

@@ -48,9 +48,10 @@ class Failures:
 
     EVERY = 60.0
 
-    def __init__(self, what: str):
+    def __init__(self, what: str, clock: Callable[[], float] = time.monotonic):
         self.what = what
         self.count = 0
+        self._clock = clock
         self._lock = threading.Lock()
         self._logged_at: float | None = None
         self._since = 0  # failures since the last line
@@ -60,7 +61,7 @@ class Failures:
         with self._lock:
             self.count += 1
             self._since += 1
-            now = time.monotonic()
+            now = self._clock()
             if self._logged_at is not None and now - self._logged_at < self.EVERY:
                 return
             self._logged_at, since, self._since = now, self._since, 0

@@ -260,7 +260,7 @@ def test_a_commit_applied_whose_answer_is_lost_is_answered_as_made(proxied, prox
     assert named(proxied, "ann") == 1
 
 
-def test_a_commit_whose_fate_cannot_be_learnt_says_so(proxied, proxy):
+def test_a_commit_whose_fate_cannot_be_learnt_says_so(proxied, proxied_app, proxy):
     ann = proxied.post("/Users", user("ann")).get_json()
     proxy.lose_next_commit("after", cut=True)
     response, elapsed = timed(lambda: proxied.delete(f"/Users/{ann['id']}"))
@@ -268,6 +268,8 @@ def test_a_commit_whose_fate_cannot_be_learnt_says_so(proxied, proxy):
     assert response.status_code == 503 and elapsed < 2 * DEADLINE
     assert "may or may not have been saved" in response.get_json()["detail"]
     assert response.headers["Retry-After"]
+    # Its log entry is not tried in a database just found unreachable, but it is counted.
+    assert storage.get_request_log(proxied_app).failures.count == 1
     proxy.restore()
     # It was applied; it was not run a second time behind the client's back either.
     assert proxied.get(f"/Users/{ann['id']}").status_code == 404
