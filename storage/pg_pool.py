@@ -11,9 +11,10 @@ at once: left to psycopg_pool, a request would meet them one by one, sleeping 1 
 between them.
 
 While the database is down, a request waits at most ``WAIT`` seconds for a connection and
-fails with ``StoreUnavailable`` (503 with Retry-After). The pool gives up a failed connection
-attempt after ``RECONNECT`` seconds, so a waiting request always starts a new one: the first
-request after the database is back gets a connection, without restarting Roster.
+fails with ``StoreUnavailable`` (503 with Retry-After). Meanwhile the pool tries to connect
+about once every ``RECONNECT`` seconds, as long as requests wait (``_retry``), so the database
+is found again within about that time after it is back, without restarting Roster: a request
+that arrived during a short restart is served, not refused.
 """
 
 from __future__ import annotations
@@ -80,10 +81,18 @@ def make_pool(
         check=check,
         timeout=timeout,
         reconnect_timeout=RECONNECT,
+        reconnect_failed=_retry,
         open=False,
         name=name,
     )
     return pool
+
+
+def _retry(pool: ConnectionPool) -> None:
+    """Start a new connection attempt if requests still wait (psycopg_pool starts one when a
+    request begins to wait, not while it waits; with no request waiting, none is made)."""
+    if pool.get_stats().get("requests_waiting"):
+        pool.check()  # with no idle connection to check, this starts an attempt
 
 
 def connect_options(dsn: str) -> dict:

@@ -142,6 +142,34 @@ def test_a_restart_costs_no_request(app, scim, cluster, mode, caplog):
     assert "PostgreSQL closed a pooled connection" in caplog.text
 
 
+def wait_until(condition, seconds: float = 10.0) -> None:
+    """Poll an observable state until it holds (or fail after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
+def test_a_request_waiting_out_an_outage_is_served_once_the_database_is_back(app, scim, cluster):
+    ann = scim.create_user("ann")
+    pool = storage.get_store(app)._pool
+    pool.timeout = 30  # longer than this outage: the request must not give up first
+    cluster.halt()
+    answers: list = []
+    waiting = threading.Thread(target=lambda: answers.append(scim.get(f"/Users/{ann['id']}")))
+    waiting.start()
+    # The database stays down past the pool's own retries of a connection (RECONNECT, then it
+    # gives up): for as long as the request waits, the pool keeps trying.
+    wait_until(lambda: pool.get_stats().get("requests_waiting", 0) > 0)
+    wait_until(lambda: pool.get_stats().get("connections_errors", 0) >= 8)
+    cluster.resume()
+    back = time.monotonic()
+    waiting.join(timeout=60)
+    # Served about RECONNECT seconds after the database is back, not when its wait runs out.
+    assert answers and answers[0].status_code == 200, answers
+    assert time.monotonic() - back < DEADLINE
+
+
 # --- outages -------------------------------------------------------------------------------
 
 
