@@ -30,7 +30,8 @@ class StoreLocked(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """The data folder cannot be used (unwritable, unreadable, or its files are damaged).
+    """The store cannot be used: its data folder is unwritable, unreadable or damaged, or its
+    database cannot be reached.
 
     Raised by a write that was not made: nothing of it is stored. ``retry_after`` (seconds) is
     set when the condition may pass on its own (a database restarting, a folder remounted).

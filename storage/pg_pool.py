@@ -4,11 +4,11 @@ errors (``translated``).
 
 A database restart ends every session, but an idle pooled connection shows nothing until it
 is used, and then fails the request that used it. So the pool checks each connection before
-lending it (``_check``): a healthy idle session has nothing to read, so a look at its socket
-is enough, and only a connection with something waiting (the server's goodbye, or the end
-of the stream) is asked with a round trip. On the first dead one it sweeps all the idle ones
-at once: left to psycopg_pool, a request would meet them one by one, sleeping 1 s, then 2 s…
-between them.
+lending it (``check`` in ``make_pool``): a healthy idle session has nothing to read, so a
+look at its socket is enough, and only a connection with something waiting (the server's
+goodbye, or the end of the stream) is asked with a round trip. On the first dead one it
+sweeps all the idle ones at once: left to psycopg_pool, a request would meet them one by
+one, sleeping 1 s, then 2 s… between them.
 
 While the database is down, a request waits at most ``WAIT`` seconds for a connection and
 fails with ``StoreUnavailable`` (503 with Retry-After). Meanwhile the pool tries to connect
@@ -128,8 +128,7 @@ def translated() -> Iterator[None]:
         yield
     except PoolTimeout as exc:
         raise StoreUnavailable(
-            f"PostgreSQL is unavailable: no connection within {WAIT:g} s",
-            retry_after=RETRY_AFTER,
+            f"PostgreSQL is unavailable: {first_line(exc)}", retry_after=RETRY_AFTER
         ) from exc
     except psycopg.OperationalError as exc:
         error = unavailable(exc)

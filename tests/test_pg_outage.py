@@ -15,13 +15,16 @@ import threading
 import time
 from contextlib import ExitStack
 
+import psycopg
 import pytest
+from psycopg_pool import PoolTimeout
 
 import storage
 import tokens
 from app import create_app
 from providers import create_idp
 from storage import pg_pool
+from storage.errors import StoreFull, StoreUnavailable
 from storage.postgres_store import PostgresStore
 from tests import pgcluster
 from tests.conftest import Tenant
@@ -61,8 +64,6 @@ def dsn(cluster):
 
 
 def _accepting(cluster) -> bool:
-    import psycopg
-
     try:
         psycopg.connect(cluster.dsn(), connect_timeout=2).close()
     except psycopg.OperationalError:
@@ -112,6 +113,35 @@ def named(scim: Tenant, name: str) -> int:
     response = scim.get(f'/Users?filter=userName eq "{name}"')
     assert response.status_code == 200, response.get_json()
     return response.get_json()["totalResults"]
+
+
+# --- which failures are outages ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (psycopg.OperationalError("server closed the connection unexpectedly"), StoreUnavailable),
+        (psycopg.errors.AdminShutdown("terminating connection"), StoreUnavailable),
+        (psycopg.errors.CannotConnectNow("the database system is starting up"), StoreUnavailable),
+        (psycopg.errors.SerializationFailure("could not serialize access"), StoreUnavailable),
+        (psycopg.errors.DiskFull("could not extend file"), StoreFull),
+        (psycopg.errors.ProgramLimitExceeded("index row size exceeds maximum"), None),
+    ],
+)
+def test_which_database_errors_are_outages(error, expected):
+    found = pg_pool.unavailable(error)
+    assert type(found) is expected if expected else found is None
+    if expected is StoreUnavailable:
+        assert found.retry_after == pg_pool.RETRY_AFTER
+
+
+def test_a_pool_timeout_is_an_outage_and_other_errors_pass_through():
+    unavailable = pytest.raises(StoreUnavailable, match="PostgreSQL is unavailable")
+    with unavailable, pg_pool.translated():
+        raise PoolTimeout("couldn't get a connection after 3.00 sec")
+    with pytest.raises(psycopg.errors.UniqueViolation), pg_pool.translated():
+        raise psycopg.errors.UniqueViolation("duplicate key")
 
 
 # --- restarts ------------------------------------------------------------------------------
