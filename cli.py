@@ -24,9 +24,20 @@ from storage.backup import backup
 from storage.postgres_store import describe
 from storage.recover import recover
 
-# AppGroup runs each command inside the app context, where the store is reachable.
-idp_group = AppGroup("idp", help="Manage identity providers (SCIM tenants).")
-token_group = AppGroup("token", help="Issue and revoke SCIM provisioning tokens.")
+
+class StoreGroup(AppGroup):
+    """An AppGroup (each command runs inside the app context, where the store is reachable)
+    whose commands report a store failure, such as a database that is down, in one line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except storage.StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+idp_group = StoreGroup("idp", help="Manage identity providers (SCIM tenants).")
+token_group = StoreGroup("token", help="Issue and revoke SCIM provisioning tokens.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
@@ -141,7 +152,10 @@ def token_revoke(idp: str, as_json: bool) -> None:
 @with_appcontext
 def show_log(idp: str, errors: bool, limit: int, as_json: bool) -> None:
     """Show an IdP's recent SCIM requests, newest first."""
-    entries = storage.get_request_log().entries(idp, errors_only=errors, limit=limit)
+    try:
+        entries = storage.get_request_log().entries(idp, errors_only=errors, limit=limit)
+    except storage.StoreError as exc:  # the PostgreSQL log: the database may be down
+        raise click.ClickException(str(exc)) from None
     if as_json:
         _emit(True, entries, "")
         return

@@ -55,7 +55,7 @@ def create(username: str, password_stdin: bool, as_json: bool) -> None:
         username = admins.check_username(username)
         store = _store()
         admins.create_admin(store, username, _read_password(password_stdin))
-    except admins.AdminError as exc:
+    except (admins.AdminError, storage.StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     _emit(as_json, {"created": username}, f"created admin {username}; sign in at /sign-in")
 
@@ -89,7 +89,7 @@ def password(username: str, password_stdin: bool, as_json: bool) -> None:
         store = _store()
         name = admins.find_admin(store, username)["username"]
         ended = admins.change_password(store, name, _read_password(password_stdin))
-    except admins.AdminError as exc:
+    except (admins.AdminError, storage.StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     _emit(
         as_json,
@@ -114,6 +114,6 @@ def delete(username: str, yes: bool, as_json: bool) -> None:
                 raise click.ClickException("refusing to delete without --yes (no terminal to ask)")
             click.confirm(f"Delete admin {name}? Their sessions end at once.", abort=True)
         ended = admins.delete_admin(store, name)
-    except admins.AdminError as exc:
+    except (admins.AdminError, storage.StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     _emit(as_json, {"deleted": name, "sessions_ended": ended}, f"deleted admin {name}")
