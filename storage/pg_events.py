@@ -24,6 +24,7 @@ from collections.abc import Callable
 import psycopg
 from psycopg.types.json import Jsonb
 
+from storage import pg_pool
 from storage.errors import CursorExpired
 from storage.feed import select, window_size
 
@@ -118,20 +119,19 @@ def for_resource(conn: psycopg.Connection, kind: str, idp: str, id: str, limit: 
 def prune(conn: psycopg.Connection, cutoff: str) -> int:
     """Delete the events up to the newest one that occurred by ``cutoff``, as one prefix of
     the feed (clocks of several processes may disagree a little); return the mark."""
-    with conn.transaction():
-        oldest = conn.execute(
-            "SELECT occurred_at FROM events ORDER BY seq LIMIT 1"
-        ).fetchone()  # the usual answer, from the primary key: nothing to do
-        if oldest is not None and oldest[0] <= cutoff:
-            conn.execute(
-                "WITH gone AS (DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events"
-                " WHERE occurred_at <= %s) RETURNING seq)"
-                " UPDATE event_feed SET pruned_through ="
-                " greatest(pruned_through, (SELECT max(seq) FROM gone))"
-                " WHERE EXISTS (SELECT 1 FROM gone)",
-                [cutoff],
-            )
-        return conn.execute("SELECT pruned_through FROM event_feed").fetchone()[0]
+    # The usual answer, from the primary key alone: the oldest event is recent, nothing to do.
+    oldest = conn.execute("SELECT occurred_at FROM events ORDER BY seq LIMIT 1").fetchone()
+    if oldest is not None and oldest[0] <= cutoff:
+        # One statement: the events and the mark go together.
+        conn.execute(
+            "WITH gone AS (DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events"
+            " WHERE occurred_at <= %s) RETURNING seq)"
+            " UPDATE event_feed SET pruned_through ="
+            " greatest(pruned_through, (SELECT max(seq) FROM gone))"
+            " WHERE EXISTS (SELECT 1 FROM gone)",
+            [cutoff],
+        )
+    return conn.execute("SELECT pruned_through FROM event_feed").fetchone()[0]
 
 
 class Listener:
@@ -181,7 +181,7 @@ class Listener:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.dsn, autocommit=True) as conn:
+                with psycopg.connect(self.dsn, **pg_pool.connect_options(self.dsn)) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
                     self.bump()  # what was committed while not listening is looked at now
@@ -205,7 +205,7 @@ class Pruner:
     def __init__(self, run: Callable[[], int], every: float = 60.0):
         self._run = run
         self._every = every
-        self._next = 0.0
+        self._next = time.monotonic() + every  # not at a process's first write: a minute on
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
