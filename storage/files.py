@@ -291,6 +291,11 @@ class Journal:
         self.size = os.fstat(self._fd).st_size
         self._broken: str | None = None
 
+    @property
+    def broken(self) -> bool:
+        """Whether the journal refuses every write (after a failed write or sync)."""
+        return self._broken is not None
+
     def append(self, ops: list) -> None:
         """Append one transaction and return once it is on disk."""
         if self._broken:
