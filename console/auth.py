@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
+import audit
 from console import admins, forms, security
+from monitoring import metrics
 from storage import get_store
 from throttle import Throttle
 
@@ -23,6 +25,13 @@ def _next_page() -> str:
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("console.home")
+
+
+def _admin_object(username: str) -> str:
+    """Name the admin a sign-in attempt was for, or none: a password typed into the username
+    box must never be written down."""
+    record = get_store().get_record("admins", username.strip().casefold())
+    return f"admin:{record['username']}" if record else "admin:(unknown)"
 
 
 def _sign_in_page(values: dict, errors: dict | None = None, problem: str | None = None):
@@ -45,13 +54,17 @@ def sign_in():
     key = (request.remote_addr, data["username"].casefold())
     wait = throttle().retry_after(key)
     if wait:
+        audit.record("admin.sign_in", _admin_object(data["username"]), "throttled")
         message = f"Too many failed sign-in attempts. Try again in {wait} seconds."
         return _sign_in_page(values, problem=message), 429, {"Retry-After": str(wait)}
     admin = admins.authenticate(get_store(), data["username"], data["password"])
     if admin is None:
         throttle().fail(key)
+        metrics.auth_failed("console")
+        audit.record("admin.sign_in", _admin_object(data["username"]), "failure")
         return _sign_in_page(values, problem="Wrong username or password."), 400
     throttle().reset(key)
+    audit.record("admin.sign_in", f"admin:{admin['username']}", actor=admin["username"])
     security.sign_in(admin)
     return redirect(_next_page(), code=303)
 
@@ -59,6 +72,7 @@ def sign_in():
 @bp.post("/sign-out")
 def sign_out():
     """End the session."""
+    audit.record("admin.sign_out", f"admin:{g.admin['username']}")
     security.sign_out()
     return redirect(url_for("console.auth.sign_in"), code=303)
 
@@ -84,6 +98,8 @@ def setup(token: str):
                 return render_template("setup_dead.html", problem=str(exc)), 410
             errors = {exc.field: str(exc)}
         else:
+            name = admin["username"]
+            audit.record("admin.create", f"admin:{name}", actor=name, detail="the setup link")
             security.sign_in(admin)
             flash(f"Welcome, {admin['username']}. Next: add your identity provider.")
             return redirect(url_for("console.idps.index"), code=303)

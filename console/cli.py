@@ -11,6 +11,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+import audit
 import storage
 from console import admins
 
@@ -36,5 +37,7 @@ def create(username: str, password_stdin: bool) -> None:
     try:
         admins.create_admin(store, username, password)
     except admins.AdminError as exc:
+        audit.record("admin.create", f"admin:{username}", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
+    audit.record("admin.create", f"admin:{username}")
     click.echo(f"created admin {username}; sign in at /sign-in")
