@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             store.prune_audit(audit.cutoff())  # retention also holds when nothing is recorded
         link = console.setup_link(app)
-        if link:
+        if link and values["format"] == "json":  # every line a log shipper reads is JSON
+            log.warning("No admin yet. Open this one-time setup link: %s", link)
+        elif link:
             print(f"No admin yet. Open this one-time setup link:\n  {link}", flush=True)
         return serve(app, values)
     except (settings.ConfigError, storage.StoreError) as exc:
