@@ -1,7 +1,7 @@
 """Tokens and passwords: never on disk in plain text, never in a log, the request log, the audit
-trail or an error message; a revoked or replaced token is refused on the very next request; repeated failures
-from one client are throttled (429, Retry-After) without slowing the others, also behind a
-reverse proxy.
+trail or an error message; a revoked or replaced token is refused on the very next request;
+repeated failures from one client are throttled (429, Retry-After) without slowing the others,
+also behind a reverse proxy.
 
 The throttle's own behaviour is tested in ``tests/test_throttle.py``.
 """
