@@ -15,8 +15,7 @@ import config
 import storage
 from app import create_app
 from tests.conftest import backend_config
-from tests.idps import IdP
-from tests.idps import test_okta
+from tests.idps import IdP, test_okta
 
 TOKEN = "metrics-token-for-prometheus-0123456789"
 OKTA = test_okta.TestOkta  # its replays, run here; not collected again
