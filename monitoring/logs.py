@@ -84,6 +84,7 @@ def log_request(response: Response) -> Response:
     latency = round((time.perf_counter() - started) * 1000, 2) if started else None
     path = request.full_path if request.query_string else request.path
     fields = {
+        "request_id": g.get("request_id"),
         "idp": _idp(),
         "method": request.method,
         "path": tokens.redact(path),
@@ -92,13 +93,14 @@ def log_request(response: Response) -> Response:
         "scim_type": g.get("scim_type"),
     }
     log.info(
-        "%s %s %s %s %sms%s",
+        "%s %s %s %s %sms%s id=%s",
         fields["idp"] or "-",
         fields["method"],
         fields["path"],
         fields["status"],
         latency,
         f" {fields['scim_type']}" if fields["scim_type"] else "",
+        fields["request_id"],
         extra=fields,
     )
     return response
