@@ -23,7 +23,7 @@ PROXY = "10.0.0.1"
 
 
 def test_a_record_is_one_json_line_with_its_fields():
-    record = logging.LogRecord("roster.requests", logging.INFO, __file__, 1, "%s done", ("x",), None)
+    record = logging.LogRecord("roster.requests", logging.INFO, "", 1, "%s done", ("x",), None)
     record.request_id, record.status, record.path = "abc12345", 201, "/caf\udce9"
     line = JsonFormatter().format(record)
     assert "\n" not in line
@@ -38,7 +38,8 @@ def test_a_traceback_stays_inside_its_line():
     try:
         raise ValueError("boom")
     except ValueError:
-        record = logging.LogRecord("roster", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+        failure = sys.exc_info()
+        record = logging.LogRecord("roster", logging.ERROR, "", 1, "failed", (), failure)
     line = JsonFormatter().format(record)
     assert "\n" not in line and "ValueError: boom" in json.loads(line)["exception"]
 
