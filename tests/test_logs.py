@@ -120,3 +120,12 @@ def test_a_live_server_writes_only_json_lines(tmp_path):
     assert served[0]["latency_ms"] > 0
     assert any(entry.get("path") == "/readyz" for entry in lines)
     assert any("setup link" in entry["message"] for entry in lines)  # not a bare print
+
+
+@pytest.mark.backends("tinydb")
+def test_a_background_event_is_logged_without_a_request_id(store, caplog):
+    caplog.set_level(logging.INFO, "storage.tinydb_store")
+    store.compact()
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("compaction finished")]
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["logger"] == "storage.tinydb_store" and "request_id" not in entry
