@@ -1,4 +1,6 @@
-"""Admin commands: ``flask --app app idp …`` and ``flask --app app token …``.
+"""Admin commands: ``flask --app app idp …``, ``token …``, ``log``, ``audit``, ``backup`` and
+``migrate``. Each change an admin makes here is recorded in the audit trail (``audit.py``) as
+``cli`` with the OS user, as the console records it with the signed-in admin.
 
 Every command takes ``--json``; errors go to stderr with exit status 1. The commands open the
 same data folder as the server, under the same folder lock: while a server holds it, they
@@ -16,6 +18,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+import audit
 import storage
 import tokens
 from providers import KINDS, create_idp, delete_idp, endpoint, summary
@@ -45,6 +48,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(idp_group)
     app.cli.add_command(token_group)
     app.cli.add_command(show_log)
+    app.cli.add_command(show_audit)
     app.cli.add_command(backup_command)
     app.cli.add_command(migrate_command)
     app.cli.add_command(check_command)
@@ -78,7 +82,9 @@ def idp_create(name: str, kind: str, as_json: bool) -> None:
     try:
         record = create_idp(_store(), name, kind)
     except ValueError as exc:
+        audit.record("idp.create", "idp:(new)", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
+    audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
     _emit(as_json, record, record["id"])
 
 
@@ -116,6 +122,8 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
             abort=True,
         )
     delete_idp(store, idp)
+    detail = f"{row['name']}, with {row['users']} users and {row['groups']} groups"
+    audit.record("idp.delete", f"idp:{idp}", detail=detail)
     _emit(
         as_json, {"deleted": idp, "users": row["users"], "groups": row["groups"]}, f"deleted {idp}"
     )
@@ -127,8 +135,9 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
 def token_generate(idp: str, as_json: bool) -> None:
     """Issue a new token (revoking the previous one) and print endpoint and token once."""
     store = _store()
-    find_idp(store, idp)
+    record = find_idp(store, idp)
     token = tokens.issue(store, idp)
+    audit.record("token.generate", f"idp:{idp}", detail=record["name"])
     data = {"endpoint": endpoint(current_app.config["ROSTER"], idp), "token": token}
     _emit(as_json, data, f"endpoint: {data['endpoint']}\ntoken: {data['token']}")
 
@@ -139,8 +148,9 @@ def token_generate(idp: str, as_json: bool) -> None:
 def token_revoke(idp: str, as_json: bool) -> None:
     """Revoke the IdP's token: SCIM requests with it are refused from now on."""
     store = _store()
-    find_idp(store, idp)
+    record = find_idp(store, idp)
     count = tokens.revoke(store, idp)
+    audit.record("token.revoke", f"idp:{idp}", detail=f"{record['name']}: {count} revoked")
     _emit(as_json, {"idp": idp, "revoked": count}, f"revoked {count} token(s) of {idp}")
 
 
@@ -166,6 +176,45 @@ def show_log(idp: str, errors: bool, limit: int, as_json: bool) -> None:
         click.echo(
             f"{e['time']}  {e['status']}  {e['method']:6} {e['path']}  {e['duration_ms']}ms"
             f"  {e['user_agent'] or '-'}{why if e['status'] >= 400 else ''}"
+        )
+
+
+@click.command("audit")
+@click.option(
+    "--since", help="Only entries from then on: 7d, 12h, 30m, or a date and time (UTC by default)."
+)
+@click.option("--actor", help="Only this admin's actions ('cli' for the CLI's).")
+@click.option("--action", type=click.Choice(list(audit.ACTIONS)), help="Only this action.")
+@click.option("--object", "object_", help="Only objects whose name holds this, e.g. an IdP id.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@json_option
+@with_appcontext
+def show_audit(
+    since: str | None,
+    actor: str | None,
+    action: str | None,
+    object_: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Show the audit trail of admin actions (console and CLI), newest first."""
+    try:
+        start = audit.parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    _, found = audit.entries(
+        _store(), since=start, actor=actor, action=action, object=object_, limit=limit
+    )
+    if as_json:
+        _emit(True, found, "")
+        return
+    if not found:
+        click.echo("no audit entries")
+    for e in found:
+        who = f"{e['actor']} ({e['os_user']})" if e.get("os_user") else e["actor"]
+        click.echo(
+            f"{e['time']}  {who}  {e['address']}  {e['action']}  {e['object']}  {e['outcome']}"
+            + (f"  {e['detail']}" if e.get("detail") else "")
         )
 
 

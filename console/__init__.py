@@ -2,10 +2,10 @@
 
 Settings → Identity Providers (add, edit, delete; Advanced Settings → User Auto-Provisioning
 (SCIM) to generate and revoke tokens), Settings → Provisioned Users (Users and User Groups
-tabs, detail pages), Activity (each IdP's request log) and Account → Change password.
-``init_app`` wires it all in: the blueprints, the ``admin`` CLI group, the session cookie, the
-security headers, redirects that stay on this site and the HTML error pages for every path
-outside ``/scim/``.
+tabs, detail pages), Settings → Audit log (every admin action), Activity (each IdP's request
+log) and Account → Change password. ``init_app`` wires it all in: the blueprints, the
+``admin`` CLI group, the session cookie, the security headers, redirects that stay on this
+site and the HTML error pages for every path outside ``/scim/``.
 
 Each module is one concern: ``security`` (session cookie, CSRF, headers, sign-in required),
 ``sessions`` (sessions kept on the server), ``redirects`` (where a redirect may point),
@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, redirect, url_for
 from console import (
     account,
     activity,
+    audit,
     auth,
     directory,
     errors,
@@ -47,6 +48,7 @@ bp.register_blueprint(provisioning.bp)
 bp.register_blueprint(directory.bp)
 bp.register_blueprint(activity.bp)
 bp.register_blueprint(account.bp)
+bp.register_blueprint(audit.bp)
 
 
 @bp.get("/")

@@ -54,14 +54,15 @@ def pytest_collection_modifyitems(config, items):
 
 
 def stored_text(app) -> str:
-    """Return everything the app's store and request log keep, as text, to prove what they
-    never keep (a token, a plaintext password)."""
+    """Return everything the app's store, request log and audit trail keep, as text, to prove
+    what they never keep (a token, a plaintext password)."""
     values = app.config["ROSTER"]
     if values["backend"] == "postgres":
         with psycopg.connect(values["database_url"]) as conn:
             rows = conn.execute(
                 "SELECT data::text FROM resources UNION ALL SELECT data::text FROM records"
                 " UNION ALL SELECT entry::text FROM request_log"
+                " UNION ALL SELECT entry::text FROM audit_log"
             ).fetchall()
         return "\n".join(row[0] for row in rows)
     files = Path(values["data_dir"]).rglob("*")
