@@ -2,20 +2,24 @@
 and the change feed), in an application shape (``scim.shape``) rather than SCIM's.
 
 Every request needs an API key (``appapi.auth``); every error is an RFC 9457 problem
-(``appapi.problems``). One module of views per resource; ``init_app`` wires them in.
+(``appapi.problems``). One module of views per resource (``idps``, ``users``, ``groups``);
+their query parameters are checked at the edge (``appapi.params``), lists are paged by cursor
+(``appapi.paging``) and read through ``appapi.reading``. ``init_app`` wires them in.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, request
 
-from appapi import auth, idps, problems
+from appapi import auth, groups, idps, problems, users
 
 PREFIX = "/api/v1"
 
 bp = Blueprint("appapi", __name__, url_prefix=PREFIX)
 bp.before_request(auth.require_key)
 bp.register_blueprint(idps.bp)
+bp.register_blueprint(users.bp)
+bp.register_blueprint(groups.bp)
 
 
 def _is_api_path() -> bool:
