@@ -1,4 +1,4 @@
-"""Admin commands: ``flask --app app idp …`` and ``flask --app app token …``.
+"""Admin commands: ``flask --app app idp …``, ``token …`` and ``apikey …``.
 
 Every command takes ``--json``; errors go to stderr with exit status 1. The commands open the
 same data folder as the server, under the same folder lock: while a server holds it, they
@@ -22,16 +22,19 @@ from providers import KINDS, create_idp, delete_idp, endpoint, summary
 from storage import migrate
 from storage.backup import backup
 from storage.postgres_store import describe
+from tokens import apikeys
 
 # AppGroup runs each command inside the app context, where the store is reachable.
 idp_group = AppGroup("idp", help="Manage identity providers (SCIM tenants).")
 token_group = AppGroup("token", help="Issue and revoke SCIM provisioning tokens.")
+apikey_group = AppGroup("apikey", help="Create, list and revoke API keys (the application API).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(idp_group)
     app.cli.add_command(token_group)
+    app.cli.add_command(apikey_group)
     app.cli.add_command(show_log)
     app.cli.add_command(backup_command)
     app.cli.add_command(migrate_command)
@@ -46,6 +49,13 @@ def _store() -> storage.Store:
 
 def _emit(as_json: bool, data, text: str) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def find_idp(store: storage.Store, idp: str) -> dict:
@@ -78,12 +88,8 @@ def idp_list(as_json: bool) -> None:
         _emit(True, rows, "")
         return
     header = ("ID", "NAME", "KIND", "USERS", "GROUPS", "TOKEN")
-    table = [header] + [
-        (r["id"], r["name"], r["kind"], str(r["users"]), str(r["groups"]), r["token"]) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    fields = ("id", "name", "kind", "users", "groups", "token")
+    _table(header, [tuple(str(r[f]) for f in fields) for r in rows])
 
 
 @idp_group.command("delete")
@@ -128,6 +134,48 @@ def token_revoke(idp: str, as_json: bool) -> None:
     find_idp(store, idp)
     count = tokens.revoke(store, idp)
     _emit(as_json, {"idp": idp, "revoked": count}, f"revoked {count} token(s) of {idp}")
+
+
+def _public(record: dict) -> dict:
+    """An API key's record as it is shown: everything but the digest."""
+    return {k: v for k, v in record.items() if k != "digest"}
+
+
+@apikey_group.command("create")
+@click.option("--name", required=True, help="Which application will use the key.")
+@json_option
+def apikey_create(name: str, as_json: bool) -> None:
+    """Create an API key and print it once (Roster keeps only its digest)."""
+    try:
+        record, key = apikeys.issue(_store(), name)
+    except apikeys.BadName as exc:
+        raise click.ClickException(str(exc)) from None
+    data = {**_public(record), "key": key}
+    _emit(as_json, data, f"id: {record['id']}\nkey: {key}")
+
+
+@apikey_group.command("list")
+@json_option
+def apikey_list(as_json: bool) -> None:
+    """List API keys, newest first (never the keys themselves)."""
+    rows = [_public(r) for r in apikeys.keys(_store())]
+    if as_json:
+        _emit(True, rows, "")
+        return
+    header = ("ID", "NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED")
+    fields = ("id", "name", "prefix", "created", "last_used", "revoked")
+    _table(header, [tuple(r[f] or "-" for f in fields) for r in rows])
+
+
+@apikey_group.command("revoke")
+@click.argument("key_id")
+@json_option
+def apikey_revoke(key_id: str, as_json: bool) -> None:
+    """Revoke an API key by its id: requests with it are refused from now on."""
+    record = apikeys.revoke(_store(), key_id)
+    if record is None:
+        raise click.ClickException(f"no active API key with id {key_id!r} (see 'apikey list')")
+    _emit(as_json, _public(record), f"revoked API key {key_id} ({record['name']})")
 
 
 @click.command("log")

@@ -2,7 +2,8 @@
 
 Settings → Identity Providers (add, edit, delete; Advanced Settings → User Auto-Provisioning
 (SCIM) to generate and revoke tokens), Settings → Provisioned Users (Users and User Groups
-tabs, detail pages) and Activity (each IdP's request log). ``init_app`` wires it all in: the
+tabs, detail pages), Settings → API Keys (what applications read ``/api/v1/`` with) and
+Activity (each IdP's request log). ``init_app`` wires it all in: the
 blueprints, the ``admin`` CLI group, the session cookie, the security headers and the HTML
 error pages for every path outside ``/scim/``.
 
@@ -15,7 +16,17 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, url_for
 
-from console import activity, auth, directory, errors, idps, provisioning, security, templating
+from console import (
+    activity,
+    apikeys,
+    auth,
+    directory,
+    errors,
+    idps,
+    provisioning,
+    security,
+    templating,
+)
 from console.admins import setup_link  # noqa: F401  (re-exported for app.main)
 from console.cli import admin_group
 
@@ -33,6 +44,7 @@ bp.register_blueprint(idps.bp)
 bp.register_blueprint(provisioning.bp)
 bp.register_blueprint(directory.bp)
 bp.register_blueprint(activity.bp)
+bp.register_blueprint(apikeys.bp)
 
 
 @bp.get("/")
