@@ -212,3 +212,12 @@ def test_seq_is_read_before_the_data(api, store, people, monkeypatch):
         calls.clear()
         api.ok(path)
         assert calls[0] == "last_seq" and len(calls) > 1, (path, calls)
+
+
+def test_a_password_hash_never_leaves(api, scim, store):
+    user = scim.create_user("pat", password="correct horse battery staple")
+    stored = store.get("User", scim.id, user["id"])
+    digest = stored["_password"]
+    for path in (f"/users/{user['id']}", "/users"):
+        body = api.get(path).get_data(as_text=True)
+        assert digest not in body and "_password" not in body and "correct horse" not in body
