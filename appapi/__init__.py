@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, request
 
-from appapi import auth, groups, idps, problems, users
+from appapi import auth, groups, idps, openapi, problems, users
 
 PREFIX = "/api/v1"
 
@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
     Called after the SCIM and console handlers exist: each is wrapped so that a path under
     ``/api/v1/`` gets a problem instead, and every other path what it got before."""
     app.register_blueprint(bp)
+    app.register_blueprint(openapi.bp)  # the document of both APIs, without credentials
     registered = dict(app.error_handler_spec.get(None, {}).get(None, {}))
     for cls in {problems.Problem, *registered}:
         app.register_error_handler(cls, _either(registered.get(cls)))
