@@ -73,15 +73,21 @@ def show(id: str):
     return {"data": shape.group(group, idp), "seq": seq}
 
 
-def _member(store: Store, idp: str, member: dict) -> dict:
-    """Return a member as ``{"id", "type", "display"}``; ``display`` is what the IdP sent with
-    the membership, else the member's own name."""
-    kind = "Group" if member.get("type") == "Group" else "User"
-    display = member.get("display")
-    if not display:
-        found = store.get(kind, idp, member["value"]) or {}
-        display = found.get("displayName") or found.get("userName")
-    return {"id": member["value"], "type": kind.lower(), "display": display}
+def _members(store: Store, idp: str, members: list[dict]) -> list[dict]:
+    """Return members as ``{"id", "type", "display"}``; ``display`` is what the IdP sent with
+    the membership, else the member's own name (read for the whole page at once)."""
+    kinds = ["Group" if m.get("type") == "Group" else "User" for m in members]
+    unnamed: dict[str, list[str]] = {}
+    for member, kind in zip(members, kinds, strict=True):
+        if not member.get("display"):
+            unnamed.setdefault(kind, []).append(member["value"])
+    found = {kind: store.get_each(kind, idp, ids) for kind, ids in unnamed.items()}
+    out = []
+    for member, kind in zip(members, kinds, strict=True):
+        named = found.get(kind, {}).get(member["value"]) or {}
+        display = member.get("display") or named.get("displayName") or named.get("userName")
+        out.append({"id": member["value"], "type": kind.lower(), "display": display})
+    return out
 
 
 @bp.get("/groups/<id>/members")
@@ -96,6 +102,6 @@ def members(id: str):
     after, limit = args.get("cursor"), args["limit"]
     start = bisect.bisect_right(ids, after) if after is not None else 0
     chosen = ids[start : start + limit]
-    data = [_member(store, idp, by_id[m]) for m in chosen]
+    data = _members(store, idp, [by_id[m] for m in chosen])
     more = start + limit < len(ids)
     return listing(MEMBERS, data, more, chosen[-1] if chosen else None, seq)

@@ -20,6 +20,8 @@ from scim.schemas import RESOURCE_TYPES
 from storage.interface import Store
 
 ORDER = "id"
+# Group members a filter is tried on one by one, at most; past it, the IdP's matches are read.
+FETCH_AT_MOST = 2000
 
 
 @dataclass
@@ -94,18 +96,28 @@ def users_in(
 ) -> Page:
     """Return a page of the Users that are members of ``group`` and match ``filter``.
 
-    Each member is fetched by id (an indexed lookup in both stores), so a page costs what it
-    shows (and what ``filter`` skips), not the whole IdP."""
+    Members are read by id, a page's worth at a time (``Store.get_each``), so a page costs
+    what it shows, not the whole IdP; unless a filter must be tried on more than
+    ``FETCH_AT_MOST`` members, when one pass over the IdP's matches (what the filter costs
+    without the group) is cheaper."""
+    ids = [id for id in member_ids(group, "User") if after is None or id > after]
+    if filter is not None and len(ids) > FETCH_AT_MOST:
+        wanted = set(ids)
+        _, docs = store.query("User", idp, filter=both(filter, _after(after)), sort_by=ORDER)
+        return _cut([(idp, doc) for doc in docs if doc["id"] in wanted], limit)
     rtype = RESOURCE_TYPES["User"]
-    found = []
-    for id in member_ids(group, "User"):
-        if after is not None and id <= after:
-            continue
-        user = store.get("User", idp, id)
-        if user is not None and (filter is None or matches(filter, user, rtype)):
-            found.append((idp, user))
-            if len(found) > limit:
-                break
+    found: list[tuple[str, dict]] = []
+    step = limit + 1
+    for begin in range(0, len(ids), step):
+        chunk = ids[begin : begin + step]
+        users = store.get_each("User", idp, chunk)
+        found += [
+            (idp, users[id])
+            for id in chunk
+            if id in users and (filter is None or matches(filter, users[id], rtype))
+        ]
+        if len(found) > limit:
+            break
     return _cut(found, limit)
 
 

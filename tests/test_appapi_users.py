@@ -221,3 +221,17 @@ def test_a_password_hash_never_leaves(api, scim, store):
     for path in (f"/users/{user['id']}", "/users"):
         body = api.get(path).get_data(as_text=True)
         assert digest not in body and "_password" not in body and "correct horse" not in body
+
+
+@pytest.mark.parametrize("fetch_at_most", [0, 1000])
+def test_a_filtered_group_answers_alike_by_lookups_or_by_one_pass(
+    api, people, monkeypatch, fetch_at_most
+):
+    from appapi import reading
+
+    monkeypatch.setattr(reading, "FETCH_AT_MOST", fetch_at_most)
+    query = {"group": people.staff["id"], "limit": "1"}
+    assert ids(api.walk("/users", **query, active="true")) == {people.ann["id"]}
+    assert ids(api.walk("/users", **query, q="BOB")) == {people.bob["id"]}
+    assert ids(api.walk("/users", **query, email="bob@HOME.example")) == {people.bob["id"]}
+    assert ids(api.walk("/users", **query)) == {people.ann["id"], people.bob["id"]}
