@@ -4,12 +4,14 @@ IdPs and pages, while others write; cursors are opaque and refused when not this
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 
 from appapi import paging
 from scim.filter import And, AttrPath, Compare, parse_filter
 from storage.query import id_bound, run_query
+from tests.consoletools import CORE_USER as CORE
 from tests.consoletools import seed
 
 
@@ -155,3 +157,28 @@ def test_the_bound_is_split_off_only_where_it_stands_alone():
     assert id_bound("User", And(rest, parse_filter('id gt "x"'))) == ("x", rest)
     for text in ('id ge "x"', 'not (id gt "x")', 'id gt "x" or userName eq "a"', "id gt 5"):
         assert id_bound("User", parse_filter(text)) == (None, parse_filter(text))
+
+
+def test_a_walk_is_stable_while_another_thread_keeps_creating(api, crowd, scim, store):
+    """A writer creates users without pause while the walk runs (40 at most: ids are random,
+    so a writer faster than the walk could otherwise keep putting users ahead of it)."""
+    started, stop, made = threading.Event(), threading.Event(), []
+
+    def writer():
+        while not stop.is_set() and len(made) < 40:
+            body = {"schemas": [CORE], "userName": f"w{len(made)}"}
+            made.append(store.create("User", scim.id, body))
+            started.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert started.wait(30), "the writer never wrote"
+        walked = [u["id"] for u in api.walk("/users", limit="2")]
+    finally:
+        stop.set()
+        thread.join()
+    assert made, "nothing was written during the walk"
+    assert len(walked) == len(set(walked)) and walked == sorted(walked)
+    assert crowd <= set(walked)
+    assert set(walked) <= crowd | {u["id"] for u in made}
