@@ -49,26 +49,42 @@ def create_app(config: dict | None = None, *, config_path: str | None = None) ->
     console.init_app(app)
     appapi.init_app(app)  # last: it wraps the error handlers registered before it
     app.wsgi_app = LargeAnswers(NormalizePath(app.wsgi_app))
-    if values["trusted_proxies"]:
-        app.wsgi_app = TrustedProxies(app.wsgi_app, values["trusted_proxies"])
+    # Outermost, so that nothing else ever sees a forwarded header it should not believe.
+    app.wsgi_app = TrustedProxies(app.wsgi_app, values["trusted_proxies"])
     return app
 
 
 class TrustedProxies:
-    """Apply ``X-Forwarded-*`` headers only to requests that come from a trusted proxy."""
+    """Apply ``X-Forwarded-*`` headers only to requests that come from a trusted proxy, and
+    remove every forwarding header from all other requests.
+
+    ``REMOTE_ADDR`` is the socket's peer (waitress is told to leave these headers alone, see
+    ``serve``). From a trusted proxy, the client address, scheme, host, port and prefix are the
+    last ones the proxy added; from anyone else, the headers are gone before Flask parses the
+    request, so a client can neither dodge the throttles by inventing an address nor make
+    Roster believe it came over HTTPS or to another host.
+    """
 
     def __init__(self, wsgi_app, networks: list[str]):
         self.plain = wsgi_app
         self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
         self.networks = [ipaddress.ip_network(n, strict=False) for n in networks]
 
-    def __call__(self, environ, start_response):
+    def trusts(self, address: str) -> bool:
+        """Return whether ``address`` (a socket peer) is one of the trusted proxies."""
         try:
-            peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+            peer = ipaddress.ip_address(address)
         except ValueError:
-            peer = None
-        trusted = peer is not None and any(peer in net for net in self.networks)
-        return (self.proxied if trusted else self.plain)(environ, start_response)
+            return False
+        return any(peer in net for net in self.networks)
+
+    def __call__(self, environ, start_response):
+        if self.trusts(environ.get("REMOTE_ADDR", "")):
+            return self.proxied(environ, start_response)
+        # RFC 7239's Forwarded, which nothing in Roster reads, goes with the X-Forwarded-* ones.
+        for name in [n for n in environ if n.startswith(("HTTP_X_FORWARDED_", "HTTP_FORWARDED"))]:
+            del environ[name]
+        return self.plain(environ, start_response)
 
 
 class LargeAnswers:
@@ -137,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
 def serve(app: Flask, values: dict) -> int:
     from waitress.server import create_server
 
-    from scim.waitress_errors import ScimChannel
+    import serving
 
     listeners: dict = {}
+    limit = serving.open_files_for(values["connection_limit"])
     try:
         server = create_server(
             app,
@@ -147,9 +164,16 @@ def serve(app: Flask, values: dict) -> int:
             host=values["host"],
             port=values["port"],
             threads=values["threads"],
-            # Bound what one slow or hostile client can hold: open connections, idle time.
-            connection_limit=values["connection_limit"],
+            # Roster's channel bounds open connections, idle time and the time a request may
+            # take to arrive (serving.py); waitress's own limit, a little above, only backs it
+            # up. poll(), because select() cannot watch a descriptor numbered past 1023.
+            connection_limit=limit + 16,
             channel_timeout=values["channel_timeout"],
+            cleanup_interval=1,  # how often the timeouts are checked: at most a second late
+            asyncore_use_poll=True,
+            # Forwarded headers are judged by TrustedProxies (create_app), which knows networks;
+            # waitress would otherwise drop them all before the app saw them.
+            clear_untrusted_proxy_headers=False,
             # Waitress answers an oversized body itself, in plain text and unlogged; leave it the
             # far outliers so that Roster's own SCIM 413 (refused on Content-Length, before the
             # body is read) answers everything near the limit.
@@ -159,8 +183,9 @@ def serve(app: Flask, values: dict) -> int:
             # 10,000-member group (1.6 MB) is already in memory and goes out 2.5 ms sooner.
             outbuf_overflow=32 * 1024 * 1024,
         )
+        channel = serving.channel_class(limit)
         for listener in listeners.values():
-            listener.channel_class = ScimChannel  # waitress's own refusals as SCIM errors
+            listener.channel_class = channel
     except OSError as exc:
         print(
             f"roster: cannot listen on {values['host']}:{values['port']}: {exc.strerror}",

@@ -38,7 +38,7 @@ KEYS = {
         Key("server", "public_url", str, "", "ROSTER_PUBLIC_URL"),
         Key("server", "trusted_proxies", list, []),
         Key("server", "threads", int, 8),
-        Key("server", "connection_limit", int, 100),
+        Key("server", "connection_limit", int, 1000),
         Key("server", "channel_timeout", int, 60),
         Key("server", "secret_key", str, "", "ROSTER_SECRET_KEY"),
         Key("storage", "data_dir", str, "data", "ROSTER_DATA_DIR"),

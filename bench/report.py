@@ -1,4 +1,4 @@
-"""The benchmark's table and its verdict on the targets of issue 3."""
+"""The benchmark's table and its verdict on Roster's performance targets."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def _check(name: str, ok: bool, detail: str) -> dict:
 
 
 def targets(r: dict) -> list[dict]:
-    """Return each target of issue 3 with whether this run meets it, and the numbers."""
+    """Return each performance target with whether this run meets it, and the numbers."""
     small, large = r["sizes"][0], r["sizes"][-1]
     ceiling = r["ceiling"]["sequential"]["throughput_rps"]
     n1, n2 = f"{small['users']:,}", f"{large['users']:,}"

@@ -46,7 +46,7 @@ def _unfragment(value: object) -> object:
 
 def _json_media_type(content_type: str) -> bool:
     # RFC 7644 §3.1: clients use application/scim+json; real ones also send application/json,
-    # with or without a charset, or no Content-Type at all (CLIENTS.md).
+    # with or without a charset, or no Content-Type at all (docs/idp/behaviour.md#every-client).
     mimetype = content_type.split(";", 1)[0].strip().lower()
     return mimetype in ("", "application/json", "text/json") or mimetype.endswith("+json")
 

@@ -18,7 +18,8 @@ from scim.evaluate import element_matches
 from scim.filter import And, Compare, Expr, PatchPath, parse_path
 
 # Read-only attributes that clients echo back inside a no-path value: Okta's rename PATCH
-# re-sends ``id``, and CLIENTS.md lists ``meta`` and ``groups`` among extras to ignore.
+# re-sends ``id`` (docs/idp/behaviour.md#okta), and bodies carry ``meta`` and ``groups``
+# (docs/idp/behaviour.md#every-client).
 _ECHOED = frozenset({"id", "meta", "schemas", "groups"})
 
 
@@ -65,9 +66,10 @@ def _apply(res: dict, op: str, path: str | None, value: Any, rtype: ResourceType
     parsed = parse_path(path, rtype.schema_ids)
     if parsed.path.urn is not None and _schema(rtype, parsed.path.urn) is None:
         # An extension this server does not know: ignored, exactly as its attributes are in a
-        # POST or PUT body (CLIENTS.md: unknown extension URIs are ignored, not rejected), so
-        # that an IdP's custom mapping cannot fail every update. Unknown attribute names in
-        # known schemas stay invalidPath: those are typos.
+        # POST or PUT body (clients send unknown extension URIs that must not be rejected:
+        # docs/idp/behaviour.md#every-client), so that an IdP's custom mapping cannot fail
+        # every update. Unknown attribute names in known schemas stay invalidPath: those are
+        # typos.
         return
     if not parsed.path.attr:
         _apply_schema(res, op, parsed, value, rtype)
@@ -124,7 +126,7 @@ def _apply_object(res: dict, op: str, urn: str | None, obj: dict, rtype: Resourc
         attr, _, sub = name.partition(".")
         resolved = rtype.resolve(key_urn, attr, sub or None)
         if resolved is None:
-            continue  # unknown keys are extras clients send (CLIENTS.md): ignore them
+            continue  # extras clients send (docs/idp/behaviour.md#every-client): ignore them
         target = _Target(resolved.extension, resolved.attribute, resolved.sub)
         current = (_holder(res, target.extension) or {}).get(target.attribute.name)
         if target.sub is not None and isinstance(current, dict):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -28,16 +30,52 @@ def environment(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def flask_cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """Run ``flask --app app …`` as an admin would."""
+def flask_cli(
+    data_dir: Path, *args: str, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess:
+    """Run ``flask --app app …`` as an admin would (``stdin``: what the admin types)."""
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", *args],
         cwd=ROOT,
         env=environment(data_dir, **env),
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    """Poll ``condition`` until it holds; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not so after {seconds} s")
+        time.sleep(0.01)
+
+
+def loopback_sockets(port: int) -> tuple[int, int]:
+    """Return (connections waiting to be accepted, connections established) on the server side
+    of 127.0.0.1:``port``, as Linux reports them in /proc/net/tcp.
+
+    A listening socket's rx_queue there is its accept queue: 0 once the server has accepted
+    every connection the kernel completed.
+    """
+    # Addresses are printed as the kernel's 32-bit word, in this machine's byte order.
+    word = int.from_bytes(socket.inet_aton("127.0.0.1"), sys.byteorder)
+    local = f"{word:08X}:{port:04X}"
+    waiting = established = 0
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            if fields[1] != local:
+                continue
+            if fields[3] == "0A":  # LISTEN
+                waiting = int(fields[4].split(":")[1], 16)
+            elif fields[3] == "01":  # ESTABLISHED
+                established += 1
+    return waiting, established
 
 
 class LiveServer:
@@ -86,6 +124,20 @@ class LiveServer:
         except urllib.error.HTTPError as error:
             raw, status, headers = error.read(), error.code, error.headers
         return status, headers, json.loads(raw) if raw else None
+
+    def http(self, method: str, path: str, headers: dict | None = None, body: bytes = b""):
+        """Send one request on a new connection; return (status, headers, body bytes).
+
+        Redirects are not followed and cookies are not kept: the caller sees exactly what the
+        server answered. ``headers`` may replace ``Host``.
+        """
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body or None, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            connection.close()
 
     def stop(self) -> int:
         self.process.terminate()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import config
-from app import create_app
+from app import TrustedProxies, create_app
 
 EXAMPLE = Path(__file__).parents[1] / "config.example.toml"
 
@@ -105,6 +105,45 @@ def test_forwarded_headers_only_from_trusted_proxies(tmp_path, trusted, expected
     ).get_json()
     assert user["meta"]["location"].startswith(expected)
     storage.close_store(app)
+
+
+def _seen_by_app(networks: list[str], environ: dict) -> dict:
+    """Return the environ the app behind TrustedProxies receives."""
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return []
+
+    TrustedProxies(app, networks)(environ, lambda *args: None)
+    return seen
+
+
+FORWARDING = {
+    "HTTP_X_FORWARDED_FOR": "192.0.2.1",
+    "HTTP_X_FORWARDED_PROTO": "https",
+    "HTTP_X_FORWARDED_HOST": "evil.example",
+    "HTTP_X_FORWARDED_PORT": "443",
+    "HTTP_X_FORWARDED_PREFIX": "/x",
+    "HTTP_X_FORWARDED_BY": "proxy",
+    "HTTP_FORWARDED": "for=192.0.2.1",
+}
+
+
+@pytest.mark.parametrize("networks", [[], ["10.0.0.0/8"], ["2001:db8::/32"]])
+def test_forwarding_headers_of_untrusted_peers_never_reach_the_app(networks):
+    environ = {"REMOTE_ADDR": "203.0.113.9", "wsgi.url_scheme": "http", **FORWARDING}
+    seen = _seen_by_app(networks, environ)
+    assert not set(FORWARDING) & set(seen)
+    assert (seen["REMOTE_ADDR"], seen["wsgi.url_scheme"]) == ("203.0.113.9", "http")
+
+
+def test_a_proxy_in_a_trusted_network_is_believed():
+    environ = {"REMOTE_ADDR": "10.1.2.3", "wsgi.url_scheme": "http", "HTTP_HOST": "x", **FORWARDING}
+    seen = _seen_by_app(["10.0.0.0/8"], environ)
+    assert seen["REMOTE_ADDR"] == "192.0.2.1"
+    assert (seen["wsgi.url_scheme"], seen["HTTP_HOST"]) == ("https", "evil.example:443")
+    assert seen["SCRIPT_NAME"] == "/x"
 
 
 def test_database_url_alone_selects_postgres(monkeypatch):

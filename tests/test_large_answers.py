@@ -152,7 +152,7 @@ def test_a_body_that_breaks_off_is_closed():
 
 
 def test_the_app_hands_large_answers_to_the_server_as_files(scim, app, monkeypatch):
-    middleware = app.wsgi_app
+    middleware = app.wsgi_app.plain  # TrustedProxies is outermost; LargeAnswers next
     assert isinstance(middleware, LargeAnswers)
     monkeypatch.setattr(middleware, "least", 1024)
     ids = tuple(scim.create_user(f"user{n}")["id"] for n in range(12))

@@ -1,4 +1,4 @@
-"""Replays of what each identity provider sends (CLIENTS.md), one test class per IdP.
+"""Replays of what each identity provider sends (docs/idp/behaviour.md), one test class per IdP.
 
 Each class names its IdP's ``HEADERS`` (sent on every request) and ``CONTENT_TYPE`` (sent
 with a body); the ``idp`` fixture in this package's conftest builds a tenant from them.

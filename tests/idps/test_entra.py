@@ -1,6 +1,6 @@
 """Microsoft Entra ID: GUID probes, capitalised ops, string booleans, filtered and URN paths,
 manager in every shape, groups read without members, soft then hard deletes
-(CLIENTS.md, "Microsoft Entra ID")."""
+(docs/idp/behaviour.md#microsoft-entra-id)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Google Workspace: probes ``GET /Users?count=1`` (CLIENTS.md)."""
+"""Google Workspace: probes ``GET /Users?count=1``
+(docs/idp/behaviour.md#google-workspace)."""
 
 from __future__ import annotations
 

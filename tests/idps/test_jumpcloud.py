@@ -1,5 +1,5 @@
 """JumpCloud: Test Connection, Activate, then provisioning by lookup, POST, full PUT and DELETE,
-with group membership by PATCH (CLIENTS.md, "JumpCloud")."""
+with group membership by PATCH (docs/idp/behaviour.md#jumpcloud)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Okta: credential test, lookup, create, GET-then-PUT, no-path deactivation, group push and
 membership, the wizard's PUT-everything variant, and Okta's spec-test expectations
-(CLIENTS.md, "Okta")."""
+(docs/idp/behaviour.md#okta)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""OneLogin: probes a userName that does not exist, then provisions (CLIENTS.md)."""
+"""OneLogin: probes a userName that does not exist, then provisions
+(docs/idp/behaviour.md#onelogin)."""
 
 from __future__ import annotations
 

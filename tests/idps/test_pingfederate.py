@@ -1,5 +1,5 @@
 """PingFederate: users are created by POST and updated only by PUT, groups by PATCH, and groups
-are found by listing every page of ``/Groups`` (CLIENTS.md)."""
+are found by listing every page of ``/Groups`` (docs/idp/behaviour.md#pingfederate)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Hostile input, abuse and isolation (issue 6): property tests of the protocol code, an HTTP
-fuzz suite, tenant isolation, secrets, limits and the OpenAPI description.
+"""Hostile input, abuse and isolation: property tests of the protocol code, an HTTP fuzz
+suite, tenant isolation, secrets, limits and the OpenAPI description.
 
 The helpers here are what every module of the package asserts with: a snapshot of the whole
 store taken through the storage contract, and the shape of an RFC 7644 §3.12 error.

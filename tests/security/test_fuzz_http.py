@@ -201,7 +201,8 @@ def test_wrong_types_in_every_attribute_are_invalid_value(world, store, kind, ca
 
 
 def test_read_only_attributes_of_any_type_are_ignored(world, store):
-    # CLIENTS.md: IdPs send id, meta and groups; RFC 7643 §2.2 readOnly values are the server's.
+    # IdPs send id, meta and groups (docs/idp/behaviour.md#every-client); RFC 7643 §2.2:
+    # readOnly values are the server's.
     body = {"schemas": [CORE_USER], "userName": "ro", "id": 42, "meta": "x", "groups": [5]}
     created = world.a.post("/Users", body)
     assert created.status_code == 201
@@ -243,7 +244,8 @@ def test_missing_or_wrong_schemas_are_invalid_value(world, store):
 
 
 def test_unknown_keys_and_schemas_are_ignored(world):
-    # CLIENTS.md: bodies carry attributes to ignore, and unknown extension schema URIs.
+    # Bodies carry attributes to ignore, and unknown extension schema URIs
+    # (docs/idp/behaviour.md#every-client).
     body = {
         "schemas": [CORE_USER, "urn:example:params:scim:schemas:extension:custom:2.0:User"],
         "userName": "unknown-keys",

@@ -1,7 +1,8 @@
 """Resource limits, each configurable and each answered as it should be when exceeded: the
 largest page (``scim.max_results``), PATCH operations (``scim.max_operations``), group
 members (``scim.max_members``), body size (``scim.max_payload_bytes``), and the connection
-limits handed to waitress (``server.connection_limit``, ``server.channel_timeout``)."""
+limits of the server (``server.connection_limit``, ``server.channel_timeout``; what they do
+to a real server is in ``test_connections_live.py``)."""
 
 from __future__ import annotations
 
@@ -90,8 +91,14 @@ def test_serve_hands_every_limit_to_waitress(app, monkeypatch):
         def run(self):
             pass
 
+    class Listener:
+        channel_class = None
+
+    listener = Listener()
+
     def create_server(application, map=None, **adjustments):
         seen.update(adjustments, application=application)
+        map[3] = listener
         return Server()
 
     monkeypatch.setattr("waitress.server.create_server", create_server)
@@ -103,7 +110,13 @@ def test_serve_hands_every_limit_to_waitress(app, monkeypatch):
         "max_payload_bytes": 1000,
     }
     assert roster.serve(app, values) == 0
-    assert seen["connection_limit"] == 7 and seen["channel_timeout"] == 9
+    # Roster's channel keeps the limits; waitress's own connection limit only backs it up.
+    assert listener.channel_class.limit == 7
+    assert seen["connection_limit"] > 7 and seen["channel_timeout"] == 9
+    assert seen["cleanup_interval"] == 1  # timeouts enforced to the second
     assert seen["threads"] == 3
+    assert seen["asyncore_use_poll"]  # select() stops at descriptor 1023
+    # Forwarded headers reach the app, which decides whom to believe (TrustedProxies).
+    assert seen["clear_untrusted_proxy_headers"] is False
     # Waitress refuses past its own limit (beyond Roster's, which answers in-app) unread.
     assert 1000 < seen["max_request_body_size"] <= 4 * 1000
