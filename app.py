@@ -21,7 +21,7 @@ import config as settings
 import console
 import monitoring
 import storage
-from scim import api, openapi, requestlog
+from scim import api, requestlog
 from scim.http import NormalizePath, register_error_handlers
 
 log = logging.getLogger("roster")
@@ -48,7 +48,6 @@ def create_app(config: dict | None = None, *, config_path: str | None = None) ->
     register_error_handlers(app)
     requestlog.init_app(app)
     app.register_blueprint(api.bp)
-    app.register_blueprint(openapi.bp)
     cli.init_app(app)
     console.init_app(app)
     appapi.init_app(app)  # last: it wraps the error handlers registered before it

@@ -37,6 +37,8 @@ ACTIONS = {
     "admin.sign_in": "Signed in",
     "admin.sign_out": "Signed out",
     "admin.create": "Created an admin",
+    "admin.password": "Changed an admin's password",
+    "admin.delete": "Deleted an admin",
     "idp.create": "Created an identity provider",
     "idp.update": "Edited an identity provider",
     "idp.delete": "Deleted an identity provider",

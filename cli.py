@@ -1,6 +1,6 @@
-"""Admin commands: ``flask --app app idp …``, ``token …``, ``log``, ``audit``, ``backup`` and
-``migrate``. Each change an admin makes here is recorded in the audit trail (``audit.py``) as
-``cli`` with the OS user, as the console records it with the signed-in admin.
+"""Admin commands: ``flask --app app idp …``, ``token …``, ``apikey …``, ``log``, ``audit``,
+``backup`` and ``migrate``. Each change an admin makes here is recorded in the audit trail
+(``audit.py``) as ``cli`` with the OS user, as the console records it with the signed-in admin.
 
 Every command takes ``--json``; errors go to stderr with exit status 1. The commands open the
 same data folder as the server, under the same folder lock: while a server holds it, they
@@ -26,6 +26,7 @@ from storage import check, migrate
 from storage.backup import backup
 from storage.postgres_store import describe
 from storage.recover import recover
+from tokens import apikeys
 
 
 class StoreGroup(AppGroup):
@@ -41,12 +42,14 @@ class StoreGroup(AppGroup):
 
 idp_group = StoreGroup("idp", help="Manage identity providers (SCIM tenants).")
 token_group = StoreGroup("token", help="Issue and revoke SCIM provisioning tokens.")
+apikey_group = StoreGroup("apikey", help="Create, list and revoke API keys (the application API).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(idp_group)
     app.cli.add_command(token_group)
+    app.cli.add_command(apikey_group)
     app.cli.add_command(show_log)
     app.cli.add_command(show_audit)
     app.cli.add_command(backup_command)
@@ -64,6 +67,13 @@ def _store() -> storage.Store:
 
 def _emit(as_json: bool, data, text: str) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def find_idp(store: storage.Store, idp: str) -> dict:
@@ -98,12 +108,8 @@ def idp_list(as_json: bool) -> None:
         _emit(True, rows, "")
         return
     header = ("ID", "NAME", "KIND", "USERS", "GROUPS", "TOKEN")
-    table = [header] + [
-        (r["id"], r["name"], r["kind"], str(r["users"]), str(r["groups"]), r["token"]) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    fields = ("id", "name", "kind", "users", "groups", "token")
+    _table(header, [tuple(str(r[f]) for f in fields) for r in rows])
 
 
 @idp_group.command("delete")
@@ -152,6 +158,52 @@ def token_revoke(idp: str, as_json: bool) -> None:
     count = tokens.revoke(store, idp)
     audit.record("token.revoke", f"idp:{idp}", detail=f"{record['name']}: {count} revoked")
     _emit(as_json, {"idp": idp, "revoked": count}, f"revoked {count} token(s) of {idp}")
+
+
+def _public(record: dict) -> dict:
+    """An API key's record as it is shown: everything but the digest."""
+    return {k: v for k, v in record.items() if k != "digest"}
+
+
+@apikey_group.command("create")
+@click.option("--name", required=True, help="Which application will use the key.")
+@json_option
+def apikey_create(name: str, as_json: bool) -> None:
+    """Create an API key and print it once (Roster keeps only its digest)."""
+    try:
+        record, key = apikeys.issue(_store(), name)
+    except apikeys.BadName as exc:
+        audit.record("apikey.create", "apikey:(none)", "failure", detail=str(exc))
+        raise click.ClickException(str(exc)) from None
+    audit.record("apikey.create", f"apikey:{record['id']}", detail=record["name"])
+    data = {**_public(record), "key": key}
+    _emit(as_json, data, f"id: {record['id']}\nkey: {key}")
+
+
+@apikey_group.command("list")
+@json_option
+def apikey_list(as_json: bool) -> None:
+    """List API keys, newest first (never the keys themselves)."""
+    rows = [_public(r) for r in apikeys.keys(_store())]
+    if as_json:
+        _emit(True, rows, "")
+        return
+    header = ("ID", "NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED")
+    fields = ("id", "name", "prefix", "created", "last_used", "revoked")
+    _table(header, [tuple(r[f] or "-" for f in fields) for r in rows])
+
+
+@apikey_group.command("revoke")
+@click.argument("key_id")
+@json_option
+def apikey_revoke(key_id: str, as_json: bool) -> None:
+    """Revoke an API key by its id: requests with it are refused from now on."""
+    record = apikeys.revoke(_store(), key_id)
+    if record is None:
+        audit.record("apikey.revoke", f"apikey:{key_id}", "failure", detail="no such active key")
+        raise click.ClickException(f"no active API key with id {key_id!r} (see 'apikey list')")
+    audit.record("apikey.revoke", f"apikey:{key_id}", detail=record["name"])
+    _emit(as_json, _public(record), f"revoked API key {key_id} ({record['name']})")
 
 
 @click.command("log")

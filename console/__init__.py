@@ -2,7 +2,8 @@
 
 Settings → Identity Providers (add, edit, delete; Advanced Settings → User Auto-Provisioning
 (SCIM) to generate and revoke tokens), Settings → Provisioned Users (Users and User Groups
-tabs, detail pages), Settings → Audit log (every admin action), Activity (each IdP's request
+tabs, detail pages), Settings → API Keys (what applications read ``/api/v1/`` with),
+Settings → Audit log (every admin action), Activity (each IdP's request
 log) and Account → Change password. ``init_app`` wires it all in: the blueprints, the
 ``admin`` CLI group, the session cookie, the security headers, redirects that stay on this
 site and the HTML error pages for every path outside ``/scim/``.
@@ -20,6 +21,7 @@ from flask import Blueprint, Flask, redirect, url_for
 from console import (
     account,
     activity,
+    apikeys,
     audit,
     auth,
     directory,
@@ -49,6 +51,7 @@ bp.register_blueprint(directory.bp)
 bp.register_blueprint(activity.bp)
 bp.register_blueprint(account.bp)
 bp.register_blueprint(audit.bp)
+bp.register_blueprint(apikeys.bp)
 
 
 @bp.get("/")

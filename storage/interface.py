@@ -73,6 +73,10 @@ class Store(Protocol):
     def get(self, kind: str, idp: str, id: str) -> dict | None:
         """Return the resource, or None if it does not exist in this IdP."""
 
+    def get_each(self, kind: str, idp: str, ids: Iterable[str]) -> dict[str, dict]:
+        """Return ``{id: resource}`` for those of ``ids`` that are resources of ``kind`` in
+        this IdP, in one step (one query, where the backend has queries)."""
+
     def query(
         self,
         kind: str,

@@ -178,6 +178,17 @@ class PostgresStore:
             ).fetchone()
         return row[0] if row else None
 
+    def get_each(self, kind: str, idp: str, ids: Iterable[str]) -> dict[str, dict]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, data FROM resources WHERE idp = %s AND kind = %s AND id = ANY(%s)",
+                [idp, kind, wanted],
+            ).fetchall()
+        return dict(rows)
+
     def create(
         self,
         kind: str,

@@ -213,6 +213,11 @@ class TinyStore:
         doc = self._owned(kind, idp, id)
         return clone_resource(doc["data"]) if doc else None
 
+    def get_each(self, kind: str, idp: str, ids: Iterable[str]) -> dict[str, dict]:
+        with self._view:
+            found = [(id, self._owned(kind, idp, id)) for id in ids]
+        return {id: clone_resource(doc["data"]) for id, doc in found if doc is not None}
+
     def create(
         self,
         kind: str,
