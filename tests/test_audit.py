@@ -259,3 +259,49 @@ def test_the_audit_command_filters(runner, app):
     assert len(lines) == 3 and "token.generate  idp:alpha  success  Alpha" in lines[1]
     bad = runner.invoke(args=["audit", "--since", "yesterday-ish"])
     assert bad.exit_code == 2 and "--since" in bad.output
+
+
+def test_api_keys_and_admin_changes_from_the_cli_are_recorded(runner, app):
+    invoke(runner, "admin", "create", "grace", "--password-stdin", input="a long password!\n")
+    invoke(runner, "admin", "create", "alan", "--password-stdin", input="another password!\n")
+    invoke(runner, "admin", "password", "grace", "--password-stdin", input="a new password!!\n")
+    invoke(runner, "admin", "delete", "alan", "--yes")
+    created = json.loads(invoke(runner, "apikey", "create", "--name", "billing", "--json"))
+    assert runner.invoke(args=["apikey", "create", "--name", " "]).exit_code == 1
+    invoke(runner, "apikey", "revoke", created["id"])
+    assert runner.invoke(args=["apikey", "revoke", created["id"]]).exit_code == 1
+    key = f"apikey:{created['id']}"
+    assert trail(app)[2:] == [
+        ("admin.password", "cli", "success", "admin:grace"),
+        ("admin.delete", "cli", "success", "admin:alan"),
+        ("apikey.create", "cli", "success", key),
+        ("apikey.create", "cli", "failure", "apikey:(none)"),
+        ("apikey.revoke", "cli", "success", key),
+        ("apikey.revoke", "cli", "failure", key),
+    ]
+    with app.app_context():
+        entries = audit.entries(storage.get_store(app))[1]
+    assert created["key"] not in json.dumps(entries)
+
+
+def test_api_keys_and_password_changes_in_the_console_are_recorded(signed_in, app, store):
+    response = submit(signed_in, "/settings/api-keys", {"name": "billing"})
+    assert response.status_code == 200
+    record = store.records("apikeys")[0]
+    revoke = f"/settings/api-keys/{record['id']}/revoke"
+    assert submit(signed_in, revoke, page="/settings/api-keys").status_code == 303
+    form = {
+        "current": "wrong",
+        "password": "a brand new password",
+        "confirm": "a brand new password",
+    }
+    assert submit(signed_in, "/account/password", form).status_code == 400
+    form["current"] = ADMIN_PASSWORD
+    assert submit(signed_in, "/account/password", form).status_code == 303
+    admin = f"admin:{ADMIN_NAME}"
+    assert trail(app)[1:] == [
+        ("apikey.create", ADMIN_NAME, "success", f"apikey:{record['id']}"),
+        ("apikey.revoke", ADMIN_NAME, "success", f"apikey:{record['id']}"),
+        ("admin.password", ADMIN_NAME, "failure", admin),
+        ("admin.password", ADMIN_NAME, "success", admin),
+    ]
