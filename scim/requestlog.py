@@ -1,6 +1,7 @@
-"""Record every SCIM request in the IdP's request log (``storage.requestlog``) and in the
-process log: when, what, the answer, how long, which client, which resource, and why it
-failed. Never the token (the Authorization header is not read here) and never a password.
+"""Record every SCIM request in the IdP's request log (``storage.requestlog``): when, what,
+the answer, how long, which client, which resource, why it failed, and the request id
+(``monitoring.requestid``). Never the token (the Authorization header is not read here) and
+never a password. The process log's line for each request is ``monitoring.logs``'s.
 
 Recording runs after the answer is decided, and never changes it: a write that is committed
 is answered as such even when its log entry cannot be written."""
@@ -8,9 +9,7 @@ is answered as such even when its log entry cannot be written."""
 from __future__ import annotations
 
 import json
-import logging
 import time
-import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, g, request
@@ -20,8 +19,6 @@ import tokens
 from scim.attributes import last_name
 from storage import get_request_log, get_store
 from storage.requestlog import DatabaseRequestLog, RequestLog
-
-log = logging.getLogger("roster.requests")
 
 KINDS = {"scim.users": "User", "scim.groups": "Group"}
 REDACTED = "[redacted]"
@@ -39,14 +36,12 @@ def _is_scim() -> bool:
 
 def _start() -> None:
     g.request_started = time.perf_counter()
-    # Names the request in the log, in the X-Request-Id header and in the change events the
-    # request records (their source), so each can be traced to the others.
-    g.request_id = uuid.uuid4().hex
 
 
 def source() -> dict:
-    """Return what a write made in this request was: its method, its path and the id of its
-    entry in the request log (the ``source`` of the change events it records)."""
+    """Return what a write made in this request was: its method, its path and its id
+    (``monitoring.requestid``: the ``request_id`` of its entry in the request log and its
+    ``X-Request-Id``), the ``source`` of the change events it records."""
     return {"method": request.method, "path": request.path, "request_id": g.get("request_id")}
 
 
@@ -119,7 +114,6 @@ def _entry(response: Response, with_body: bool) -> tuple[dict, object]:
     body = _json(response.get_data()) if wanted and response.mimetype.endswith("json") else None
     path = request.full_path if request.query_string else request.path
     entry = {
-        "id": g.get("request_id"),
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "idp": _tenant(),
         "method": request.method,
@@ -128,6 +122,7 @@ def _entry(response: Response, with_body: bool) -> tuple[dict, object]:
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         "user_agent": scrub(request.headers.get("User-Agent", "")),
         "resource": _resource(response, body),
+        "request_id": g.get("request_id"),
     }
     if response.status_code >= 400 and isinstance(body, dict):
         entry["scim_type"] = body.get("scimType")
@@ -148,8 +143,6 @@ def _tenant() -> str | None:
 
 def _record(response: Response) -> Response:
     idp = _tenant()
-    if idp and g.get("request_id"):
-        response.headers["X-Request-Id"] = g.request_id
     if not idp or "\x00" in idp:  # no IdP's id holds a NUL (and PostgreSQL cannot look one up)
         return response
     request_log = get_request_log()
@@ -177,15 +170,7 @@ def _keep(idp: str, response: Response, request_log: RequestLog | DatabaseReques
     if log_bodies:
         entry["request_body"] = _redacted_body(_request_body())
         entry["response_body"] = redact(body)
-    log.info(
-        "%s %s %s %s %.1fms %s",
-        idp,
-        entry["method"],
-        entry["path"],
-        entry["status"],
-        entry["duration_ms"],
-        entry.get("scim_type") or "",
-    )
+    g.scim_type = entry.get("scim_type")  # for the process log's line (monitoring.logs)
     if unavailable is not None and request_log.in_store:
         request_log.failures.record(unavailable)  # not tried: it is kept in that store
     else:

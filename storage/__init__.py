@@ -37,7 +37,7 @@ RECORD_EVENTS = True
 
 def open_store(config: dict) -> Store:
     """Open the store the configuration names: the TinyDB data folder or a PostgreSQL DSN."""
-    feed = {"retention_days": config["retention_days"], "record_events": RECORD_EVENTS}
+    feed = {"retention_days": config["event_retention_days"], "record_events": RECORD_EVENTS}
     if config["backend"] == "postgres":
         from storage.postgres_store import PostgresStore
 

@@ -6,7 +6,8 @@ keeps everything the contract exposes: ids, ``meta`` (versions, timestamps), cre
 records, and the change feed (events keep their ``seq``; the next one continues above). The
 destination must be empty. After writing, the destination is read back
 independently and compared with the source by row counts and a checksum over every row in
-order; any difference is an error. The request log is not copied: it is diagnostics, not data.
+order; any difference is an error. The audit trail is copied (the ``audit`` table of a data
+folder, ``audit_log`` in PostgreSQL). The request log is not: it is diagnostics, not data.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from storage import folder as folders
 from storage.backup import read_folder
 from storage.errors import StoreUnavailable
 from storage.feed import EVENTS, STATE
-from storage.interface import RECORD_TABLES, RESOURCE_KINDS
+from storage.interface import AUDIT_TABLE, RECORD_TABLES, RESOURCE_KINDS
 from storage.pg_schema import derived_columns, member_ids
 from storage.postgres_store import PostgresStore
 
@@ -36,7 +37,7 @@ def _none(advance: int) -> None:
 
 def read_tables(store: PostgresStore) -> files.Tables:
     """Return every table of a PostgreSQL store as of one moment, in creation order."""
-    tables: files.Tables = {name: {} for name in (*RESOURCE_KINDS, *RECORD_TABLES)}
+    tables: files.Tables = {name: {} for name in (*RESOURCE_KINDS, *RECORD_TABLES, AUDIT_TABLE)}
     with store.connection() as conn, conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         # A server-side cursor streams rows instead of holding the whole result twice.
@@ -47,6 +48,8 @@ def read_tables(store: PostgresStore) -> files.Tables:
                 tables[kind][id] = {"idp": idp, "data": data}
         for table, key, data in conn.execute("SELECT tbl, key, data FROM records ORDER BY seq"):
             tables.setdefault(table, {})[key] = data
+        for (entry,) in conn.execute("SELECT entry FROM audit_log ORDER BY seq"):
+            tables[AUDIT_TABLE][entry["id"]] = entry
         _read_feed(conn, tables)
     return tables
 
@@ -103,11 +106,15 @@ def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progres
                     copy.write_row((id, row["idp"], member))
         with cursor.copy("COPY records (tbl, key, data) FROM STDIN") as copy:
             for table, rows in tables.items():
-                if table in (*RESOURCE_KINDS, EVENTS, STATE):
+                if table in (*RESOURCE_KINDS, AUDIT_TABLE, EVENTS, STATE):
                     continue
                 for key, record in rows.items():
                     copy.write_row((table, key, Jsonb(record)))
                     progress(1)
+        with cursor.copy("COPY audit_log (time, entry) FROM STDIN") as copy:
+            for entry in tables.get(AUDIT_TABLE, {}).values():
+                copy.write_row((entry["time"], Jsonb(entry)))
+                progress(1)
         _write_feed(conn, cursor, tables)
         progress(sum(len(tables.get(table, {})) for table in (EVENTS, STATE)))
 

@@ -16,6 +16,8 @@ says otherwise, e.g. ``?options=-csearch_path%3Droster``).
   filters and removing a deleted User from its Groups.
 - ``records``: the small keyed tables (``idps``, ``tokens``, ``admins``, ``settings``).
 - ``request_log``: every IdP's recent SCIM requests, shared by all processes.
+- ``audit_log``: the audit trail of admin actions, indexed on ``time`` for retention and
+  ``--since``.
 - ``events``: the change feed (``storage.pg_events``), one row per event, keyed by ``seq``;
   ``event_feed`` holds the newest seq pruned; ``roster_record_events`` appends a write's
   events at the end of its transaction.
@@ -83,7 +85,16 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE resources ADD COLUMN head jsonb",
         "UPDATE resources SET head = data - 'members' WHERE kind = 'Group'",
     ],
-    # 3: the change feed. ``doc`` is the event without ``seq``; the columns beside it are what
+    # 3: the audit trail of admin actions.
+    [
+        """CREATE TABLE audit_log (
+            seq   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            time  timestamptz NOT NULL,
+            entry jsonb NOT NULL
+        )""",
+        "CREATE INDEX audit_log_time ON audit_log (time)",
+    ],
+    # 4: the change feed. ``doc`` is the event without ``seq``; the columns beside it are what
     # reads filter on. ``occurred_at`` is RFC 3339 text, which orders as time does.
     [
         "CREATE SEQUENCE events_seq AS bigint",
@@ -133,7 +144,7 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 VERSION = len(MIGRATIONS)
-TABLES = ("members", "resources", "records", "request_log", "events")
+TABLES = ("members", "resources", "records", "request_log", "audit_log", "events")
 
 
 def current_version(conn: psycopg.Connection) -> int:

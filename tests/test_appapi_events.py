@@ -59,7 +59,7 @@ def test_the_feed_shows_what_scim_writes_did_and_which_request_did_it(app, clien
         "request_id": request_id,
     }
     logged = storage.get_request_log(app).entries(scim.id)
-    assert [e["method"] for e in logged if e["id"] == request_id] == ["PATCH"]
+    assert [e["method"] for e in logged if e["request_id"] == request_id] == ["PATCH"]
 
 
 def test_okta_resending_a_whole_user_records_nothing_and_keeps_the_etag(client, scim, key):
@@ -99,7 +99,9 @@ def test_entra_resending_a_known_member_records_nothing(client, scim, key):
         ("?wait=31", "wait"),
         ("?wait=-1", "wait"),
         ("?wait=nan", "wait"),
-        ("?idp=" + "x" * 201, "idp"),
+        ("?idp=" + "x" * 257, "idp"),
+        ("?type=user.created", "type"),  # misspelt: not quietly everything
+        ("?after=1&after=2", "after"),
     ],
 )
 def test_bad_parameters_are_400_problems_naming_them(client, store, key, query, parameter):
