@@ -136,7 +136,7 @@ def follow(api: Roster, path: Path, once: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Follow Roster's change feed.")
     parser.add_argument("base_url", help="Roster's URL, e.g. https://roster.example.com")
-    parser.add_argument("key", help="an API key (flask --app app apikey create NAME)")
+    parser.add_argument("key", help="an API key (flask --app app apikey create --name NAME)")
     parser.add_argument("--state", default="roster-copy.json", help="the state file")
     parser.add_argument("--once", action="store_true", help="stop once caught up")
     args = parser.parse_args(argv)
