@@ -21,6 +21,7 @@ import config as settings
 import console
 import monitoring
 import storage
+import webhooks
 from scim import api, requestlog
 from scim.http import NormalizePath, register_error_handlers
 
@@ -204,11 +205,14 @@ def serve(app: Flask, values: dict) -> int:
     public = values["public_url"] or f"http://{values['host']}:{values['port']}"
     log.info("Roster is serving on %s (SCIM base: %s/scim/v2/<idp>)", public, public)
     tune_gc()
+    deliveries = webhooks.start(app)  # in this process, beside the requests (webhooks/worker.py)
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        if deliveries is not None:
+            deliveries.close()
         storage.close_store(app)
     return 0
 

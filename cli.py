@@ -27,6 +27,7 @@ from storage.backup import backup
 from storage.postgres_store import describe
 from storage.recover import recover
 from tokens import apikeys
+from webhooks import cli as webhook_cli
 
 
 class StoreGroup(AppGroup):
@@ -50,6 +51,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(idp_group)
     app.cli.add_command(token_group)
     app.cli.add_command(apikey_group)
+    app.cli.add_command(webhook_cli.group)
     app.cli.add_command(show_log)
     app.cli.add_command(show_audit)
     app.cli.add_command(backup_command)

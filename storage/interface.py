@@ -42,7 +42,15 @@ from typing import Protocol
 from scim.filter import Expr
 
 RESOURCE_KINDS = ("User", "Group")
-RECORD_TABLES = ("idps", "tokens", "admins", "settings", "apikeys")
+RECORD_TABLES = (
+    "idps",
+    "tokens",
+    "admins",
+    "settings",
+    "apikeys",
+    "webhooks",
+    "webhook_deliveries",
+)
 # The audit trail's table, beside the records (not one of them: it is only appended to).
 AUDIT_TABLE = "audit"
 # What ``Store.stats`` may report, and what each figure measures (``monitoring.metrics``).

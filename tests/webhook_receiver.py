@@ -1,0 +1,121 @@
+"""A webhook receiver on loopback for the tests: it verifies every delivery's signature with
+the ``standardwebhooks`` package and answers as the test's ``script`` says (a fault injector).
+
+Tests wait on ``until(condition, seconds)``: the condition variable every delivery notifies,
+never a sleep."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standardwebhooks import Webhook, WebhookVerificationError
+
+
+@dataclass
+class Delivery:
+    webhook_id: str
+    body: dict
+    headers: dict
+    verified: bool
+    path: str
+
+    @property
+    def event(self) -> dict:
+        return self.body["data"]
+
+
+@dataclass
+class Answer:
+    """What to answer: a status and headers, or ``close`` (hang up without an answer), or
+    ``hold`` (wait on the receiver's release event first: a slow endpoint)."""
+
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    close: bool = False
+    hold: bool = False
+
+
+class Receiver:
+    def __init__(self, secrets: list[str] = ()):
+        self.secrets = list(secrets)
+        self.deliveries: list[Delivery] = []
+        self.changed = threading.Condition()
+        self.released = threading.Event()
+        self.script = lambda delivery, count: Answer()
+        self.in_flight: dict[str, int] = {}
+        self.overlaps = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def verify(self, body: bytes, headers: dict) -> bool:
+        """Whether any known secret verifies the delivery (Standard Webhooks)."""
+        for secret in self.secrets:
+            try:
+                Webhook(secret).verify(body, headers)
+                return True
+            except WebhookVerificationError:
+                continue
+        return False
+
+    def until(self, condition, seconds: float = 20.0, what: str = "deliveries") -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: condition(self), timeout=seconds):
+                raise AssertionError(f"{what}: not so after {seconds} s ({len(self.deliveries)})")
+
+    def ids(self) -> list[str]:
+        with self.changed:
+            return [d.webhook_id for d in self.deliveries]
+
+    def _handler(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                wid = headers.get("webhook-id", "")
+                delivery = Delivery(
+                    wid, json.loads(raw), headers, receiver.verify(raw, headers), self.path
+                )
+                with receiver.changed:
+                    if receiver.in_flight.get(wid):
+                        receiver.overlaps += 1
+                    receiver.in_flight[wid] = receiver.in_flight.get(wid, 0) + 1
+                    count = sum(1 for d in receiver.deliveries if d.webhook_id == wid)
+                    answer = receiver.script(delivery, count)
+                try:
+                    self._answer(answer)
+                finally:
+                    with receiver.changed:
+                        receiver.in_flight[wid] -= 1
+                        receiver.deliveries.append(delivery)
+                        receiver.changed.notify_all()
+
+            def _answer(self, answer: Answer):
+                if answer.hold:
+                    receiver.released.wait(30)
+                if answer.close:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        return Handler
