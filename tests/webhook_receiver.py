@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,6 +22,7 @@ class Delivery:
     headers: dict
     verified: bool
     path: str
+    raw: bytes = b""
 
     @property
     def event(self) -> dict:
@@ -46,6 +48,7 @@ class Receiver:
         self.released = threading.Event()
         self.script = lambda delivery, count: Answer()
         self.in_flight: dict[str, int] = {}
+        self.arrivals: dict[str, int] = {}
         self.overlaps = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -68,9 +71,17 @@ class Receiver:
         return False
 
     def until(self, condition, seconds: float = 20.0, what: str = "deliveries") -> None:
+        """Wait until ``condition(receiver)`` holds: woken by each delivery, and every 50 ms
+        for conditions on the store (written just after the receiver answered)."""
+        deadline = time.monotonic() + seconds
         with self.changed:
-            if not self.changed.wait_for(lambda: condition(self), timeout=seconds):
-                raise AssertionError(f"{what}: not so after {seconds} s ({len(self.deliveries)})")
+            while not condition(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"{what}: not so after {seconds} s ({len(self.deliveries)})"
+                    )
+                self.changed.wait(min(left, 0.05))
 
     def ids(self) -> list[str]:
         with self.changed:
@@ -88,13 +99,14 @@ class Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 wid = headers.get("webhook-id", "")
                 delivery = Delivery(
-                    wid, json.loads(raw), headers, receiver.verify(raw, headers), self.path
+                    wid, json.loads(raw), headers, receiver.verify(raw, headers), self.path, raw
                 )
                 with receiver.changed:
                     if receiver.in_flight.get(wid):
                         receiver.overlaps += 1
                     receiver.in_flight[wid] = receiver.in_flight.get(wid, 0) + 1
-                    count = sum(1 for d in receiver.deliveries if d.webhook_id == wid)
+                    count = receiver.arrivals.get(wid, 0)
+                    receiver.arrivals[wid] = count + 1
                     answer = receiver.script(delivery, count)
                 try:
                     self._answer(answer)
@@ -106,11 +118,13 @@ class Receiver:
 
             def _answer(self, answer: Answer):
                 if answer.hold:
-                    receiver.released.wait(30)
+                    receiver.released.wait(30)  # past the sender's timeout: the fault itself
                 if answer.close:
                     self.close_connection = True
                     self.connection.close()
                     return
+                if answer.hold:
+                    return  # the sender gave up long ago
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
