@@ -38,6 +38,7 @@ class Answer:
     headers: dict = field(default_factory=dict)
     close: bool = False
     hold: bool = False
+    slow: float = 0.0
 
 
 class Receiver:
@@ -49,6 +50,7 @@ class Receiver:
         self.script = lambda delivery, count: Answer()
         self.in_flight: dict[str, int] = {}
         self.arrivals: dict[str, int] = {}
+        self.arrived: list[Delivery] = []  # in the order requests came in
         self.overlaps = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -107,6 +109,7 @@ class Receiver:
                     receiver.in_flight[wid] = receiver.in_flight.get(wid, 0) + 1
                     count = receiver.arrivals.get(wid, 0)
                     receiver.arrivals[wid] = count + 1
+                    receiver.arrived.append(delivery)
                     answer = receiver.script(delivery, count)
                 try:
                     self._answer(answer)
@@ -117,6 +120,8 @@ class Receiver:
                         receiver.changed.notify_all()
 
             def _answer(self, answer: Answer):
+                if answer.slow:  # a slow endpoint: the fault injected, not a synchronisation
+                    receiver.released.wait(answer.slow)
                 if answer.hold:
                     receiver.released.wait(30)  # past the sender's timeout: the fault itself
                 if answer.close:
