@@ -221,6 +221,10 @@ class Store(Protocol):
     def put_record(self, table: str, key: str, record: dict) -> None:
         """Insert or replace the record stored under ``key``."""
 
+    def put_records(self, table: str, records: dict[str, dict]) -> None:
+        """Insert or replace each ``{key: record}`` of ``records``, all in one durable step (one
+        journal line, one transaction): what a worker that settles many at once writes."""
+
     def update_record(self, table: str, key: str, change: Callable[[dict], dict]) -> dict | None:
         """Read-modify-write one record in one step; return the new record, or None (and write
         nothing) when there is no record under ``key``."""

@@ -44,8 +44,9 @@ class Runner:
 
     def run(self) -> None:
         try:
+            self._renew()
             while not self.worker.stopping.is_set():
-                self._renew()
+                self._refresh()
                 busy = self._round()
                 if not busy:
                     self._idle()
@@ -63,11 +64,23 @@ class Runner:
     # --- the lease and the endpoint record ---------------------------------------------------
 
     def _renew(self) -> None:
+        """Take the lease again, and with it the endpoint record as it is now."""
         with self._lease_lock:
             record = claim(self.store, self.id, self.worker.owner, self.settings)
             if record is None:
                 raise LeaseLost(self.id)
             self.record = record
+
+    def _refresh(self) -> None:
+        """Read the endpoint again (an admin may have disabled it, replayed or requeued); take
+        the lease again only past half its time, so that an idle round writes nothing."""
+        record = self.store.get_record(endpoints.TABLE, self.id)
+        lease = (record or {}).get("lease") or {}
+        if record is None or not record["enabled"] or lease.get("owner") != self.worker.owner:
+            raise LeaseLost(self.id)
+        self.record = record
+        if lease["until"] - time.time() < self.settings.lease_seconds / 2:
+            self._renew()
 
     def _hold(self) -> None:
         """Before an attempt: make sure the lease outlasts it (twice the timeout, and a second)."""
@@ -137,8 +150,11 @@ class Runner:
         if delivery["state"] != "pending":
             self.pending.pop(delivery["seq"], None)
 
-    def _send(self, delivery: dict) -> None:
-        """Make one attempt, note it in the delivery and the log, and judge the endpoint."""
+    def _send(self, delivery: dict, settled: dict | None = None) -> None:
+        """Make one attempt, note it in the delivery and the log, and judge the endpoint.
+
+        ``settled``: where to leave the delivery for the caller to write with others (the
+        batch's deliveries go in one step, before the cursor moves past them)."""
         outcome = attempt(self.record, delivery["event"], self.settings)
         made = len(delivery["attempts"]) + 1
         next_at = None
@@ -150,7 +166,10 @@ class Runner:
             next_at = time.time() + delay if delay is not None else None
         delivery["next_at"] = next_at
         delivery["attempts"].append(log_entry(outcome, next_at))
-        self.store.put_record(DELIVERIES, delivery["key"], delivery)
+        if settled is None:
+            self.store.put_record(DELIVERIES, delivery["key"], delivery)
+        else:
+            settled[delivery["key"]] = delivery
         self._judge(outcome)
 
     def _judge(self, outcome) -> None:
@@ -185,35 +204,39 @@ class Runner:
             if endpoints.wants(record, event):
                 chains.setdefault(resource_of(event), []).append(event)
         blocked = {d["resource"] for d in self.pending.values()}
+        settled: dict[str, dict] = {}
         futures = []
         for resource, chain in chains.items():
             if resource in blocked:
-                self._queue(chain)
+                self._queue(chain, settled)
             else:
-                futures.append(self._pool.submit(self._chain, chain))
+                futures.append(self._pool.submit(self._chain, chain, settled))
         for future in wait(futures).done:
             future.result()
+        # The batch's deliveries first, then the cursor past them: a crash in between sends
+        # the batch again (at least once), never skips it.
+        self.store.put_records(DELIVERIES, settled)
         if next_after != record["cursor"]:
             self._edit(lambda r: {**r, "cursor": max(r["cursor"], next_after)})
         return bool(events)
 
-    def _chain(self, chain: list[dict]) -> None:
+    def _chain(self, chain: list[dict], settled: dict) -> None:
         """Send one resource's events in order; on a failure, queue the rest behind it."""
         for index, event in enumerate(chain):
             self._hold()
             delivery = self._new(event)
-            self._send(delivery)
+            self._send(delivery, settled)
             if delivery["state"] == "pending":
                 self.pending[delivery["seq"]] = delivery
-                self._queue(chain[index + 1 :])
+                self._queue(chain[index + 1 :], settled)
                 return
 
-    def _queue(self, events: list[dict]) -> None:
+    def _queue(self, events: list[dict], settled: dict) -> None:
         for event in events:
             if event["seq"] in self.pending:  # queued before a crash: keep its attempts
                 continue
             delivery = self._new(event)
-            self.store.put_record(DELIVERIES, delivery["key"], delivery)
+            settled[delivery["key"]] = delivery
             self.pending[event["seq"]] = delivery
 
     def _new(self, event: dict) -> dict:

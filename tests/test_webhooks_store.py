@@ -1,0 +1,38 @@
+"""What delivery needs of the store, on both backends: several records in one step, and a
+lease only one owner holds at a time."""
+
+from __future__ import annotations
+
+import time
+
+from webhooks import endpoints
+from webhooks.delivery import Settings, claim, release
+
+SETTINGS = Settings(lease_seconds=4.0, timeout=1.0)
+
+
+def test_put_records_writes_them_all(store):
+    store.put_records("webhook_deliveries", {f"k{i}": {"key": f"k{i}", "n": i} for i in range(3)})
+    assert sorted(r["n"] for r in store.records("webhook_deliveries")) == [0, 1, 2]
+    store.put_records("webhook_deliveries", {"k1": {"key": "k1", "n": 10}})
+    assert store.get_record("webhook_deliveries", "k1") == {"key": "k1", "n": 10}
+    store.put_records("webhook_deliveries", {})
+
+
+def test_one_owner_holds_the_lease_until_it_expires_or_is_released(store):
+    record, _ = endpoints.add(store, "http://127.0.0.1:9/", allow_private=True)
+    assert claim(store, record["id"], "a", SETTINGS) is not None
+    assert claim(store, record["id"], "b", SETTINGS) is None
+    assert claim(store, record["id"], "a", SETTINGS) is not None  # renewal
+    release(store, record["id"], "a")
+    assert claim(store, record["id"], "b", SETTINGS) is not None
+    # An expired lease (a process killed while holding it) is free.
+    expired = {"owner": "b", "until": time.time() - 1}
+    store.update_record("webhooks", record["id"], lambda r: {**r, "lease": expired})
+    assert claim(store, record["id"], "a", SETTINGS) is not None
+
+
+def test_a_disabled_endpoint_is_not_claimed(store):
+    record, _ = endpoints.add(store, "http://127.0.0.1:9/", allow_private=True)
+    endpoints.set_enabled(store, record["id"], False)
+    assert claim(store, record["id"], "a", SETTINGS) is None
