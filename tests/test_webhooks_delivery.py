@@ -222,3 +222,28 @@ def test_a_private_url_is_refused_unless_allowed(store):
     with pytest.raises(endpoints.BadEndpoint, match="allow_private_networks"):
         endpoints.add(store, "http://127.0.0.1:9/hook", allow_private=False)
     assert store.records("webhooks") == []
+
+
+def test_a_dead_endpoint_does_not_hold_up_another(scim, store, receiver):
+    dead = Receiver()
+    dead.script = lambda d, count: Answer(hold=True)
+    slow = Settings(
+        schedule=[60], timeout=5.0, lease_seconds=12.0, allow_private=True, poll_seconds=0.05
+    )
+    try:
+        stuck, _ = endpoints.add(store, dead.url, allow_private=True)
+        _, secret = endpoints.add(store, receiver.url, allow_private=True)
+        receiver.secrets.append(secret)
+        worker = Worker(store, slow).start()
+        try:
+            for i in range(5):
+                scim.create_user(f"user{i}@example.com")
+            receiver.until(lambda r: len(r.deliveries) >= 5)
+            dead.until(lambda r: len(r.arrived) >= 1)
+            # The dead endpoint's first attempts have not even timed out yet.
+            assert deliveries_of(store, stuck["id"]) == {}
+        finally:
+            dead.released.set()  # end the held requests, so the worker stops at once
+            worker.close(timeout=10)
+    finally:
+        dead.close()

@@ -36,3 +36,30 @@ def test_a_disabled_endpoint_is_not_claimed(store):
     record, _ = endpoints.add(store, "http://127.0.0.1:9/", allow_private=True)
     endpoints.set_enabled(store, record["id"], False)
     assert claim(store, record["id"], "a", SETTINGS) is None
+
+
+def test_settled_deliveries_older_than_the_retention_are_pruned(store):
+    from webhooks.delivery import Settings
+    from webhooks.runner import Runner
+
+    record, _ = endpoints.add(store, "http://127.0.0.1:9/", allow_private=True)
+    old = {"time": time.time() - 100}
+    rows = {
+        "old": {"key": "old", "endpoint": record["id"], "state": "succeeded", "attempts": [old]},
+        "queued": {
+            "key": "queued",
+            "endpoint": record["id"],
+            "state": "pending",
+            "attempts": [old],
+        },
+        "new": {
+            "key": "new",
+            "endpoint": record["id"],
+            "state": "dead",
+            "attempts": [{"time": time.time()}],
+        },
+    }
+    store.put_records("webhook_deliveries", rows)
+    worker = type("W", (), {"store": store, "settings": Settings(log_retention_seconds=50)})()
+    Runner(worker, record["id"])._prune()
+    assert sorted(r["key"] for r in store.records("webhook_deliveries")) == ["new", "queued"]

@@ -28,6 +28,8 @@ class Settings:
     disable_after_seconds: float = 5 * 86400.0
     allow_private: bool = False
     poll_seconds: float = 1.0
+    # Settled deliveries are kept as long as the events ([events] retention_days).
+    log_retention_seconds: float = 30 * 86400.0
 
     @classmethod
     def from_config(cls, values: dict) -> Settings:
@@ -38,6 +40,7 @@ class Settings:
             lease_seconds=float(values["webhook_lease_seconds"]),
             disable_after_seconds=values["webhook_disable_after_days"] * 86400.0,
             allow_private=values["webhook_allow_private_networks"],
+            log_retention_seconds=values["event_retention_days"] * 86400.0,
         )
 
 

@@ -26,6 +26,8 @@ from webhooks.delivery import (
 from webhooks.endpoints import DELIVERIES
 
 log = logging.getLogger("roster.webhooks")
+# Seconds between two prunings of an endpoint's delivery log.
+PRUNE_EVERY = 600.0
 
 
 class Runner:
@@ -40,6 +42,7 @@ class Runner:
         self.pending: dict[int, dict] = {}
         self.requeue = None
         self._lease_lock = threading.Lock()
+        self._pruned = 0.0
         self._pool = ThreadPoolExecutor(self.settings.in_flight, f"webhook-{endpoint_id}")
 
     def run(self) -> None:
@@ -104,6 +107,8 @@ class Runner:
         if self.record.get("replay_from") is not None:
             self._replay(self.record["replay_from"])
         busy = self._retry_due()
+        if time.monotonic() - self._pruned > PRUNE_EVERY:
+            self._prune()
         return self._follow() or busy
 
     def _idle(self) -> None:
@@ -127,6 +132,18 @@ class Runner:
             return record
 
         self._edit(edit)
+
+    def _prune(self) -> None:
+        """Drop settled deliveries older than the events themselves (a scan, so seldom)."""
+        self._pruned = time.monotonic()
+        cutoff = time.time() - self.settings.log_retention_seconds
+
+        def old(d: dict) -> bool:
+            last = d["attempts"][-1]["time"] if d["attempts"] else None
+            return d["endpoint"] == self.id and d["state"] != "pending" and last and last < cutoff
+
+        for delivery in self.store.records(DELIVERIES, old):
+            self.store.delete_record(DELIVERIES, delivery["key"])
 
     # --- queued deliveries: retries, and events waiting behind a failed one -----------------
 
