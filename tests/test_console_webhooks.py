@@ -104,3 +104,20 @@ def test_send_test_event_reports_the_answer(signed_in, receiver, store):
     assert "The test event succeeded: 200" in text(signed_in.get(page))
     (delivery,) = receiver.deliveries
     assert delivery.verified and delivery.body["type"] == "webhook.test"
+
+
+@pytest.mark.parametrize(
+    "action, data",
+    [
+        ("replay", {"after_seq": "x"}),
+        ("replay", {"since": "soon"}),
+        ("redeliver", {"since": "never"}),
+        ("redeliver", {"seq": "12"}),
+    ],
+)
+def test_bad_redeliver_and_replay_input_is_refused(signed_in, receiver, store, action, data):
+    record, _ = endpoints.add(store, receiver.url, allow_private=True)
+    page = f"{PAGE}/{record['id']}"
+    response = submit(signed_in, f"{page}/{action}", data, page=page)
+    assert response.status_code == 400
+    assert store.get_record("webhooks", record["id"]) == record

@@ -63,3 +63,41 @@ def test_an_unknown_id_fails_in_one_line(runner):
     result = run(runner, "enable", "nope")
     assert result.exit_code == 1
     assert "no webhook with id 'nope'" in result.output
+
+
+def test_deliveries_redeliver_and_replay(runner, private, store):
+    record, _ = endpoints.add(store, "http://127.0.0.1:9/hook", allow_private=True)
+    dead = {
+        "key": f"{record['id']}:{7:020d}",
+        "endpoint": record["id"],
+        "seq": 7,
+        "event_id": "e",
+        "type": "user.created",
+        "resource": "user:u",
+        "state": "dead",
+        "next_at": None,
+        "attempts": [
+            {
+                "time": 1e9,
+                "status": 500,
+                "latency_ms": 1,
+                "answer": "",
+                "error": None,
+                "next_retry": None,
+            }
+        ],
+        "event": {},
+    }
+    store.put_records("webhook_deliveries", {dead["key"]: dead})
+    shown = json.loads(run(runner, "deliveries", record["id"], "--json").output)
+    assert [d["state"] for d in shown] == ["dead"] and "event" not in shown[0]
+    result = run(runner, "redeliver", record["id"], "--failed-since", "2001-01-01T00:00:00Z")
+    assert result.exit_code == 0 and "queued 1" in result.output
+    assert store.get_record("webhook_deliveries", dead["key"])["state"] == "pending"
+    assert store.get_record("webhooks", record["id"])["requeue"] == 1
+    assert run(runner, "replay", record["id"], "--after-seq", "3").exit_code == 0
+    assert store.get_record("webhooks", record["id"])["replay_from"] == 3
+    bad = run(runner, "redeliver", record["id"], "--failed-since", "yesterday")
+    assert bad.exit_code == 1 and "is not a time" in bad.output
+    missing = run(runner, "redeliver", record["id"], "--seq", "99")
+    assert missing.exit_code == 1 and "no delivery of event 99" in missing.output

@@ -247,3 +247,37 @@ def test_a_dead_endpoint_does_not_hold_up_another(scim, store, receiver):
             worker.close(timeout=10)
     finally:
         dead.close()
+
+
+def test_an_endpoint_failing_everything_for_long_enough_is_disabled(scim, hook, receiver, store):
+    receiver.script = lambda d, count: Answer(500)
+    quick = Settings(
+        schedule=[0.05] * 50,
+        timeout=1.0,
+        lease_seconds=4.0,
+        allow_private=True,
+        poll_seconds=0.05,
+        disable_after_seconds=0.3,
+    )
+    worker = Worker(store, quick).start()
+    try:
+        scim.create_user("ann@example.com")
+        receiver.until(lambda r: not store.get_record("webhooks", hook["id"])["enabled"])
+    finally:
+        worker.close()
+    assert "failed for 5 days" in store.get_record("webhooks", hook["id"])["disabled_reason"]
+
+
+def test_the_url_is_checked_again_before_each_attempt(scim, hook, receiver, store):
+    strict = Settings(
+        schedule=[60], timeout=1.0, lease_seconds=4.0, allow_private=False, poll_seconds=0.05
+    )
+    worker = Worker(store, strict).start()
+    try:
+        scim.create_user("ann@example.com")
+        receiver.until(lambda r: deliveries_of(store, hook["id"]) != {})
+    finally:
+        worker.close()
+    [delivery] = deliveries_of(store, hook["id"]).values()
+    assert "allow_private_networks" in delivery["attempts"][0]["error"]
+    assert receiver.deliveries == []
