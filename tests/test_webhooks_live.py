@@ -144,3 +144,57 @@ def test_three_processes_share_the_deliveries(database_url, tmp_path, config_fil
     check_order(receiver, events)
     assert receiver.overlaps == 0
     assert len(receiver.arrived) == 90  # no crash, so no repeat
+
+
+def test_another_process_takes_over_from_one_killed(database_url, tmp_path, config_file, receiver):
+    store = PostgresStore(database_url)
+    try:
+        idp = create_idp(store, "Okta", "okta")["id"]
+        token = tokens.issue(store, idp)
+        record, secret = endpoints.add(store, receiver.url, allow_private=True)
+    finally:
+        store.close()
+    receiver.secrets.append(secret)
+    # Slow enough that the deliveries outlast the kill.
+    receiver.script = lambda d, count: Answer(slow=0.2)
+    env = {"ROSTER_DATABASE_URL": database_url, "ROSTER_SECRET_KEY": "shared"}
+    servers = [LiveServer(tmp_path / "data", "--config", config_file, env=env) for _ in range(3)]
+    try:
+        store = PostgresStore(database_url)
+        try:
+            owner = lambda: (store.get_record("webhooks", record["id"])["lease"] or {}).get("owner")  # noqa: E731
+            receiver.until(lambda _: owner() is not None, what="a process holding the endpoint")
+            pid = int(owner().split(":")[1])
+        finally:
+            store.close()
+        holder = next(s for s in servers if s.process.pid == pid)
+        others = [s for s in servers if s is not holder]
+        acknowledged: list[str] = []
+        provision(others[0], idp, token, 20, acknowledged)
+        receiver.until(lambda r: len(r.arrived) >= 5, what="deliveries before the kill")
+        holder.kill()
+        assert len({d.webhook_id for d in receiver.arrived}) < 40  # killed in the middle
+        receiver.until(lambda r: len({d.webhook_id for d in r.arrived}) >= 40, seconds=60)
+        store = PostgresStore(database_url)
+        try:
+            done = lambda _: len(store.records("webhook_deliveries")) >= 40  # noqa: E731
+            receiver.until(done, what="every delivery settled in the log")
+        finally:
+            store.close()
+    finally:
+        for server in servers:
+            if server.process.poll() is None:
+                server.stop()
+    store = PostgresStore(database_url)
+    try:
+        events = store.events(0, 1000)[0]
+        log = store.records("webhook_deliveries")
+    finally:
+        store.close()
+    assert len(events) == 40
+    check_order(receiver, events)
+    assert receiver.overlaps == 0
+    assert len({d.webhook_id for d in receiver.arrived}) == 40
+    # The log names who made each attempt: another process finished the work.
+    makers = {a["by"].split(":")[1] for d in log for a in d["attempts"]}
+    assert makers - {str(pid)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from webhooks import endpoints
-from webhooks.delivery import Settings, claim, release
+from webhooks.delivery import Settings, claim, gone, release
 
 SETTINGS = Settings(lease_seconds=4.0, timeout=1.0)
 
@@ -63,3 +63,25 @@ def test_settled_deliveries_older_than_the_retention_are_pruned(store):
     worker = type("W", (), {"store": store, "settings": Settings(log_retention_seconds=50)})()
     Runner(worker, record["id"])._prune()
     assert sorted(r["key"] for r in store.records("webhook_deliveries")) == ["new", "queued"]
+
+
+def test_a_lease_is_taken_from_a_process_that_no_longer_runs_here(store):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = f"{socket.gethostname()}:{finished.stdout.strip()}:abc"
+    alive = f"{socket.gethostname()}:{os.getppid()}:abc"
+    assert gone(dead) and not gone(alive) and not gone(f"elsewhere:{finished.stdout.strip()}:a")
+    record, _ = endpoints.add(store, "http://127.0.0.1:9/", allow_private=True)
+    lease = {"owner": dead, "until": time.time() + 60}
+    store.update_record("webhooks", record["id"], lambda r: {**r, "lease": lease})
+    assert claim(store, record["id"], "me", SETTINGS) is None
+    assert claim(store, record["id"], "me", SETTINGS, take_from=dead) is not None

@@ -3,7 +3,9 @@ entry, and the lease that gives one process an endpoint (see ``worker``)."""
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -82,7 +84,32 @@ def log_entry(outcome: sender.Outcome, next_at: float | None) -> dict:
     }
 
 
-def claim(store: Store, endpoint_id: str, owner: str, settings: Settings) -> dict | None:
+def gone(owner: str) -> bool:
+    """Whether the lease's owner is a process of this machine that no longer runs: a server
+    stopped or killed on this host gives its endpoints up sooner than its lease (see
+    ``worker``)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it runs, as another user
+        return False
+    return False
+
+
+def free(lease: dict | None, owner: str, now: float, take_from: str | None = None) -> bool:
+    """Whether ``owner`` may take the endpoint: no lease, its own, expired, or ``take_from``'s
+    (a process of this machine that is gone)."""
+    return lease is None or lease["owner"] in (owner, take_from) or lease["until"] < now
+
+
+def claim(
+    store: Store, endpoint_id: str, owner: str, settings: Settings, take_from: str | None = None
+) -> dict | None:
     """Take or renew the endpoint's lease in one step; return the record, or None when another
     process holds it, or the endpoint is disabled or gone."""
     now = time.time()
@@ -90,9 +117,7 @@ def claim(store: Store, endpoint_id: str, owner: str, settings: Settings) -> dic
 
     def edit(record: dict) -> dict:
         nonlocal won
-        lease = record.get("lease")
-        free = lease is None or lease["owner"] == owner or lease["until"] < now
-        if record["enabled"] and free:
+        if record["enabled"] and free(record.get("lease"), owner, now, take_from):
             record["lease"] = {"owner": owner, "until": now + settings.lease_seconds}
             won = True
         return record

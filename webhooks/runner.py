@@ -182,7 +182,7 @@ class Runner:
             delivery["state"] = "pending" if delay is not None else "dead"
             next_at = time.time() + delay if delay is not None else None
         delivery["next_at"] = next_at
-        delivery["attempts"].append(log_entry(outcome, next_at))
+        delivery["attempts"].append({**log_entry(outcome, next_at), "by": self.worker.owner})
         if settled is None:
             self.store.put_record(DELIVERIES, delivery["key"], delivery)
         else:

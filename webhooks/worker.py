@@ -11,7 +11,9 @@ Several processes (PostgreSQL) share the endpoints through a *lease* on each end
 taken and renewed in one read-modify-write step: only its holder delivers for that endpoint.
 An attempt starts only while the lease has more than twice the timeout left, so it is over
 before another process may take the endpoint (this assumes the processes' clocks agree to
-within the lease's margin). A process killed with its lease expires after ``lease_seconds``.
+within the lease's margin). A process killed with its lease expires after ``lease_seconds``;
+on the same machine, a process that no longer runs loses it once the timeout has passed since
+it was noticed gone (a restart resumes delivery within seconds).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import uuid
 
 from storage.interface import Store
 from webhooks import endpoints
-from webhooks.delivery import Settings, claim
+from webhooks.delivery import Settings, claim, free, gone
 from webhooks.runner import Runner
 
 log = logging.getLogger("roster.webhooks")
@@ -40,6 +42,7 @@ class Worker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
         self.runners: dict[str, threading.Thread] = {}
+        self._gone_since: dict[str, float] = {}
         self._thread = threading.Thread(target=self._supervise, name="webhooks", daemon=True)
 
     def start(self) -> Worker:
@@ -66,15 +69,28 @@ class Worker:
             thread = self.runners.get(record["id"])
             if thread is not None and thread.is_alive():
                 continue
-            if not self._claimable(record):
+            claimable = self._claimable(record)
+            if not claimable:
                 continue
-            if claim(self.store, record["id"], self.owner, self.settings):
+            take_from = claimable if isinstance(claimable, str) else None
+            if claim(self.store, record["id"], self.owner, self.settings, take_from):
                 runner = Runner(self, record["id"])
                 thread = threading.Thread(target=runner.run, name=f"webhook-{record['id']}")
                 thread.daemon = True
                 self.runners[record["id"]] = thread
                 thread.start()
 
-    def _claimable(self, record: dict) -> bool:
+    def _claimable(self, record: dict) -> str | bool:
+        """Whether this process may take the endpoint now; the owner to take it from, when
+        that is a process of this machine that is gone."""
         lease = record.get("lease")
-        return lease is None or lease["owner"] == self.owner or lease["until"] < time.time()
+        if free(lease, self.owner, time.time()):
+            return True
+        if not gone(lease["owner"]):
+            return False
+        # Its last attempts may have started just before it died: wait out the timeout they
+        # had, so that no two attempts of one event are ever in flight at once.
+        first = self._gone_since.setdefault(lease["owner"], time.monotonic())
+        if time.monotonic() - first < self.settings.timeout:
+            return False
+        return lease["owner"]
