@@ -7,7 +7,8 @@ Two kinds of data live in a store:
   and ``meta`` (``resourceType``, ``created``, ``lastModified``, ``version``); it never sets
   ``meta.location``, which depends on the public URL.
 - **Records**: small keyed tables the service keeps about itself (``idps``, ``tokens``,
-  ``admins``, ``settings``, ``apikeys``). A record is a JSON-able dict.
+  ``admins``, ``settings``, ``apikeys``, ``webhooks``; ``webhook_deliveries``, the delivery
+  log, is the one that grows: one record per event and endpoint). A record is a JSON-able dict.
 - **The audit trail**: admin actions (``audit.py`` writes them), appended durably, read newest
   first, dropped once older than the retention the caller names.
 
