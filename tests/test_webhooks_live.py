@@ -106,6 +106,29 @@ def test_kill_9_in_the_middle_of_deliveries_loses_nothing(tmp_path, config_file,
     check_order(receiver, events)
 
 
+def test_sigterm_stops_cleanly_and_gives_the_endpoints_back(tmp_path, config_file, receiver):
+    data_dir = tmp_path / "data"
+    app = create_app({"data_dir": str(data_dir), "secret_key": "k"})
+    store = storage.get_store(app)
+    idp = create_idp(store, "Okta", "okta")["id"]
+    token = tokens.issue(store, idp)
+    record, secret = endpoints.add(store, receiver.url, allow_private=True)
+    storage.close_store(app)
+    receiver.secrets.append(secret)
+    server = LiveServer(data_dir, "--config", config_file)
+    try:
+        provision(server, idp, token, 1, [])
+        receiver.until(lambda r: len(r.arrived) >= 2, what="deliveries: the endpoint is held")
+    finally:
+        code = server.stop()  # SIGTERM
+    assert code == 0, "".join(server.output)
+    assert "Traceback" not in "".join(server.output)
+    app = create_app({"data_dir": str(data_dir), "secret_key": "k"})
+    lease = storage.get_store(app).get_record(endpoints.TABLE, record["id"])["lease"]
+    storage.close_store(app)
+    assert lease is None  # another process may take the endpoint now, not in lease_seconds
+
+
 def test_three_processes_share_the_deliveries(database_url, tmp_path, config_file, receiver):
     store = PostgresStore(database_url)
     try:
