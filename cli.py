@@ -16,6 +16,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+import clock
+import durations
 import storage
 import tokens
 from providers import KINDS, create_idp, delete_idp, endpoint, summary
@@ -73,17 +75,22 @@ def idp_create(name: str, kind: str, as_json: bool) -> None:
 def idp_list(as_json: bool) -> None:
     """List identity providers with their synchronized users and groups."""
     store = _store()
-    rows = [summary(store, r) for r in sorted(store.records("idps"), key=lambda r: r["created"])]
+    records = sorted(store.records("idps"), key=lambda r: r["created"])
+    rows = [summary(store, r, clock.now()) for r in records]
     if as_json:
         _emit(True, rows, "")
         return
     header = ("ID", "NAME", "KIND", "USERS", "GROUPS", "TOKEN")
-    table = [header] + [
-        (r["id"], r["name"], r["kind"], str(r["users"]), str(r["groups"]), r["token"]) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    _table(
+        header,
+        [
+            (r["id"], r["name"], r["kind"], str(r["users"]), str(r["groups"]), r["token"])
+            for r in rows
+        ],
+    )
+    for r in rows:
+        for warning in r["token_warnings"]:
+            click.echo(f"warning: {r['name']}: {warning}")
 
 
 @idp_group.command("delete")
@@ -107,26 +114,120 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
     )
 
 
+def _duration(least, most):
+    """A click callback that turns ``90m``/``24h``/``7d`` into a timedelta, or refuses."""
+
+    def convert(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            return durations.parse(value, least=least, most=most)
+        except durations.BadDuration as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return convert
+
+
 @token_group.command("generate")
 @click.argument("idp")
+@click.option(
+    "--keep-old",
+    metavar="DURATION",
+    callback=_duration(min(tokens.GRACE), max(tokens.GRACE)),
+    help="Keep the live token working this long (1h, 24h or 7d) instead of revoking it now.",
+)
+@click.option(
+    "--expires-in",
+    metavar="DURATION",
+    callback=_duration(*tokens.LIFETIME),
+    help="Make the new token stop working after this long (e.g. 90d); default: never.",
+)
+@click.option("--label", help="A name to recognise the token by (default: Token N).")
 @json_option
-def token_generate(idp: str, as_json: bool) -> None:
-    """Issue a new token (revoking the previous one) and print endpoint and token once."""
+def token_generate(idp, keep_old, expires_in, label, as_json: bool) -> None:
+    """Issue a new token and print endpoint and token once.
+
+    The previous token is revoked at once, unless --keep-old keeps it working for a grace
+    period while the IdP is given the new one."""
     store = _store()
     find_idp(store, idp)
-    token = tokens.issue(store, idp)
-    data = {"endpoint": endpoint(current_app.config["ROSTER"], idp), "token": token}
+    try:
+        record, token = tokens.rotate(
+            store, idp, now=clock.now(), label=label, keep_old=keep_old, expires_in=expires_in
+        )
+    except tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    data = {
+        "endpoint": endpoint(current_app.config["ROSTER"], idp),
+        "token": token,
+        **_token_row(record, clock.now()),
+    }
     _emit(as_json, data, f"endpoint: {data['endpoint']}\ntoken: {data['token']}")
+
+
+def _token_row(record: dict, now) -> dict:
+    """A token as ``token list`` shows it: never its plaintext, nor its digest."""
+    return {
+        "id": tokens.public_id(record),
+        "label": record.get("label") or "",
+        "prefix": record["prefix"],
+        "created": record["created"],
+        "last_used": record["last_used"],
+        "expires": record.get("expires"),
+        "revoked": record["revoked"],
+        "state": tokens.status(record, now),
+    }
+
+
+@token_group.command("list")
+@click.argument("idp")
+@json_option
+def token_list(idp: str, as_json: bool) -> None:
+    """List the IdP's tokens, newest first, with their state and last use."""
+    store = _store()
+    find_idp(store, idp)
+    now = clock.now()
+    rows = [_token_row(r, now) for r in tokens.tokens_of(store, idp)]
+    if as_json:
+        _emit(True, rows, "")
+        return
+    if not rows:
+        click.echo(f"no tokens for {idp} (see 'token generate')")
+        return
+    header = ("ID", "LABEL", "PREFIX", "STATE", "CREATED", "LAST USED", "EXPIRES")
+    _table(
+        header,
+        [
+            (r["id"], r["label"], r["prefix"] + "…", r["state"], r["created"],
+             r["last_used"] or "never", r["expires"] or "never")
+            for r in rows
+        ],
+    )  # fmt: skip
+    for warning in tokens.warnings(tokens.tokens_of(store, idp), now):
+        click.echo(f"warning: {warning}")
+
+
+def _table(header: tuple, body: list[tuple]) -> None:
+    table = [header, *body]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 @token_group.command("revoke")
 @click.argument("idp")
+@click.argument("token_id", required=False)
 @json_option
-def token_revoke(idp: str, as_json: bool) -> None:
-    """Revoke the IdP's token: SCIM requests with it are refused from now on."""
+def token_revoke(idp: str, token_id: str | None, as_json: bool) -> None:
+    """Revoke the IdP's token TOKEN_ID (see 'token list'), or every live one without it:
+    SCIM requests with it are refused from now on."""
     store = _store()
     find_idp(store, idp)
-    count = tokens.revoke(store, idp)
+    count = tokens.revoke(store, idp, token_id, now=clock.now())
+    if token_id is not None and not count:
+        raise click.ClickException(
+            f"{idp} has no live token with id {token_id!r} (see 'token list {idp}')"
+        )
     _emit(as_json, {"idp": idp, "revoked": count}, f"revoked {count} token(s) of {idp}")
 
 

@@ -26,15 +26,19 @@ def endpoint(values: dict, idp: str) -> str:
     return f"{public}/scim/v2/{idp}"
 
 
-def summary(store: storage.Store, record: dict) -> dict:
-    """Return an IdP's row: id, name, kind, synchronized counts, token state."""
+def summary(store: storage.Store, record: dict, now: datetime | None = None) -> dict:
+    """Return an IdP's row: id, name, kind, synchronized counts, token state and what to warn
+    about its tokens (one about to stop, an old one still in use)."""
+    now = now or datetime.now(UTC)
+    history = tokens.tokens_of(store, record["id"])
     return {
         "id": record["id"],
         "name": record["name"],
         "kind": record["kind"],
         "users": store.count("User", record["id"]),
         "groups": store.count("Group", record["id"]),
-        "token": tokens.state(store, record["id"]),
+        "token": tokens.state(store, record["id"], now),
+        "token_warnings": tokens.warnings(history, now),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+import clock
 from console import forms, hints
 from providers import create_idp, delete_idp, summary, update_idp
 from storage import Store, get_request_log, get_store
@@ -27,7 +28,7 @@ def all_idps(store: Store) -> list[dict]:
 def row(store: Store, record: dict) -> dict:
     """Return what the table shows of an IdP: its summary and the time of its last request."""
     last = get_request_log().entries(record["id"], limit=1)
-    return {**summary(store, record), "last_request": last[0] if last else None}
+    return {**summary(store, record, clock.now()), "last_request": last[0] if last else None}
 
 
 def _sentence(message: str) -> str:

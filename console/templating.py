@@ -14,7 +14,12 @@ from console import hints
 from console.security import csrf_token
 from providers import KINDS
 
-TOKEN_STATES = {"none": "No token", "active": "Active", "revoked": "Revoked"}
+TOKEN_STATES = {
+    "none": "No token",
+    "active": "Active",
+    "expired": "Expired",
+    "revoked": "Revoked",
+}
 
 
 def parse_time(value: str | None) -> datetime | None:
