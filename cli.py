@@ -20,7 +20,8 @@ import clock
 import durations
 import storage
 import tokens
-from providers import KINDS, create_idp, delete_idp, endpoint, summary
+from lifecycle import policy
+from providers import KINDS, create_idp, delete_idp, endpoint, set_policy, summary
 from storage import migrate
 from storage.backup import backup
 from storage.postgres_store import describe
@@ -126,6 +127,31 @@ def _duration(least, most):
             raise click.BadParameter(str(exc)) from None
 
     return convert
+
+
+@idp_group.command("policy")
+@click.argument("idp")
+@click.option("--on-delete", help="What a SCIM DELETE of a user does: delete or deactivate.")
+@click.option("--keep-days", help="Days a deactivated user is kept before it is deleted.")
+@click.option("--guard", help="The mass-deprovisioning guard: on or off.")
+@click.option("--guard-users", help="Hold once more than this many users are deprovisioned…")
+@click.option("--guard-percent", help="…and more than this percent of the active users…")
+@click.option("--guard-minutes", help="…within this many minutes.")
+@json_option
+def idp_policy(idp: str, as_json: bool, **changes) -> None:
+    """Show the IdP's deprovisioning policy, or change the parts given."""
+    store = _store()
+    record = find_idp(store, idp)
+    current = policy.of(record)
+    if any(v is not None for v in changes.values()):
+        try:
+            current = policy.check(changes, current)
+        except policy.BadPolicy as exc:
+            option = "--" + exc.field.replace("_", "-")
+            raise click.ClickException(f"{option}: {exc}") from None
+        set_policy(store, idp, current)
+    text = policy.describe(current)
+    _emit(as_json, {"idp": idp, **current.to_record()}, f"{text['on_delete']}\n{text['guard']}")
 
 
 @token_group.command("generate")

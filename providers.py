@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import storage
 import tokens
+from lifecycle.policy import Policy
 
 KINDS = {
     "jumpcloud": "JumpCloud",
@@ -76,6 +77,12 @@ def update_idp(store: storage.Store, idp: str, name: str, kind: str) -> dict | N
         ):
             raise ValueError(f"an identity provider named {name!r} already exists")
         return store.update_record("idps", idp, lambda r: {**r, "name": name, "kind": kind})
+
+
+def set_policy(store: storage.Store, idp: str, policy: Policy) -> dict | None:
+    """Save an IdP's deprovisioning policy; return the record, or None if there is no such
+    IdP."""
+    return store.update_record("idps", idp, lambda r: {**r, "deprovisioning": policy.to_record()})
 
 
 def delete_idp(store: storage.Store, idp: str) -> None:

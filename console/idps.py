@@ -1,4 +1,5 @@
-"""Settings → Identity Providers: the table, Add identity provider, Edit (General), Delete."""
+"""Settings → Identity Providers: the table, Add identity provider, Edit (General: name, kind
+and the deprovisioning policy), Delete."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 import clock
 from console import forms, hints
-from providers import create_idp, delete_idp, summary, update_idp
+from lifecycle import policy
+from providers import create_idp, delete_idp, set_policy, summary, update_idp
 from storage import Store, get_request_log, get_store
 
 bp = Blueprint("idps", __name__, url_prefix="/settings/identity-providers")
@@ -67,9 +69,8 @@ def new():
 def edit(idp: str):
     """Show and change an IdP's name and kind (Edit → General)."""
     record = find_idp(idp)
-    context = {"idp": record, "hint": hints.HINTS[record["kind"]], "kind": record["kind"]}
     if request.method == "GET":
-        return render_template("idps/edit.html", values=record, errors={}, **context)
+        return _general(record, record, {})
     data, errors = forms.load(forms.IdpForm(), request.form)
     if not errors:
         try:
@@ -79,7 +80,38 @@ def edit(idp: str):
         else:
             flash("Saved.")
             return redirect(url_for(".edit", idp=idp), code=303)
-    return render_template("idps/edit.html", values=request.form, errors=errors, **context), 400
+    return _general(record, request.form, errors), 400
+
+
+def _general(record: dict, values: dict, errors: dict, *, policy_values=None, policy_errors=None):
+    chosen = policy.of(record)
+    return render_template(
+        "idps/edit.html",
+        idp=record,
+        hint=hints.HINTS[record["kind"]],
+        kind=record["kind"],
+        values=values,
+        errors=errors,
+        policy=policy_values or chosen.to_record(),
+        policy_errors=policy_errors or {},
+        policy_text=policy.describe(chosen),
+    )
+
+
+@bp.post("/<idp>/deprovisioning")
+def deprovisioning(idp: str):
+    """Save what a SCIM DELETE means for this IdP and its mass-deprovisioning guard."""
+    record = find_idp(idp)
+    fields = ("on_delete", "keep_days", "guard", "guard_users", "guard_percent", "guard_minutes")
+    given = {name: request.form.get(name, "") for name in fields}
+    try:
+        chosen = policy.check(given)
+    except policy.BadPolicy as exc:
+        errors = {exc.field: str(exc)}
+        return _general(record, record, {}, policy_values=given, policy_errors=errors), 400
+    set_policy(get_store(), idp, chosen)
+    flash("Deprovisioning policy saved.")
+    return redirect(url_for(".edit", idp=idp) + "#deprovisioning", code=303)
 
 
 @bp.route("/<idp>/delete", methods=["GET", "POST"])
