@@ -1,6 +1,9 @@
 """Record every SCIM request in the IdP's request log (``storage.requestlog``) and in the
 process log: when, what, the answer, how long, which client, which resource, and why it
-failed. Never the token (the Authorization header is not read here) and never a password."""
+failed. Never the token (the Authorization header is not read here) and never a password.
+
+Recording runs after the answer is decided, and never changes it: a write that is committed
+is answered as such even when its log entry cannot be written."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 import tokens
 from scim.attributes import last_name
 from storage import get_request_log, get_store
+from storage.requestlog import DatabaseRequestLog, RequestLog
 
 log = logging.getLogger("roster.requests")
 
@@ -135,16 +139,31 @@ def _record(response: Response) -> Response:
     idp = _tenant()
     if not idp or "\x00" in idp:  # no IdP's id holds a NUL (and PostgreSQL cannot look one up)
         return response
+    request_log = get_request_log()
+    try:
+        _keep(idp, response, request_log)
+    except Exception as exc:
+        # The answer is decided (a write may be committed): failing to log it must not turn it
+        # into an error. The request log counts and logs the failure.
+        request_log.failures.record(exc)
+    return response
+
+
+def _keep(idp: str, response: Response, request_log: RequestLog | DatabaseRequestLog) -> None:
+    # A store that has just failed this request is not asked again (it would make the client
+    # wait for it twice), nor a request log kept in it.
+    unavailable = g.get("store_unavailable")
     # Requests for IdPs that do not exist are not kept: anyone could fill the disk with them.
     # (An authenticated request's IdP exists: no need to ask the store again.)
-    if g.get("authenticated_idp") != idp and get_store().get_record("idps", idp) is None:
-        return response
+    if g.get("authenticated_idp") != idp and (
+        unavailable is not None or get_store().get_record("idps", idp) is None
+    ):
+        return
     log_bodies = current_app.config["ROSTER"]["log_bodies"]
     entry, body = _entry(response, log_bodies)
     if log_bodies:
         entry["request_body"] = _redacted_body(_request_body())
         entry["response_body"] = redact(body)
-    get_request_log().append(idp, entry)
     log.info(
         "%s %s %s %s %.1fms %s",
         idp,
@@ -154,4 +173,7 @@ def _record(response: Response) -> Response:
         entry["duration_ms"],
         entry.get("scim_type") or "",
     )
-    return response
+    if unavailable is not None and request_log.in_store:
+        request_log.failures.record(unavailable)  # not tried: it is kept in that store
+    else:
+        request_log.append(idp, entry)

@@ -1,6 +1,7 @@
 """A lock-out that hits only attackers: failures from an address are throttled, but a request
 with a live token (or API key) is served whatever failed before it from the same address, as
-when an attacker and the real IdP sit behind one NAT or reverse proxy."""
+when an attacker and the real IdP sit behind one NAT or reverse proxy; and a correct console
+password is not refused for someone else's failures."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 
 import storage
 from app import create_app
-from tests.conftest import Tenant, backend_config
+from tests.conftest import ADMIN_NAME, ADMIN_PASSWORD, Tenant, backend_config
+from tests.consoletools import csrf_of
 from tokens import apikeys
 
 SHARED = {"REMOTE_ADDR": "203.0.113.9"}
@@ -73,3 +75,30 @@ def test_behind_a_trusted_proxy_the_shared_client_address_is_not_locked_out(
         assert idp.get("/Users", headers=other, environ_base=via).status_code == 401
     finally:
         storage.close_store(proxied)
+
+
+# --- console sign-ins ---------------------------------------------------------------------------
+
+
+def sign_in(client, username: str, password: str, address: str):
+    page = client.get("/sign-in", environ_base={"REMOTE_ADDR": address})
+    data = {"csrf_token": csrf_of(page), "username": username, "password": password}
+    return client.post("/sign-in", data=data, environ_base={"REMOTE_ADDR": address})
+
+
+def test_a_correct_password_is_not_refused_for_someone_elses_failures(app, admin):
+    attacker, colleague = app.test_client(), app.test_client()
+    statuses = [sign_in(attacker, "mallory", "guess", "203.0.113.9").status_code for _ in range(20)]
+    assert statuses == [400] * 5 + [429] * 15
+    assert sign_in(attacker, ADMIN_NAME, "a wrong guess", "203.0.113.9").status_code == 400
+    # The admin, behind the same NAT as the attacker, signs in at once.
+    assert sign_in(colleague, ADMIN_NAME, ADMIN_PASSWORD, "203.0.113.9").status_code == 303
+
+
+def test_guesses_at_one_username_from_one_address_are_still_refused(app, admin):
+    attacker, elsewhere = app.test_client(), app.test_client()
+    for _ in range(5):
+        sign_in(attacker, ADMIN_NAME, "a wrong guess", "203.0.113.9")
+    # Refused before the password is checked, even a right one: a sixth guess costs nothing.
+    assert sign_in(attacker, ADMIN_NAME, ADMIN_PASSWORD, "203.0.113.9").status_code == 429
+    assert sign_in(elsewhere, ADMIN_NAME, ADMIN_PASSWORD, "198.51.100.7").status_code == 303

@@ -19,6 +19,7 @@ rather than reading a clock, so that callers and tests decide what time it is.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
@@ -27,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from durations import iso, parse_iso, say, until
+from storage.errors import StoreUnavailable
 from storage.interface import Store
 
 PREFIX = "roster_scim_"
@@ -268,7 +270,10 @@ def verify(store: Store, idp: str, token: str, *, now: datetime | None = None) -
 def _touch(store: Store, record: dict, moment: datetime) -> None:
     last = parse_iso(record["last_used"])
     if last is None or moment - last >= TOUCH_EVERY:
-        # Read-modify-write in one step, so that a revocation made meanwhile is kept.
-        store.update_record(
-            "tokens", record["digest"], lambda cur: {**cur, "last_used": _iso(moment)}
-        )
+        # "Last used" is a hint: a read must keep working while the disk is full or read-only
+        # (writes are refused then, and say so themselves).
+        with contextlib.suppress(StoreUnavailable):
+            # Read-modify-write in one step, so that a revocation made meanwhile is kept.
+            store.update_record(
+                "tokens", record["digest"], lambda cur: {**cur, "last_used": _iso(moment)}
+            )

@@ -133,7 +133,14 @@ SIGNED_IN = {
     "edit, replace token?": submitted(
         IDPS + "/{w.idp}/advanced?section=scim", "Generate new token"
     ),
-    "edit, token revoked": submitted(IDPS + "/{w.idp}/advanced?section=scim", "Revoke token"),
+    "edit, token revoked": submitted(
+        IDPS + "/{w.idp}/advanced?section=scim", "Revoke all tokens"
+    ),
+    "edit, deprovisioning, errors": submitted(
+        IDPS + "/{w.idp}/edit",
+        "Save deprovisioning",
+        Days_to_keep_a_deactivated_user_before_deleting_it="0",
+    ),
     "delete identity provider?": signed_in(IDPS + "/{w.idp}/delete"),
     "provisioned users": signed_in(USERS),
     "provisioned users, nothing found": submitted(USERS, "Apply", Search="nobody"),
