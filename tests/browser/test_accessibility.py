@@ -89,7 +89,7 @@ def submitted(path: str, button: str, **fields: str):
         page.goto(world.base + path.format(w=world))
         for label, value in fields.items():
             page.get_by_label(label.replace("_", " "), exact=True).fill(value)
-        page.get_by_role("button", name=button).click()
+        page.get_by_role("button", name=button, exact=True).click()
         page.wait_for_load_state()
 
     return step
