@@ -133,9 +133,7 @@ SIGNED_IN = {
     "edit, replace token?": submitted(
         IDPS + "/{w.idp}/advanced?section=scim", "Generate new token"
     ),
-    "edit, token revoked": submitted(
-        IDPS + "/{w.idp}/advanced?section=scim", "Revoke all tokens"
-    ),
+    "edit, token revoked": submitted(IDPS + "/{w.idp}/advanced?section=scim", "Revoke all tokens"),
     "edit, deprovisioning, errors": submitted(
         IDPS + "/{w.idp}/edit",
         "Save deprovisioning",
