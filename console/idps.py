@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+import audit
 import clock
 from console import forms, hints
 from lifecycle import policy
@@ -38,6 +39,10 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + "."
 
 
+def _deleted(info: dict) -> str:
+    return f"{info['name']}, with {info['users']} users and {info['groups']} groups"
+
+
 @bp.get("")
 def index():
     """List identity providers with their provisioning state and synchronized counts."""
@@ -56,8 +61,10 @@ def new():
         try:
             record = create_idp(get_store(), data["name"], data["kind"])
         except ValueError as exc:
+            audit.record("idp.create", "idp:(new)", "failure", detail=str(exc))
             errors = {"name": _sentence(str(exc)) + " Choose another name."}
         else:
+            audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
             flash(f"Added {record['name']}. Next: generate its SCIM token below.")
             return redirect(
                 url_for("console.provisioning.advanced", idp=record["id"], section="scim"), code=303
@@ -76,8 +83,10 @@ def edit(idp: str):
         try:
             update_idp(get_store(), idp, data["name"], data["kind"])
         except ValueError as exc:
+            audit.record("idp.update", f"idp:{idp}", "failure", detail=str(exc))
             errors = {"name": _sentence(str(exc)) + " Choose another name."}
         else:
+            audit.record("idp.update", f"idp:{idp}", detail=f"{data['name']} ({data['kind']})")
             flash("Saved.")
             return redirect(url_for(".edit", idp=idp), code=303)
     return _general(record, request.form, errors), 400
@@ -107,9 +116,11 @@ def deprovisioning(idp: str):
     try:
         chosen = policy.check(given)
     except policy.BadPolicy as exc:
+        audit.record("idp.update", f"idp:{idp}", "failure", detail=f"{exc.field}: {exc}")
         errors = {exc.field: str(exc)}
         return _general(record, record, {}, policy_values=given, policy_errors=errors), 400
     set_policy(get_store(), idp, chosen)
+    audit.record("idp.update", f"idp:{idp}", detail=f"{record['name']}: {policy.summary(chosen)}")
     flash("Deprovisioning policy saved.")
     return redirect(url_for(".edit", idp=idp) + "#deprovisioning", code=303)
 
@@ -122,5 +133,6 @@ def delete(idp: str):
     if request.method == "GET":
         return render_template("idps/delete.html", idp=info)
     delete_idp(store, idp)
+    audit.record("idp.delete", f"idp:{idp}", detail=_deleted(info))
     flash(f"Deleted {info['name']} with its {info['users']} users and {info['groups']} groups.")
     return redirect(url_for(".index"), code=303)

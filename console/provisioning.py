@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 
+import audit
 import clock
 import durations
 import tokens
@@ -99,14 +100,17 @@ def generate(idp: str):
     keep_old = None if data["old"] in ("", "revoke") else _duration(data["old"])
     expires_in = _duration(data["expires"]) if data["expires"] else None
     try:
-        _, token = tokens.rotate(
+        issued, token = tokens.rotate(
             store, idp, now=now, label=data["label"], keep_old=keep_old, expires_in=expires_in
         )
     except tokens.TokenError as exc:
+        audit.record("token.generate", f"idp:{idp}", "failure", detail=str(exc))
         message = str(exc)
         return _page(
             record, values=request.form, errors={"label": message[:1].upper() + message[1:] + "."}
         ), 400
+    detail = tokens.describe(record["name"], issued, keep_old)
+    audit.record("token.generate", f"idp:{idp}", detail=detail)
     return _page(record, new_token=token)
 
 
@@ -114,7 +118,10 @@ def generate(idp: str):
 def revoke(idp: str):
     """Revoke every live token of the IdP: its SCIM requests are refused from now on."""
     record = find_idp(idp)
-    if tokens.revoke(get_store(), idp, now=clock.now()):
+    revoked = tokens.revoke(get_store(), idp, now=clock.now())
+    detail = f"{record['name']}: every live token, {revoked} revoked"
+    audit.record("token.revoke", f"idp:{idp}", detail=detail)
+    if revoked:
         flash(
             f"Token revoked. {record['name']} can no longer reach Roster until you generate"
             " a new one."
@@ -131,12 +138,16 @@ def revoke_one(idp: str, token_id: str):
     store = get_store()
     known = {tokens.public_id(r): r for r in tokens.tokens_of(store, idp)}
     if token_id not in known:
+        audit.record("token.revoke", f"idp:{idp}", "failure", detail=f"no live token {token_id}")
         abort(404, "There is no such token. It may have been deleted with its IdP.")
-    if tokens.revoke(store, idp, token_id, now=clock.now()):
+    if not tokens.revoke(store, idp, token_id, now=clock.now()):
+        audit.record("token.revoke", f"idp:{idp}", "failure", detail=f"no live token {token_id}")
+        flash("That token was no longer active.")
+    else:
+        detail = f"{record['name']}: token {token_id}, 1 revoked"
+        audit.record("token.revoke", f"idp:{idp}", detail=detail)
         label = known[token_id].get("label") or "The token"
         flash(f"{label} revoked. Requests from {record['name']} with it are refused from now on.")
-    else:
-        flash("That token was no longer active.")
     return redirect(url_for(".advanced", idp=idp, section="scim"), code=303)
 
 

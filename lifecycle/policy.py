@@ -86,6 +86,22 @@ def check(values: dict, current: Policy | None = None) -> Policy:
     )
 
 
+def summary(policy: Policy) -> str:
+    """The policy in one line, as the audit trail keeps it (console and CLI alike)."""
+    deletion = (
+        "a deletion deletes"
+        if policy.on_delete == "delete"
+        else f"a deletion deactivates for {policy.keep_days} days"
+    )
+    guard = (
+        f"guard on (more than {policy.guard_users} users and {policy.guard_percent} % in"
+        f" {policy.guard_minutes} min)"
+        if policy.guard
+        else "guard off"
+    )
+    return f"deprovisioning: {deletion}; {guard}"
+
+
 def describe(policy: Policy) -> dict[str, str]:
     """Return the policy in sentences, for the console and ``idp policy``."""
     if policy.on_delete == "delete":

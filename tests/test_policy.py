@@ -160,3 +160,20 @@ def test_cli_refuses_bad_input_and_changes_nothing(runner, store, args, message)
 def test_cli_policy_of_an_unknown_idp(runner):
     result = invoke(runner, "idp", "policy", "nope")
     assert result.exit_code == 1 and "no identity provider" in result.output
+
+
+def test_console_and_cli_audit_a_policy_change_alike(signed_in, runner, store):
+    idp = create_idp(store, "Okta", "okta")["id"]
+    save(signed_in, idp, FORM)
+    save(signed_in, idp, {**FORM, "keep_days": "0"})
+    invoke(runner, "idp", "policy", idp, "--guard", "off")
+    _, found = store.audit_entries(action="idp.update")
+    trail = [(e["actor"], e["outcome"], e["detail"]) for e in reversed(found)]
+    summary = "a deletion deactivates for 14 days"
+    assert trail == [
+        ("ada", "success",
+         f"Okta: deprovisioning: {summary}; guard on (more than 50 users and 5 % in 30 min)"),
+        ("ada", "failure",
+         "keep_days: The days to keep a user must be a whole number from 1 to 3,650."),
+        ("cli", "success", f"Okta: deprovisioning: {summary}; guard off"),
+    ]  # fmt: skip

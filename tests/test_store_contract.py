@@ -345,3 +345,15 @@ def test_delete_idp_removes_everything_it_owns(store):
     assert store.get_record("tokens", "digest") is None
     assert store.get_record("tokens", "other") == {"idp": OTHER}
     assert store.get("User", OTHER, kept["id"])["userName"] == "ann"
+
+
+def test_get_each_reads_several_of_one_kind_and_tenant(store):
+    ann = store.create("User", IDP, user("ann"))
+    bob = store.create("User", IDP, user("bob"))
+    team = store.create("Group", IDP, {"schemas": [], "displayName": "Team"})
+    theirs = store.create("User", OTHER, user("cy"))
+    found = store.get_each("User", IDP, [ann["id"], bob["id"], team["id"], theirs["id"], "x"])
+    assert found == {ann["id"]: ann, bob["id"]: bob}
+    found[ann["id"]]["userName"] = "changed"  # a copy
+    assert store.get("User", IDP, ann["id"])["userName"] == "ann"
+    assert store.get_each("User", IDP, []) == {}

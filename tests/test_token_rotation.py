@@ -315,3 +315,50 @@ def test_cli_revoke_of_an_unknown_token_id_is_an_error(runner, store, idp):
 def test_cli_list_of_an_unknown_idp_is_an_error(runner):
     result = invoke(runner, "token", "list", "nope")
     assert result.exit_code == 1 and "no identity provider" in result.output
+
+
+# --- the audit trail: the console and the CLI leave the same entries ----------------------------
+
+
+def details(store, action: str) -> list[tuple[str, str, str]]:
+    """(actor, outcome, detail) of the audit entries of ``action``, oldest first."""
+    _, found = store.audit_entries(action=action)
+    return [(e["actor"], e["outcome"], e["detail"]) for e in reversed(found)]
+
+
+def test_console_and_cli_audit_rotation_and_revocation_alike(signed_in, runner, store, idp):
+    generate(signed_in, idp, label="First")
+    generate(signed_in, idp, label="Second", old="24h")
+    second = tokens.tokens_of(store, idp)[0]
+    submit(
+        signed_in,
+        f"{IDPS}/{idp}/tokens/{second['id']}/revoke",
+        page=f"{IDPS}/{idp}/advanced",
+    )
+    invoke(runner, "token", "generate", idp, "--label", "Third", "--keep-old", "24h")
+    third = tokens.tokens_of(store, idp)[0]
+    invoke(runner, "token", "revoke", idp, third["id"])
+    invoke(runner, "token", "revoke", idp, "nope")
+    generated = details(store, "token.generate")
+    assert [(actor, outcome) for actor, outcome, _ in generated] == [
+        ("ada", "success"), ("ada", "success"), ("cli", "success"),
+    ]  # fmt: skip
+    assert generated[1][2] == (
+        f"Okta: Second (id {second['id']}); the previous token kept for 24 hours"
+    )
+    assert (
+        generated[2][2] == f"Okta: Third (id {third['id']}); the previous token kept for 24 hours"
+    )
+    assert details(store, "token.revoke") == [
+        ("ada", "success", f"Okta: token {second['id']}, 1 revoked"),
+        ("cli", "success", f"Okta: token {third['id']}, 1 revoked"),
+        ("cli", "failure", "no live token nope"),
+    ]
+    assert all("roster_scim_" not in detail for _, _, detail in generated)
+
+
+def test_refused_generation_is_audited_as_a_failure(runner, store, idp):
+    tokens.issue(store, idp)
+    invoke(runner, "token", "generate", idp, "--keep-old", "2h")
+    ((actor, outcome, detail),) = details(store, "token.generate")
+    assert (actor, outcome) == ("cli", "failure") and "kept for 1 hour, 24 hours" in detail

@@ -246,6 +246,16 @@ def warnings(records: list[dict], now: datetime) -> list[str]:
     return found
 
 
+def describe(idp_name: str, record: dict, keep_old: timedelta | None) -> str:
+    """A new token as the audit trail names it (never the token, nor its prefix): the same
+    words from the console and the CLI."""
+    text = f"{idp_name}: {record['label']} (id {public_id(record)})"
+    if record.get("expires"):
+        text += f", expires {record['expires']}"
+    previous = f"kept for {say(keep_old)}" if keep_old else "revoked"
+    return f"{text}; the previous token {previous}"
+
+
 def verify(store: Store, idp: str, token: str, *, now: datetime | None = None) -> bool:
     """Return whether ``token`` is a live token of ``idp`` at ``now``; record when it was last
     used.
