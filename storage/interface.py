@@ -25,13 +25,14 @@ Promises every backend keeps:
 - Every resource write records its change events (``scim.events``) in the same step: the same
   journal line, the same transaction. An acknowledged write has all its events and an event
   exists only for a write that was made, crash or not. A write that changes nothing (``meta``
-  aside) is not made: no event, and ``meta.version`` stays as it was.
+  aside; members in another order are the same members) is not made: no event, and
+  ``meta.version`` stays as it was.
 - Events get ``seq`` numbers that increase in commit order across the whole installation: a
   reader that has seen ``seq`` N never later finds a new event below N (with several
   processes on one PostgreSQL database too). Numbers may skip (a rolled back transaction).
 
 ``source``, which every resource write takes, is the ``source`` of its events: ``{"method",
-"path", "request_id"}`` of the request that made it, or None.
+"path", "request_id"}`` of the request that made it, or None (the events then name none).
 """
 
 from __future__ import annotations
