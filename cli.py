@@ -1,6 +1,7 @@
 """Admin commands: ``flask --app app idp …``, ``token …``, ``apikey …``, ``log``, ``audit``,
-``backup`` and ``migrate``. Each change an admin makes here is recorded in the audit trail
-(``audit.py``) as ``cli`` with the OS user, as the console records it with the signed-in admin.
+``backup``, ``migrate`` (and ``hold …``, in ``lifecycle.cli``). Each change an admin makes
+here is recorded in the audit trail (``audit.py``) as ``cli`` with the OS user, as the
+console records it with the signed-in admin.
 
 Every command takes ``--json``; errors go to stderr with exit status 1. The commands open the
 same data folder as the server, under the same folder lock: while a server holds it, they
@@ -24,6 +25,7 @@ import durations
 import storage
 import tokens
 from lifecycle import policy
+from lifecycle.cli import hold_group
 from providers import KINDS, create_idp, delete_idp, endpoint, set_policy, summary
 from storage import check, migrate
 from storage.backup import backup
@@ -59,6 +61,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(migrate_command)
     app.cli.add_command(check_command)
     app.cli.add_command(recover_command)
+    app.cli.add_command(hold_group)
 
 
 def _store() -> storage.Store:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import storage
 import tokens
+from lifecycle import holds
 from lifecycle.policy import Policy
 
 KINDS = {
@@ -85,10 +86,14 @@ def set_policy(store: storage.Store, idp: str, policy: Policy) -> dict | None:
     return store.update_record("idps", idp, lambda r: {**r, "deprovisioning": policy.to_record()})
 
 
-def delete_idp(store: storage.Store, idp: str, source: dict | None = None) -> None:
+def delete_idp(
+    store: storage.Store, idp: str, source: dict | None = None, now: datetime | None = None
+) -> None:
     """Delete the IdP, its tokens, everything it provisioned and its request log.
 
     ``source``: what asked for it, for the change events of the deletion (a console request;
     the CLI's is ``{"method": "CLI", ...}``)."""
+    # The users only the applications still have (kept or held) are deleted for them first.
+    holds.forget(store, idp, now or datetime.now(UTC), source)
     store.delete_idp(idp, source=source)
     storage.get_request_log().forget(idp)

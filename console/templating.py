@@ -66,4 +66,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def console_globals() -> dict:
-        return {"current_admin": g.get("admin")}
+        # Held changes are announced on every page: they wait for an admin's decision.
+        from console.holds import banners
+
+        return {"current_admin": g.get("admin"), "held_banners": banners()}

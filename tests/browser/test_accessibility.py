@@ -27,6 +27,7 @@ WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 IDPS = "/settings/identity-providers"
 USERS = "/settings/provisioned-users"
 KEYS = "/settings/api-keys"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +118,29 @@ def opened(path: str):
     return step
 
 
+def held(suffix: str = "", then: str | None = None):
+    """Make Entra deactivate 12 of 12 users (the guard holds the last two), open its hold's
+    page (``suffix`` after it), and press ``then`` if given."""
+
+    def step(page, world: World) -> None:
+        store = storage.get_store(world.app)
+        entra = Tenant(world.app.test_client(), store, "Entra", "entra")
+        off = {
+            "schemas": [PATCH],
+            "Operations": [{"op": "replace", "path": "active", "value": False}],
+        }
+        for n in range(12):
+            user = entra.create_user(f"user{n}@entra.example")
+            assert entra.patch(f"/Users/{user['id']}", off).status_code == 200
+        (hold,) = store.records("holds")
+        page.goto(f"{world.base}/settings/held-changes/{hold['id']}{suffix}")
+        if then:
+            page.get_by_role("button", name=then, exact=True).click()
+            page.wait_for_load_state()
+
+    return step
+
+
 def on_phone(step):
     """Take ``step`` at a phone's width, where tables become stacks of cards."""
 
@@ -158,6 +182,11 @@ SIGNED_IN = {
     "api keys, errors": submitted(KEYS, "Create API key"),
     "api keys, new key shown": submitted(KEYS, "Create API key", Name="Billing"),
     "api keys, one revoked": revoked_key,
+    "held changes, none": signed_in("/settings/held-changes"),
+    "held changes, a hold and its banner": held(),
+    "held changes, applied": held(then="Apply"),
+    "held changes, discarded": held(then="Discard"),
+    "phone: held changes": on_phone(held()),
     "activity": signed_in("/activity"),
     "activity, bodies open": opened("/activity"),
     "activity, only failures": signed_in("/activity?errors=1"),
