@@ -362,3 +362,13 @@ def test_refused_generation_is_audited_as_a_failure(runner, store, idp):
     invoke(runner, "token", "generate", idp, "--keep-old", "2h")
     ((actor, outcome, detail),) = details(store, "token.generate")
     assert (actor, outcome) == ("cli", "failure") and "kept for 1 hour, 24 hours" in detail
+
+
+def test_idp_list_warns_like_the_table(runner, store, idp, fake_clock):
+    tokens.rotate(store, idp, now=fake_clock(), label="Short", expires_in=timedelta(days=3))
+    (row,) = json.loads(invoke(runner, "idp", "list", "--json").output)
+    assert row["token"] == "active"
+    (warning,) = row["token_warnings"]
+    assert warning.startswith("Short (roster_scim_") and "stops in 3 days" in warning
+    text_ = invoke(runner, "idp", "list").output
+    assert "warning: Okta: Short (roster_scim_" in text_
