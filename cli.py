@@ -24,9 +24,8 @@ import clock
 import durations
 import storage
 import tokens
-from lifecycle import policy
-from lifecycle.cli import hold_group
-from providers import KINDS, create_idp, delete_idp, endpoint, set_policy, summary
+from lifecycle.cli import hold_group, policy_command
+from providers import KINDS, create_idp, delete_idp, endpoint, summary
 from storage import check, migrate
 from storage.backup import backup
 from storage.postgres_store import describe
@@ -53,6 +52,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(idp_group)
+    idp_group.add_command(policy_command)
     app.cli.add_command(token_group)
     app.cli.add_command(apikey_group)
     app.cli.add_command(show_log)
@@ -157,34 +157,6 @@ def _duration(least, most):
             raise click.BadParameter(str(exc)) from None
 
     return convert
-
-
-@idp_group.command("policy")
-@click.argument("idp")
-@click.option("--on-delete", help="What a SCIM DELETE of a user does: delete or deactivate.")
-@click.option("--keep-days", help="Days a deactivated user is kept before it is deleted.")
-@click.option("--guard", help="The mass-deprovisioning guard: on or off.")
-@click.option("--guard-users", help="Hold once more than this many users are deprovisioned…")
-@click.option("--guard-percent", help="…and more than this percent of the active users…")
-@click.option("--guard-minutes", help="…within this many minutes.")
-@json_option
-def idp_policy(idp: str, as_json: bool, **changes) -> None:
-    """Show the IdP's deprovisioning policy, or change the parts given."""
-    store = _store()
-    record = find_idp(store, idp)
-    current = policy.of(record)
-    if any(v is not None for v in changes.values()):
-        try:
-            current = policy.check(changes, current)
-        except policy.BadPolicy as exc:
-            audit.record("idp.update", f"idp:{idp}", "failure", detail=f"{exc.field}: {exc}")
-            option = "--" + exc.field.replace("_", "-")
-            raise click.ClickException(f"{option}: {exc}") from None
-        set_policy(store, idp, current)
-        detail = f"{record['name']}: {policy.summary(current)}"
-        audit.record("idp.update", f"idp:{idp}", detail=detail)
-    text = policy.describe(current)
-    _emit(as_json, {"idp": idp, **current.to_record()}, f"{text['on_delete']}\n{text['guard']}")
 
 
 @token_group.command("generate")

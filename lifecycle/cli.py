@@ -1,4 +1,5 @@
-"""``flask --app app hold list|show|apply|discard``: the console's Held changes, for scripts.
+"""``flask --app app hold list|show|apply|discard``: the console's Held changes, for scripts;
+and ``flask --app app idp policy``, the IdP's General tab → Deprovisioning.
 
 Like the other admin commands, each takes ``--json``; errors go to stderr with exit status 1
 and change nothing; Apply and Discard leave the audit entries the console's buttons leave.
@@ -9,12 +10,13 @@ from __future__ import annotations
 import json
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 import audit
 import clock
 import storage
-from lifecycle import holds
+from lifecycle import holds, policy
+from providers import set_policy
 
 hold_group = AppGroup("hold", help="Review what the mass-deprovisioning guard held.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -111,3 +113,35 @@ def hold_discard(hold_id: str, as_json: bool) -> None:
         as_json,
         "discarded {changes} held changes of {idp_name}; fix the assignments in {idp_name}",
     )
+
+
+@click.command("policy")
+@click.argument("idp")
+@click.option("--on-delete", help="What a SCIM DELETE of a user does: delete or deactivate.")
+@click.option("--keep-days", help="Days a deactivated user is kept before it is deleted.")
+@click.option("--guard", help="The mass-deprovisioning guard: on or off.")
+@click.option("--guard-users", help="Hold once more than this many users are deprovisioned…")
+@click.option("--guard-percent", help="…and more than this percent of the active users…")
+@click.option("--guard-minutes", help="…within this many minutes.")
+@json_option
+@with_appcontext
+def policy_command(idp: str, as_json: bool, **changes) -> None:
+    """Show the IdP's deprovisioning policy, or change the parts given."""
+    store = _store()
+    record = store.get_record("idps", idp)
+    if record is None:
+        raise click.ClickException(f"no identity provider with id {idp!r} (see 'idp list')")
+    current = policy.of(record)
+    if any(v is not None for v in changes.values()):
+        try:
+            current = policy.check(changes, current)
+        except policy.BadPolicy as exc:
+            audit.record("idp.update", f"idp:{idp}", "failure", detail=f"{exc.field}: {exc}")
+            option = "--" + exc.field.replace("_", "-")
+            raise click.ClickException(f"{option}: {exc}") from None
+        set_policy(store, idp, current)
+        detail = f"{record['name']}: {policy.summary(current)}"
+        audit.record("idp.update", f"idp:{idp}", detail=detail)
+    text = policy.describe(current)
+    data = {"idp": idp, **current.to_record()}
+    click.echo(json.dumps(data, indent=2) if as_json else f"{text['on_delete']}\n{text['guard']}")
