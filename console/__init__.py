@@ -27,6 +27,7 @@ from console import (
     auth,
     directory,
     errors,
+    holds,
     idps,
     provisioning,
     redirects,
@@ -55,6 +56,7 @@ bp.register_blueprint(account.bp)
 bp.register_blueprint(audit.bp)
 bp.register_blueprint(apikeys.bp)
 bp.register_blueprint(webhooks.bp)
+bp.register_blueprint(holds.bp)
 
 
 @bp.get("/")
