@@ -21,7 +21,6 @@ import tokens
 from providers import KINDS, create_idp, delete_idp, endpoint, summary
 from storage import migrate
 from storage.backup import backup
-from storage.postgres_store import describe
 
 # AppGroup runs each command inside the app context, where the store is reachable.
 idp_group = AppGroup("idp", help="Manage identity providers (SCIM tenants).")
@@ -205,7 +204,12 @@ def migrate_command(backend: str, destination: str, as_json: bool) -> None:
             report = migrate.copy_store(tables, backend, destination, bar.update)
     except storage.StoreError as exc:
         raise click.ClickException(str(exc)) from None
-    where = describe(destination) if backend == "postgres" else destination
+    if backend == "postgres":
+        from storage.postgres.store import describe  # psycopg, only when it is used
+
+        where = describe(destination)
+    else:
+        where = destination
     rows = ", ".join(f"{n} {table}" for table, n in report["counts"].items())
     _emit(
         as_json,

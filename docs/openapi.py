@@ -1,6 +1,6 @@
 """Write docs/openapi.json, the OpenAPI 3.1 description of Roster's SCIM API.
 
-Run ``python docs/openapi.py`` after changing ``scim/schemas.py`` or the endpoints; the test
+Run ``python docs/openapi.py`` after changing ``scim/core/schemas.py`` or the endpoints; the test
 suite fails while the shipped file differs from what ``scim.openapi.describe()`` generates.
 """
 

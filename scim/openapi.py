@@ -1,4 +1,4 @@
-"""An OpenAPI 3.1 description of the SCIM API, generated from ``scim.schemas`` so that it
+"""An OpenAPI 3.1 description of the SCIM API, generated from ``scim.core.schemas`` so that it
 cannot drift from what the server validates and returns; served without authentication at
 ``/scim/v2/openapi.json`` and shipped as ``docs/openapi.json`` (``python docs/openapi.py``).
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from scim.attributes import Attribute, ResourceType
-from scim.discovery_docs import LIST_RESPONSE
-from scim.errors import ERROR_SCHEMA
-from scim.messages import PATCH_OP, SEARCH_REQUEST
-from scim.schemas import GROUP_TYPE, USER_TYPE
+from scim.core.attributes import Attribute, ResourceType
+from scim.core.discovery_docs import LIST_RESPONSE
+from scim.core.errors import ERROR_SCHEMA
+from scim.core.messages import PATCH_OP, SEARCH_REQUEST
+from scim.core.schemas import GROUP_TYPE, USER_TYPE
 
 bp = Blueprint("openapi", __name__)
 
@@ -396,7 +396,7 @@ def describe() -> dict:
                 "SCIM 2.0 (RFC 7643, RFC 7644) for Users and Groups, one tenant per identity "
                 "provider at /scim/v2/{idp}. Every operation but this document needs the "
                 "IdP's bearer token. Errors are RFC 7644 §3.12 bodies. Generated from "
-                "scim/schemas.py by docs/openapi.py."
+                "scim/core/schemas.py by docs/openapi.py."
             ),
         },
         "security": [{"bearer": []}],

@@ -1,4 +1,4 @@
-"""Record every SCIM request in the IdP's request log (``storage.requestlog``) and in the
+"""Record every SCIM request in the IdP's request log (``storage.get_request_log``) and in the
 process log: when, what, the answer, how long, which client, which resource, and why it
 failed. Never the token (the Authorization header is not read here) and never a password."""
 
@@ -13,7 +13,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 import tokens
-from scim.attributes import last_name
+from scim.core.attributes import last_name
 from storage import get_request_log, get_store
 
 log = logging.getLogger("roster.requests")

@@ -13,15 +13,15 @@ from functools import partial
 
 from flask import Blueprint, current_app, g, request
 
-from scim import errors, membership
-from scim.attributes import ResourceType
-from scim.discovery_docs import list_response
-from scim.filter import attribute_paths, parse_filter
+from scim.core import errors, membership
+from scim.core.attributes import ResourceType
+from scim.core.discovery_docs import list_response
+from scim.core.filter import attribute_paths, parse_filter
+from scim.core.messages import load_patch, load_query, load_search
+from scim.core.models import load_resource
+from scim.core.patch import apply_patch
+from scim.core.projection import Shown, project, sort_key, split_attribute_list
 from scim.http import read_json, scim_response
-from scim.messages import load_patch, load_query, load_search
-from scim.models import load_resource
-from scim.patch import apply_patch
-from scim.projection import Shown, project, sort_key, split_attribute_list
 from storage import get_store
 
 Hook = Callable[..., dict]
@@ -41,7 +41,7 @@ class Kind:
     ``current``'s own, unchanged (a membership PATCH): only they need checking.
     ``decorate(resource, shown)`` returns ``resource`` with derived attributes added (a
     User's ``groups``, members' ``$ref``) before projection, leaving ``resource`` itself
-    unmodified; ``shown`` (``scim.projection.Shown``) says which attributes the response
+    unmodified; ``shown`` (``scim.core.projection.Shown``) says which attributes the response
     carries, so that what it leaves out is not derived. ``seal(new)`` runs before the lock is
     taken, for slow work that needs nothing from the store (hashing a password): every writer
     of every tenant waits on the lock, so it must be held for as short a time as possible.

@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, g
 
 from scim import resources
-from scim.attributes import last_name
-from scim.projection import Shown
+from scim.core.attributes import last_name
+from scim.core.projection import Shown
+from scim.core.schemas import ENTERPRISE_USER_URN, USER_TYPE
 from scim.resources import Kind, base_url
-from scim.schemas import ENTERPRISE_USER_URN, USER_TYPE
 from storage import get_store
 from tokens.passwords import hash_password
 
@@ -66,7 +66,7 @@ def decorate(user: dict, shown: Shown) -> dict:
     manager = enterprise.get("manager")
     if manager and manager.get("value"):
         # RFC 7643 §4.3: manager.$ref is the URI of the manager's User resource. Like members'
-        # $ref, it is computed from value (scim.models drops the client's).
+        # $ref, it is computed from value (scim.core.models drops the client's).
         manager = {**manager, "$ref": f"{base}/Users/{manager['value']}"}
         user[ENTERPRISE_USER_URN] = {**enterprise, "manager": manager}
     groups = _groups_of(user["id"]) if shown("groups") else []

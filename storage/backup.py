@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage import files
 from storage.errors import StoreUnavailable
+from storage.tinydb import files
 
 ATTEMPTS = 5
 

@@ -24,15 +24,21 @@ Promises every backend keeps:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from scim.filter import Expr
+from scim.core.filter import Expr
 
 RESOURCE_KINDS = ("User", "Group")
 RECORD_TABLES = ("idps", "tokens", "admins", "settings")
 # Per kind: the attribute whose case-folded value is unique within an IdP.
 UNIQUE = {"User": "userName", "Group": "displayName"}
+
+
+# The IdP ids a request log keeps entries for: anything else (a path trick, a NUL) is ignored
+# rather than made into a file name or a row.
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def fold(value: object) -> str | None:

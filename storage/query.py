@@ -3,10 +3,10 @@ filters in Python. Runs without the store's lock: documents are never mutated in
 
 from __future__ import annotations
 
-from scim.evaluate import matches
-from scim.filter import AttrPath, Compare, Expr, ValuePath
-from scim.projection import sort_resources
-from scim.schemas import RESOURCE_TYPES
+from scim.core.evaluate import matches
+from scim.core.filter import AttrPath, Compare, Expr, ValuePath
+from scim.core.projection import sort_resources
+from scim.core.schemas import RESOURCE_TYPES
 from storage.clone import clone
 
 # Attributes with an index, per kind: (attribute name folded, index name).

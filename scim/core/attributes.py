@@ -1,7 +1,7 @@
 """The vocabulary of SCIM schemas: attributes, schemas, resource types and path resolution.
 
 RFC 7643 §2.2 lists the characteristics every attribute has; §7 says how a schema describes
-them. The concrete User, EnterpriseUser and Group definitions live in ``scim.schemas``. Nothing
+them. The concrete User, EnterpriseUser and Group definitions live in ``scim.core.schemas``. Nothing
 here imports Flask.
 """
 

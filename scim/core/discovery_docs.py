@@ -6,7 +6,7 @@ each document's ``meta.location`` is built from it. Nothing here imports Flask.
 
 from __future__ import annotations
 
-from scim.attributes import ResourceType, Schema
+from scim.core.attributes import ResourceType, Schema
 
 SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"

@@ -1,7 +1,7 @@
 """Evaluate parsed SCIM filters against resources (RFC 7644 §3.4.2.2).
 
 Plain functions over dicts; nothing here imports Flask. Choices the RFC leaves open are listed
-in ``scim.filter``'s docstring.
+in ``scim.core.filter``'s docstring.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from scim.attributes import Attribute, ResourceType
-from scim.errors import InvalidFilter
-from scim.filter import (
+from scim.core.attributes import Attribute, ResourceType
+from scim.core.errors import InvalidFilter
+from scim.core.filter import (
     _NUMBER_RE,
     _TEXT_OPS,
     And,

@@ -8,7 +8,7 @@ import math
 
 from marshmallow import ValidationError, fields, validate
 
-from scim.errors import InvalidValue
+from scim.core.errors import InvalidValue
 
 MAX_STRING = 65_536
 MAX_ITEMS = 100_000

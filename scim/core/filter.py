@@ -1,5 +1,5 @@
 """SCIM filters and attribute paths (RFC 7644 §3.4.2.2, §3.5.2): parse and print them.
-Evaluation lives in ``scim.evaluate``.
+Evaluation lives in ``scim.core.evaluate``.
 
 Plain functions over dicts; nothing here imports Flask.
 
@@ -32,8 +32,8 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from scim.attributes import CORE_GROUP, CORE_USER, ENTERPRISE_USER
-from scim.errors import InvalidFilter, InvalidPath
+from scim.core.attributes import CORE_GROUP, CORE_USER, ENTERPRISE_USER
+from scim.core.errors import InvalidFilter, InvalidPath
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ operations of three shapes:
     {"op": "remove", "path": "members[value eq \\"<id>\\"]"}
     {"op": "remove", "path": "members", "value": [{"value": "<id>"}, ...]}
 
-The general engine copies the whole resource (``scim.patch``) and the result is validated
-again member by member (``scim.models``): about a second for a group of 10,000. ``plan``
+The general engine copies the whole resource (``scim.core.patch``) and the result is validated
+again member by member (``scim.core.models``): about a second for a group of 10,000. ``plan``
 recognises a PATCH made only of these shapes, and ``apply`` carries it out on the members it
 names, with the same result as ``apply_patch`` followed by ``load_resource`` (``tests/
 test_membership.py`` checks the two against each other). Anything else, and any value that
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from itertools import compress
 from operator import eq, is_, itemgetter, not_
 
-from scim.attributes import ResourceType
-from scim.errors import InvalidFilter, InvalidPath, InvalidValue
-from scim.filter import Compare, parse_path
-from scim.models import load_values
+from scim.core.attributes import ResourceType
+from scim.core.errors import InvalidFilter, InvalidPath, InvalidValue
+from scim.core.filter import Compare, parse_path
+from scim.core.models import load_values
 
 MEMBERS = "members"
 
@@ -76,7 +76,7 @@ def _step(operation: dict, rtype: ResourceType) -> Step | None:
 
 def _filtered_remove(op: str, expr: object, value: object) -> Step | None:
     # members[value eq "id"]: RFC 7644 §3.5.2.2. members.value is not caseExact, so the
-    # comparison folds case (RFC 7644 §3.4.2.2), as scim.evaluate does.
+    # comparison folds case (RFC 7644 §3.4.2.2), as scim.core.evaluate does.
     if op != "remove" or value is not None or not isinstance(expr, Compare):
         return None
     path = expr.path

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from scim.errors import InvalidSyntax, InvalidValue, NoTarget
-from scim.fields import Text, describe, lower_keys, require_schema
+from scim.core.errors import InvalidSyntax, InvalidValue, NoTarget
+from scim.core.fields import Text, describe, lower_keys, require_schema
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"

@@ -1,7 +1,7 @@
 """Marshmallow at the edge: validate and normalise what SCIM clients send.
 
-The resource schemas are generated from the attribute definitions in ``scim.schemas``, so a
-field list is never written twice. Every failure leaves as a ``scim.errors.ScimError`` whose
+The resource schemas are generated from the attribute definitions in ``scim.core.schemas``, so a
+field list is never written twice. Every failure leaves as a ``scim.core.errors.ScimError`` whose
 detail names the attribute (``emails[0].primary: Not a valid boolean.``); a marshmallow
 ``ValidationError`` never escapes. Nothing here imports Flask, and inputs are never mutated.
 """
@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
 
-from scim.attributes import Attribute, ResourceType, split_urn
-from scim.attributes import Schema as ScimSchema
-from scim.errors import InvalidSyntax, InvalidValue
-from scim.fields import SCALARS, Complex, Multi, describe, require_schema
+from scim.core.attributes import Attribute, ResourceType, split_urn
+from scim.core.attributes import Schema as ScimSchema
+from scim.core.errors import InvalidSyntax, InvalidValue
+from scim.core.fields import SCALARS, Complex, Multi, describe, require_schema
 
 # Multi-valued attributes whose elements point at resources by id (RFC 7643 §4.2): each needs
 # a value, and a value counts once, since IdPs repeat "add"s for members already there.

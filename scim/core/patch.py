@@ -12,10 +12,10 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from scim.attributes import Attribute, ResourceType, Schema, split_urn
-from scim.errors import InvalidPath, InvalidValue, Mutability, NoTarget
-from scim.evaluate import element_matches
-from scim.filter import And, Compare, Expr, PatchPath, parse_path
+from scim.core.attributes import Attribute, ResourceType, Schema, split_urn
+from scim.core.errors import InvalidPath, InvalidValue, Mutability, NoTarget
+from scim.core.evaluate import element_matches
+from scim.core.filter import And, Compare, Expr, PatchPath, parse_path
 
 # Read-only attributes that clients echo back inside a no-path value: Okta's rename PATCH
 # re-sends ``id``, and CLIENTS.md lists ``meta`` and ``groups`` among extras to ignore.
@@ -185,7 +185,7 @@ def _merge_complex(res: dict, t: _Target, value: Any) -> None:
     # Entra sends manager as a string, an object or a one-element array, and "" removes it.
     if t.attribute.sub("value") is not None:
         if isinstance(value, list) and len(value) <= 1:
-            # [] unassigns it, as on POST and PUT (RFC 7643 §2.5; scim.fields.Complex).
+            # [] unassigns it, as on POST and PUT (RFC 7643 §2.5; scim.core.fields.Complex).
             value = value[0] if value else ""
         if isinstance(value, str):
             value = {"value": value}

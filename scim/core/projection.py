@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
-from scim.attributes import Attribute, ResourceType
-from scim.errors import InvalidFilter, InvalidValue
-from scim.evaluate import comparable
-from scim.filter import parse_attr_path
+from scim.core.attributes import Attribute, ResourceType
+from scim.core.errors import InvalidFilter, InvalidValue
+from scim.core.evaluate import comparable
+from scim.core.filter import parse_attr_path
 
 _Key = tuple[str | None, str]  # (extension URN or None, canonical top-level attribute name)
 

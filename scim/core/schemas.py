@@ -8,8 +8,8 @@ Validation, projection and the discovery documents all read these definitions.
 
 from __future__ import annotations
 
-from scim.attributes import CORE_GROUP, CORE_USER, Attribute, ResourceType, Schema
-from scim.attributes import ENTERPRISE_USER as ENTERPRISE_USER_URN
+from scim.core.attributes import CORE_GROUP, CORE_USER, Attribute, ResourceType, Schema
+from scim.core.attributes import ENTERPRISE_USER as ENTERPRISE_USER_URN
 
 # RFC 7643 §8.7.1 calls each User "display" sub-attribute "READ-ONLY" in its description but
 # gives it a mutability of readWrite; we publish the characteristics, not the prose.

@@ -1,10 +1,10 @@
-"""SCIM filters and ``sortBy`` as SQL over the ``resources`` table (see ``storage.pg_schema``).
+"""SCIM filters and ``sortBy`` as SQL over the ``resources`` table (see ``pg_schema``).
 
 A filter translates to a condition that is either *exact* (it selects precisely what
-``scim.evaluate.matches`` accepts, so counting, ordering and paging can happen in SQL) or only
+``scim.core.evaluate.matches`` accepts, so counting, ordering and paging can happen in SQL) or only
 *narrowing* (a superset of the matches: the store evaluates the whole filter in Python on what
 it returns). Parts with no translation narrow nothing. Exact translations exist for the
-attributes with a column, compared the way ``scim.evaluate`` compares them:
+attributes with a column, compared the way ``scim.core.evaluate`` compares them:
 
 - ``id`` and ``externalId`` (caseExact, RFC 7643 §3.1): the text as stored;
 - ``userName`` of Users and ``displayName`` of Groups: ``unique_name``, folded by Python's
@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from scim.errors import InvalidFilter
-from scim.filter import (
+from scim.core.errors import InvalidFilter
+from scim.core.filter import (
     And,
     AttrPath,
     Compare,
@@ -34,7 +34,7 @@ from scim.filter import (
     chain,
     parse_attr_path,
 )
-from scim.schemas import RESOURCE_TYPES
+from scim.core.schemas import RESOURCE_TYPES
 from storage.interface import UNIQUE, fold
 
 
@@ -71,7 +71,7 @@ def _escape_like(text: str) -> str:
 
 
 def _compare(column: str, folded: bool, op: str, value: object) -> Condition:
-    # An empty string is no value (scim.evaluate: _has_value), like a missing one.
+    # An empty string is no value (scim.core.evaluate: _has_value), like a missing one.
     present = f"({column} IS NOT NULL AND {column} <> '')"
     if value is None:
         # "eq null" holds when the attribute is unassigned; "ne null" is "pr"; others are false.
@@ -150,7 +150,7 @@ def _join(word: str, parts: list[Condition], exact: bool) -> Condition:
 
 
 # meta.created and meta.lastModified are written by the store in one format
-# (``storage.tinydb_store.now``), so their text orders chronologically.
+# (``storage.stamps.now``), so their text orders chronologically.
 _META_ORDER = {"created", "lastModified"}
 
 
@@ -181,7 +181,7 @@ def page_query(where: str, key: str, descending: bool) -> str:
 
     One statement reads one snapshot, so the total and the page always agree, in one round
     trip. RFC 7644 §3.4.2.3: resources without a value come last ascending and first
-    descending; ties keep creation order either way (``scim.projection.sort_resources``).
+    descending; ties keep creation order either way (``scim.core.projection.sort_resources``).
     """
     direction = "DESC NULLS FIRST" if descending else "ASC NULLS LAST"
     return (

@@ -1,5 +1,5 @@
-"""The PostgreSQL backend: the same contract as ``storage.tinydb_store``, shared by several
-Roster processes through one database (tables in ``storage.pg_schema``).
+"""The PostgreSQL backend: the same contract as ``storage.tinydb.store``, shared by several
+Roster processes through one database (tables in ``storage.postgres.pg_schema``).
 
 Concurrency. Every write is one transaction. Resource writes of an IdP first take a
 transaction-level advisory lock on the IdP, the database-wide counterpart of the TinyDB
@@ -27,13 +27,15 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from storage import jsonio, pg_schema
+from scim.core import jsonio
 from storage.clone import clone
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
 from storage.interface import UNIQUE, fold
-from storage.pg_schema import add_members, derived_columns, member_ids, remove_members
-from storage.sql import page_query, sort_key, translate
-from storage.tinydb_store import now
+from storage.postgres import pg_schema
+from storage.postgres.pg_schema import add_members, derived_columns, member_ids, remove_members
+from storage.postgres.sql import page_query, sort_key, translate
+from storage.query import run_query
+from storage.stamps import stamp
 
 # classid of pg_advisory_xact_lock(classid, hashtext(idp)): keeps our locks apart from others'.
 TENANT_LOCK = 0x526F73
@@ -156,7 +158,7 @@ class PostgresStore:
                 if prepare is not None:
                     data = prepare(data)
                 data["id"] = str(uuid.uuid4())
-                _stamp(kind, data)
+                stamp(kind, data)
                 conn.execute(
                     "INSERT INTO resources (id, kind, idp, unique_name, external_id, head, data)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -187,7 +189,7 @@ class PostgresStore:
                 # serialized here: neither needs a copy (storage.interface says who owns what).
                 data = change(current)
                 data["id"] = id
-                _stamp(kind, data, created=created)
+                stamp(kind, data, created=created)
                 conn.execute(
                     "UPDATE resources SET unique_name = %s, external_id = %s, head = %s,"
                     " data = %s WHERE id = %s",
@@ -232,7 +234,7 @@ class PostgresStore:
             data["members"] = [m for m in data.get("members", []) if m["value"] not in gone]
             if not data["members"]:
                 del data["members"]
-            _stamp("Group", data, created=data["meta"]["created"])
+            stamp("Group", data, created=data["meta"]["created"])
             head = derived_columns("Group", data)[2]
             conn.execute(
                 "UPDATE resources SET head = %s, data = %s WHERE id = %s", [head, Jsonb(data), gid]
@@ -288,8 +290,6 @@ class PostgresStore:
         start_index: int = 1,
         count: int | None = None,
     ) -> tuple[int, list[dict]]:
-        from storage.query import run_query
-
         condition = translate(kind, filter) if filter is not None else None
         where, params = "r.idp = %s AND r.kind = %s", [idp, kind]
         if condition is not None:
@@ -425,7 +425,7 @@ class Analyzer:
 
 
 def _use_fast_json(conn: psycopg.Connection) -> None:
-    """JSONB in and out through orjson (``storage.jsonio``): a 10,000-member group's document
+    """JSONB in and out through orjson (``scim.core.jsonio``): a 10,000-member group's document
     is encoded and decoded on every membership change."""
     set_json_dumps(jsonio.dumps, conn)
     set_json_loads(jsonio.loads, conn)
@@ -434,14 +434,3 @@ def _use_fast_json(conn: psycopg.Connection) -> None:
 def _without_commit_wait(conn: psycopg.Connection) -> None:
     _use_fast_json(conn)
     conn.execute("SET synchronous_commit TO off")
-
-
-def _stamp(kind: str, data: dict, created: str | None = None) -> None:
-    stamp = now()
-    data["meta"] = {
-        "resourceType": kind,
-        "created": created or stamp,
-        "lastModified": stamp,
-        # RFC 7644 §3.14: a weak entity tag that changes on every write.
-        "version": f'W/"{uuid.uuid4().hex[:16]}"',
-    }

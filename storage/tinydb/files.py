@@ -32,8 +32,8 @@ from pathlib import Path
 
 from tinydb.storages import JSONStorage
 
-from scim.membership import removed_one
-from storage import jsonio
+from scim.core import jsonio
+from scim.core.membership import removed_one
 from storage.errors import StoreLocked, StoreUnavailable
 
 SNAPSHOT = "roster.json"

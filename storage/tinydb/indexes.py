@@ -1,4 +1,4 @@
-"""The embedded store's indexes (``storage.tinydb_store``): every lookup a request makes
+"""The embedded store's indexes (``storage.tinydb.store``): every lookup a request makes
 without scanning, kept up to date by difference.
 
 | index | key | answers |

@@ -1,7 +1,7 @@
 """The request log: the last N SCIM requests of each IdP, kept across restarts.
 
-``RequestLog`` keeps it in files beside the TinyDB store; ``DatabaseRequestLog`` in the
-PostgreSQL store, where several processes share it.
+``RequestLog`` keeps it in files beside the TinyDB store (``storage.postgres.requestlog`` keeps
+it in the PostgreSQL store, where several processes share it).
 
 JumpCloud shows the admin no server error, so this log is the admin's only diagnosis. It is
 kept apart from the store on purpose: an entry is written for every request, reads included,
@@ -15,20 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from psycopg.types.json import Jsonb
-
-if TYPE_CHECKING:
-    from storage.postgres_store import PostgresStore
-
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+from storage.interface import SAFE_ID
 
 
 class RequestLog:
@@ -75,7 +67,7 @@ class RequestLog:
 
     def append(self, idp: str, entry: dict) -> None:
         """Record one request of ``idp`` (an id that is not a plain token is ignored)."""
-        if not _SAFE_ID.match(idp):
+        if not SAFE_ID.match(idp):
             return
         line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
         with self._lock:
@@ -122,7 +114,7 @@ class RequestLog:
 
     def entries(self, idp: str, *, errors_only: bool = False, limit: int | None = None) -> list:
         """Return ``idp``'s entries, newest first."""
-        if not _SAFE_ID.match(idp):
+        if not SAFE_ID.match(idp):
             return []
         with self._lock:
             found = [e for e in reversed(self._load(idp)) if not errors_only or e["status"] >= 400]
@@ -130,7 +122,7 @@ class RequestLog:
 
     def forget(self, idp: str) -> None:
         """Delete ``idp``'s log (when the IdP itself is deleted)."""
-        if not _SAFE_ID.match(idp):
+        if not SAFE_ID.match(idp):
             return
         with self._lock:
             self._entries.pop(idp, None)
@@ -142,58 +134,3 @@ class RequestLog:
 def _close_all(files: dict[str, int]) -> None:
     while files:
         os.close(files.popitem()[1])
-
-
-class DatabaseRequestLog:
-    """The same log in the PostgreSQL store's ``request_log`` table, shared by every process.
-
-    Entries are committed without waiting for the WAL flush (``PostgresStore.log_connection``):
-    as with the files, a machine crash may lose the last entries and a request never waits for
-    a disk. Each process trims an IdP's oldest rows after every ``size // 10`` appends, so the
-    table holds at most about ``size`` rows per IdP plus what the processes appended since;
-    reads never show more than the newest ``size``.
-    """
-
-    def __init__(self, store: Callable[[], PostgresStore], size: int):
-        self._store = store  # resolved on first use: the store opens lazily
-        self.size = size
-        self._trim_every = max(size // 10, 1)
-        self._appended: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def append(self, idp: str, entry: dict) -> None:
-        """Record one request of ``idp`` (an id that is not a plain token is ignored)."""
-        if not _SAFE_ID.match(idp):
-            return
-        with self._lock:
-            appended = self._appended[idp] = self._appended.get(idp, 0) + 1
-        with self._store().log_connection() as conn:
-            conn.execute(
-                "INSERT INTO request_log (idp, status, entry) VALUES (%s, %s, %s)",
-                [idp, entry["status"], Jsonb(entry)],
-            )
-            if appended % self._trim_every == 0:
-                conn.execute(
-                    "DELETE FROM request_log WHERE idp = %s AND seq <= (SELECT seq FROM"
-                    " request_log WHERE idp = %s ORDER BY seq DESC OFFSET %s LIMIT 1)",
-                    [idp, idp, self.size],
-                )
-
-    def entries(self, idp: str, *, errors_only: bool = False, limit: int | None = None) -> list:
-        """Return ``idp``'s entries, newest first."""
-        if not _SAFE_ID.match(idp):
-            return []
-        wanted = self.size if limit is None else min(limit, self.size)
-        errors = "WHERE status >= 400" if errors_only else ""
-        with self._store().connection() as conn:
-            rows = conn.execute(
-                "SELECT entry FROM (SELECT seq, status, entry FROM request_log WHERE idp = %s"
-                f" ORDER BY seq DESC LIMIT %s) newest {errors} ORDER BY seq DESC LIMIT %s",
-                [idp, self.size, wanted],
-            ).fetchall()
-        return [row[0] for row in rows]
-
-    def forget(self, idp: str) -> None:
-        """Delete ``idp``'s log (when the IdP itself is deleted)."""
-        with self._store().connection() as conn:
-            conn.execute("DELETE FROM request_log WHERE idp = %s", [idp])

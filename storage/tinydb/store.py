@@ -1,5 +1,5 @@
 """The embedded backend: the whole store in memory, made durable by a TinyDB snapshot plus an
-append-only journal (see ``storage.files``), with indexes for every hot lookup.
+append-only journal (see ``storage.tinydb.files``), with indexes for every hot lookup.
 
 Why not TinyDB's table API on every request? It rewrites the whole file per write and scans
 every document per query, so both grow with the store. Here a write costs one fsynced journal
@@ -27,14 +27,15 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 
-from storage import files
 from storage.clone import clone, clone_resource
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
-from storage.indexes import Indexes
 from storage.interface import RECORD_TABLES, RESOURCE_KINDS, UNIQUE, fold
+from storage.query import indexed_lookup, run_query
+from storage.stamps import stamp
+from storage.tinydb import files
+from storage.tinydb.indexes import Indexes
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,6 @@ DELTA_MEMBERS = 64
 FREEZE_AFTER = 10_000
 
 Op = tuple[str, str, dict | None]  # (table, key, document or None to delete)
-
-
-def now() -> str:
-    """Return the current time as RFC 3339 UTC with milliseconds (RFC 7643 §2.3.5)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class TinyStore:
@@ -149,17 +145,6 @@ class TinyStore:
             # RFC 7644 §3.3: a duplicate is 409 with scimType uniqueness.
             raise Conflict(attribute, data[attribute])
 
-    def _stamp(self, kind: str, data: dict, created: str | None = None) -> dict:
-        stamp = now()
-        data["meta"] = {
-            "resourceType": kind,
-            "created": created or stamp,
-            "lastModified": stamp,
-            # RFC 7644 §3.14: a weak entity tag that changes on every write.
-            "version": f'W/"{uuid.uuid4().hex[:16]}"',
-        }
-        return data
-
     # --- resources ---------------------------------------------------------------------------
 
     def _owned(self, kind: str, idp: str, id: str) -> dict | None:
@@ -184,7 +169,7 @@ class TinyStore:
                 data = dict(prepare(data))  # the contract hands the result over: no copy
             self._check_unique(kind, idp, data, None)
             data["id"] = str(uuid.uuid4())
-            self._stamp(kind, data)
+            stamp(kind, data)
             self._commit([(kind, data["id"], {"idp": idp, "data": data})])
         return data  # read-only: stored documents are never modified, only replaced
 
@@ -211,7 +196,7 @@ class TinyStore:
             data = dict(change(current))
             data["id"] = id
             self._check_unique(kind, idp, data, id)
-            self._stamp(kind, data, created=current["meta"]["created"])
+            stamp(kind, data, created=current["meta"]["created"])
             self._commit([(kind, id, {"idp": idp, "data": data})])
         return data
 
@@ -238,7 +223,7 @@ class TinyStore:
             data = {**old, "members": [m for m in old["members"] if m["value"] not in gone]}
             if not data["members"]:
                 del data["members"]
-            self._stamp("Group", data, created=old["meta"]["created"])
+            stamp("Group", data, created=old["meta"]["created"])
             writes.append(("Group", gid, {"idp": idp, "data": data}))
         return writes
 
@@ -279,8 +264,6 @@ class TinyStore:
         start_index: int = 1,
         count: int | None = None,
     ) -> tuple[int, list[dict]]:
-        from storage.query import indexed_lookup, run_query  # protocol evaluation lives there
-
         lookup = indexed_lookup(kind, filter)
         with self._view:  # references only, taken in C: the lock is held for microseconds
             rows = self._indexes.tenant.get((kind, idp), {})

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from console import listing, present
-from scim.filter import Compare, Or, parse_filter
+from scim.core.filter import Compare, Or, parse_filter
 from tests.conftest import Tenant
 from tests.consoletools import seed, text
 

@@ -1,5 +1,6 @@
 """The console's defences: CSRF, response headers, cookie flags, the wall between console
-sessions and SCIM tokens, escaping of what IdPs send, and error pages without tracebacks."""
+sessions and SCIM tokens, escaping of what IdPs send (every string attribute, on every page that
+shows it), and error pages without tracebacks."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from pathlib import Path
 import pytest
 
 from console import idps as idp_views
+from scim.core.schemas import ENTERPRISE_USER, USER
 from tests.conftest import ADMIN_NAME, ADMIN_PASSWORD
 from tests.consoletools import csrf_of, submit, text
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "console" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "console" / "templates"
 XSS = "<script>alert(1)</script>"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+STRINGS = ("string", "reference", "binary")
 
 
 # --- CSRF --------------------------------------------------------------------------------------
@@ -155,6 +159,77 @@ def test_an_idp_name_is_shown_as_text(signed_in, store):
     submit(signed_in, "/settings/identity-providers/new", {"name": XSS, "kind": "okta"})
     body = text(signed_in.get("/settings/identity-providers"))
     assert "<script>alert" not in body and "&lt;script&gt;" in body
+
+
+def _value(attribute, n: str):
+    """A value of ``attribute`` whose every string is the payload (ids and names made unique)."""
+    if attribute.type == "complex":
+        element = {
+            sub.name: XSS + n
+            for sub in attribute.sub_attributes
+            if sub.type in STRINGS and sub.mutability != "readOnly" and sub.name != "$ref"
+        }
+        return [element] if attribute.multi_valued else element
+    if attribute.type in STRINGS:
+        return [XSS + n] if attribute.multi_valued else XSS + n
+    return None
+
+
+def _hostile_user() -> dict:
+    user = {"schemas": [USER.id, ENTERPRISE_USER.id], "externalId": XSS}
+    for attribute in USER.attributes:
+        if attribute.mutability != "readOnly" and attribute.name != "password":
+            value = _value(attribute, "")
+            if value is not None:
+                user[attribute.name] = value
+    user[ENTERPRISE_USER.id] = {
+        a.name: _value(a, "") for a in ENTERPRISE_USER.attributes if _value(a, "") is not None
+    }
+    return user
+
+
+@pytest.fixture
+def hostile(scim, signed_in):
+    """A user and a group with the payload in every string attribute, sent with a hostile
+    User-Agent, and failing requests whose path, filter and detail quote it."""
+    scim.headers = {**scim.headers, "User-Agent": XSS}
+    user = scim.post("/Users", _hostile_user())
+    assert user.status_code == 201, user.get_json()
+    user = user.get_json()
+    group = scim.create_group(XSS, (user["id"],))
+    # Failing requests whose path, filter and detail quote the payload land in the activity log.
+    scim.get("/Users", query_string={"filter": f"userName eq {XSS} junk"})
+    scim.get(f"/Users/{XSS}")
+    return {"user": user, "group": group, "idp": scim.id}
+
+
+def _pages(h) -> list[str]:
+    idp, user, group = h["idp"], h["user"]["id"], h["group"]["id"]
+    users = "/settings/provisioned-users"
+    return [
+        f"{users}",
+        f"{users}?q=script",
+        f"{users}?idp={idp}",
+        f"{users}/groups",
+        f"{users}/groups?q=script",
+        f"{users}/{idp}/users/{user}",
+        f"{users}/{idp}/groups/{group}",
+        "/activity",
+        "/activity?errors=1",
+        f"/activity?idp={idp}",
+    ]
+
+
+def test_every_page_that_shows_idp_data_escapes_it(signed_in, hostile):
+    shown = 0
+    for page in _pages(hostile):
+        response = signed_in.get(page)
+        assert response.status_code == 200, page
+        html = response.get_data(as_text=True)
+        assert XSS not in html, page
+        assert "<script>alert" not in html, page
+        shown += ESCAPED in html
+    assert shown >= 5  # the pages do show the values, escaped
 
 
 def test_pages_have_no_inline_script_or_style():

@@ -1,14 +1,14 @@
-"""Unit tests for scim.filter: parsing, printing and evaluating filters and paths."""
+"""Unit tests for scim.core.filter: parsing, printing and evaluating filters and paths."""
 
 import re
 from functools import reduce
 
 import pytest
 
-from scim.attributes import CORE_USER, ENTERPRISE_USER, Attribute, ResourceType, Schema
-from scim.errors import InvalidFilter, InvalidPath
-from scim.evaluate import element_matches, matches
-from scim.filter import (
+from scim.core.attributes import CORE_USER, ENTERPRISE_USER
+from scim.core.errors import InvalidFilter, InvalidPath
+from scim.core.evaluate import element_matches, matches
+from scim.core.filter import (
     And,
     AttrPath,
     Compare,
@@ -22,69 +22,7 @@ from scim.filter import (
     parse_path,
     to_string,
 )
-
-# --- a User-like resource type (scim.schemas holds the real one) ------------------------------
-
-EMAILS = Attribute(
-    "emails",
-    type="complex",
-    multi_valued=True,
-    sub_attributes=(Attribute("value"), Attribute("type"), Attribute("primary", type="boolean")),
-)
-CORE = Schema(
-    CORE_USER,
-    "User",
-    "User Account",
-    (
-        Attribute("userName", required=True, uniqueness="server"),
-        Attribute(
-            "name",
-            type="complex",
-            sub_attributes=(Attribute("givenName"), Attribute("familyName")),
-        ),
-        EMAILS,
-        Attribute("active", type="boolean"),
-        Attribute("title"),
-        Attribute("userType"),
-        Attribute("loginCount", type="integer"),
-        Attribute("password", mutability="writeOnly", returned="never"),
-        Attribute(
-            "x509Certificates",
-            type="complex",
-            multi_valued=True,
-            sub_attributes=(Attribute("value", type="binary"),),
-        ),
-    ),
-)
-ENTERPRISE = Schema(
-    ENTERPRISE_USER,
-    "EnterpriseUser",
-    "Enterprise User",
-    (
-        Attribute("employeeNumber"),
-        Attribute(
-            "manager",
-            type="complex",
-            sub_attributes=(Attribute("value"), Attribute("displayName", mutability="readOnly")),
-        ),
-    ),
-)
-COMMON = (
-    Attribute("id", case_exact=True, mutability="readOnly", returned="always"),
-    Attribute("externalId", case_exact=True),
-    Attribute(
-        "meta",
-        type="complex",
-        mutability="readOnly",
-        sub_attributes=(
-            Attribute("resourceType", case_exact=True),
-            Attribute("created", type="dateTime"),
-            Attribute("lastModified", type="dateTime"),
-            Attribute("version", case_exact=True),
-        ),
-    ),
-)
-USER = ResourceType("User", "/Users", "User Account", CORE, (ENTERPRISE,), COMMON)
+from tests.core.user_type import EMAILS, USER
 
 BJENSEN = {
     "schemas": [CORE_USER, ENTERPRISE_USER],

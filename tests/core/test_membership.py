@@ -1,4 +1,4 @@
-"""The membership fast path (scim/membership.py) against the general PATCH engine: for every
+"""The membership fast path (scim/core/membership.py) against the general PATCH engine: for every
 PATCH it accepts, it must give exactly what ``apply_patch`` then ``load_resource`` give."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import random
 
 import pytest
 
-from scim import membership
-from scim.errors import ScimError
-from scim.messages import load_patch
-from scim.models import load_resource
-from scim.patch import apply_patch
-from scim.schemas import GROUP_TYPE, USER_TYPE
+from scim.core import membership
+from scim.core.errors import ScimError
+from scim.core.messages import load_patch
+from scim.core.models import load_resource
+from scim.core.patch import apply_patch
+from scim.core.schemas import GROUP_TYPE, USER_TYPE
 from tests.conftest import patch_op, sample
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

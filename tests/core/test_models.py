@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from scim.attributes import Attribute, ResourceType, Schema
-from scim.errors import InvalidSyntax, InvalidValue, NoTarget, ScimError
-from scim.messages import load_patch, load_query, load_search
-from scim.models import load_resource
-from scim.schemas import GROUP_TYPE, USER_TYPE
+from scim.core.attributes import Attribute, ResourceType, Schema
+from scim.core.errors import InvalidSyntax, InvalidValue, NoTarget, ScimError
+from scim.core.messages import load_patch, load_query, load_search
+from scim.core.models import load_resource
+from scim.core.schemas import GROUP_TYPE, USER_TYPE
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parents[1] / "samples"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

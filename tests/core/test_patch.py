@@ -6,90 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from scim.attributes import Attribute, ResourceType, Schema
-from scim.errors import InvalidPath, InvalidValue, Mutability, NoTarget
-from scim.patch import apply_patch
+from scim.core.attributes import Attribute, ResourceType, Schema
+from scim.core.errors import InvalidPath, InvalidValue, Mutability, NoTarget
+from scim.core.patch import apply_patch
+from tests.core.user_type import COMMON, USER
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parents[1] / "samples"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 NAME = {"givenName": "Barbara", "familyName": "Jensen"}
-
-
-def _multi(name: str, *subs: str, **characteristics) -> Attribute:
-    subs_ = tuple(
-        Attribute(s, "boolean") if s == "primary" else Attribute(s) for s in ("value", *subs)
-    )
-    return Attribute(name, "complex", multi_valued=True, sub_attributes=subs_, **characteristics)
-
-
-COMMON = (
-    Attribute("id", mutability="readOnly", returned="always", case_exact=True),
-    Attribute("externalId", case_exact=True),
-    Attribute(
-        "meta",
-        "complex",
-        mutability="readOnly",
-        sub_attributes=(Attribute("created", "dateTime", mutability="readOnly"),),
-    ),
-)
-USER = ResourceType(
-    "User",
-    "/Users",
-    "User",
-    Schema(
-        CORE,
-        "User",
-        "",
-        (
-            Attribute("userName", required=True, uniqueness="server"),
-            Attribute("displayName"),
-            Attribute(
-                "name",
-                "complex",
-                sub_attributes=tuple(map(Attribute, ("givenName", "familyName", "formatted"))),
-            ),
-            Attribute("active", "boolean"),
-            Attribute("title"),
-            Attribute("password", mutability="writeOnly", returned="never"),
-            _multi("emails", "type", "primary"),
-            _multi("phoneNumbers", "type", "primary"),
-            Attribute(
-                "addresses",
-                "complex",
-                multi_valued=True,
-                sub_attributes=(
-                    Attribute("streetAddress"),
-                    Attribute("locality"),
-                    Attribute("type"),
-                    Attribute("primary", "boolean"),
-                ),
-            ),
-            _multi("groups", "display", mutability="readOnly"),
-        ),
-    ),
-    extensions=(
-        Schema(
-            ENTERPRISE,
-            "EnterpriseUser",
-            "",
-            (
-                Attribute("employeeNumber"),
-                Attribute("department"),
-                Attribute(
-                    "manager",
-                    "complex",
-                    sub_attributes=(
-                        Attribute("value"),
-                        Attribute("$ref", "reference"),
-                        Attribute("displayName", mutability="readOnly"),
-                    ),
-                ),
-            ),
-        ),
-    ),
-    common=COMMON,
-)
 MEMBERS = Attribute(
     "members",
     "complex",
@@ -194,7 +119,7 @@ def test_add_without_path_appends_to_multi_valued(user):
 
 def test_add_without_path_ignores_unknown_keys(user):
     value = {
-        "nickName": "B",
+        "favoriteColor": "B",  # no attribute of the type
         "urn:example:unknown:Schema": {"x": 1},
         "title": "T",
         "name": {"x": 1},
@@ -454,7 +379,7 @@ def test_immutable_member_value_cannot_change(group):
 @pytest.mark.parametrize(
     "path",
     [
-        "nickName",
+        "favoriteColor",  # no attribute of the type
         "name.middle",
         'displayName[value eq "x"]',
         'name[givenName eq "x"]',

@@ -1,83 +1,13 @@
-"""Unit tests for scim.projection: attributes/excludedAttributes and sortBy."""
+"""Unit tests for scim.core.projection: attributes/excludedAttributes and sortBy."""
 
 import copy
 
 import pytest
 
-from scim.attributes import CORE_USER, ENTERPRISE_USER, Attribute, ResourceType, Schema
-from scim.errors import InvalidValue
-from scim.projection import project, sort_key, sort_resources, split_attribute_list
-
-# --- a User-like resource type (scim.schemas holds the real one) ------------------------------
-
-CORE = Schema(
-    CORE_USER,
-    "User",
-    "User Account",
-    (
-        Attribute("userName", required=True, uniqueness="server"),
-        Attribute(
-            "name",
-            type="complex",
-            sub_attributes=(
-                Attribute("givenName"),
-                Attribute("familyName"),
-                Attribute("middleName", returned="request"),
-            ),
-        ),
-        Attribute(
-            "emails",
-            type="complex",
-            multi_valued=True,
-            sub_attributes=(
-                Attribute("value"),
-                Attribute("type"),
-                Attribute("primary", type="boolean"),
-            ),
-        ),
-        Attribute("active", type="boolean"),
-        Attribute("title"),
-        Attribute("nickName", returned="request"),
-        Attribute("loginCount", type="integer"),
-        Attribute("password", mutability="writeOnly", returned="never"),
-        Attribute(
-            "x509Certificates",
-            type="complex",
-            multi_valued=True,
-            sub_attributes=(Attribute("value", type="binary"),),
-        ),
-    ),
-)
-ENTERPRISE = Schema(
-    ENTERPRISE_USER,
-    "EnterpriseUser",
-    "Enterprise User",
-    (
-        Attribute("employeeNumber"),
-        Attribute("costCenter", returned="request"),
-        Attribute(
-            "manager",
-            type="complex",
-            sub_attributes=(Attribute("value"), Attribute("displayName", mutability="readOnly")),
-        ),
-    ),
-)
-COMMON = (
-    Attribute("id", case_exact=True, mutability="readOnly", returned="always"),
-    Attribute("externalId", case_exact=True),
-    Attribute(
-        "meta",
-        type="complex",
-        mutability="readOnly",
-        sub_attributes=(
-            Attribute("resourceType", case_exact=True),
-            Attribute("created", type="dateTime"),
-            Attribute("lastModified", type="dateTime"),
-            Attribute("version", case_exact=True),
-        ),
-    ),
-)
-USER = ResourceType("User", "/Users", "User Account", CORE, (ENTERPRISE,), COMMON)
+from scim.core.attributes import CORE_USER, ENTERPRISE_USER
+from scim.core.errors import InvalidValue
+from scim.core.projection import project, sort_key, sort_resources, split_attribute_list
+from tests.core.user_type import USER
 
 META = {
     "resourceType": "User",

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from scim import discovery_docs
-from scim.attributes import ENTERPRISE_USER as ENTERPRISE_URN
-from scim.schemas import (
+from scim.core import discovery_docs
+from scim.core.attributes import ENTERPRISE_USER as ENTERPRISE_URN
+from scim.core.schemas import (
     COMMON,
     ENTERPRISE_USER,
     GROUP,

@@ -1,4 +1,4 @@
-"""``scim.projection.Shown``: whether a response carries a Group's members (RFC 7644 §3.9), and
+"""``scim.core.projection.Shown``: whether a response carries a Group's members (RFC 7644 §3.9), and
 whether it carries them as they are returned by default, so that a rendering made ahead
 (``scim.rendered``) may stand for them."""
 
@@ -8,8 +8,8 @@ from itertools import product
 
 import pytest
 
-from scim.projection import Shown, project
-from scim.schemas import GROUP_TYPE
+from scim.core.projection import Shown, project
+from scim.core.schemas import GROUP_TYPE
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BASE = "https://roster.example/scim/v2/idp"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scim.attributes import CORE_GROUP, CORE_USER, ENTERPRISE_USER
+from scim.core.attributes import CORE_GROUP, CORE_USER, ENTERPRISE_USER
 
 
 def test_service_provider_config_tells_the_truth(scim, app):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import storage
-from storage.requestlog import RequestLog
+from storage.tinydb.requestlog import RequestLog
 from tests.conftest import patch_op, sample, stored_text
 
 JUMPCLOUD = {"User-Agent": "JumpCloud-SCIM/1.0"}

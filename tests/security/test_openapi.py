@@ -104,7 +104,7 @@ def _user(name: str) -> dict:
     }
 
 
-# /Bulk and /Me answer a documented 501 to everything (tests/test_http.py), which schemathesis
+# /Bulk and /Me answer a documented 501 to everything (tests/scim/test_http.py), which schemathesis
 # counts as a server error whatever the description says: they are left out of its run.
 schema = schemathesis.openapi.from_dict(DOCUMENT).exclude(path_regex="/(Bulk|Me)$")
 

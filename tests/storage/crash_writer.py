@@ -1,5 +1,5 @@
-"""The writing side of the storage crash test (``tests/test_crash.py``), run in a subprocess
-that the test kills with SIGKILL: ``python -m tests.crash_writer FOLDER SEED``.
+"""The writing side of the storage crash test (``tests/storage/test_crash.py``), run in a subprocess
+that the test kills with SIGKILL: ``python -m tests.storage.crash_writer FOLDER SEED``.
 
 It writes to a ``TinyStore`` that compacts every few kilobytes (so kills land in compactions
 too), with the membership-delta threshold lowered so that its group's membership changes are
@@ -14,8 +14,8 @@ import json
 import random
 import sys
 
-from storage import tinydb_store
-from storage.tinydb_store import TinyStore
+from storage.tinydb import store as tinydb_store
+from storage.tinydb.store import TinyStore
 
 IDP = "crash"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"

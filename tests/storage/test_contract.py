@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from scim.filter import parse_filter
+from scim.core.filter import parse_filter
 from storage.errors import Conflict, NotFound, VersionMismatch
 
 IDP, OTHER = "idp-a", "idp-b"

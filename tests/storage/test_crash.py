@@ -24,9 +24,9 @@ import pytest
 
 import tokens
 from cli import create_idp
-from scim.filter import parse_filter
+from scim.core.filter import parse_filter
 from storage import backup
-from storage.tinydb_store import TinyStore
+from storage.tinydb.store import TinyStore
 from tests.live import ROOT, LiveServer
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -317,7 +317,7 @@ class Model:
         return (frozenset(self.users.items()), frozenset(self.members), self.group, self.record)
 
     def after(self, op: dict) -> Model:
-        """Return the model with ``op`` applied (the writer's ops, see tests/crash_writer.py)."""
+        """Return the model with ``op`` applied (the writer's ops, see crash_writer.py)."""
         new = Model(dict(self.users), set(self.members), self.group, self.record)
         kind, name = op["op"], op.get("name")
         if kind in ("create", "title"):
@@ -366,7 +366,13 @@ def test_store_survives_sigkill_mid_write_and_mid_compaction(tmp_path):
     model = Model()
     for _ in range(6):
         writer = subprocess.Popen(
-            [sys.executable, "-m", "tests.crash_writer", str(folder), str(rng.randrange(1 << 30))],
+            [
+                sys.executable,
+                "-m",
+                "tests.storage.crash_writer",
+                str(folder),
+                str(rng.randrange(1 << 30)),
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,

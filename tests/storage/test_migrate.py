@@ -9,9 +9,10 @@ import pytest
 
 import storage
 from app import create_app
-from storage import files, migrate
+from storage import migrate
 from storage.backup import read_folder
-from storage.tinydb_store import TinyStore
+from storage.tinydb import files
+from storage.tinydb.store import TinyStore
 
 IDP = "3f9c2a1b7d4e"
 USERS = 10_000

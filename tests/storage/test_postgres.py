@@ -11,14 +11,14 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
-from scim.filter import parse_filter
-from storage import pg_schema
+from scim.core.filter import parse_filter
 from storage.errors import StoreUnavailable
-from storage.postgres_store import PostgresStore, describe
+from storage.postgres import pg_schema
+from storage.postgres.requestlog import DatabaseRequestLog
+from storage.postgres.sql import translate
+from storage.postgres.store import PostgresStore, describe
 from storage.query import run_query
-from storage.requestlog import DatabaseRequestLog
-from storage.sql import translate
-from storage.tinydb_store import TinyStore
+from storage.tinydb.store import TinyStore
 
 IDP = "idp-a"
 
@@ -253,7 +253,7 @@ def test_request_log_is_shared_and_bounded(database_url):
 
 
 def _lookup_plan(dsn: str, idp: str) -> str:
-    from storage.sql import page_query, sort_key
+    from storage.postgres.sql import page_query, sort_key
 
     condition = translate("User", parse_filter('userName eq "USER7@EXAMPLE.COM"'))
     where = f"r.idp = %s AND r.kind = %s AND {condition.sql}"
@@ -266,7 +266,7 @@ def _lookup_plan(dsn: str, idp: str) -> str:
 
 @pytest.mark.parametrize("analyzed", [False, True])
 def test_a_bulk_load_is_analyzed_so_lookups_use_the_index(fresh_schema, monkeypatch, analyzed):
-    from storage.postgres_store import Analyzer
+    from storage.postgres.store import Analyzer
 
     monkeypatch.setattr(Analyzer, "LEAST", 100 if analyzed else 10**9)
     store = PostgresStore(fresh_schema)

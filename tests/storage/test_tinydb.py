@@ -1,5 +1,5 @@
 """What only the TinyDB backend promises: its journal, snapshot, compaction, folder lock and
-backup. The contract both backends keep is tested in tests/test_store_contract.py."""
+backup. The contract both backends keep is tested in tests/storage/test_contract.py."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import threading
 import pytest
 from tinydb import TinyDB
 
-from scim.filter import parse_filter
-from storage import files
+from scim.core.filter import parse_filter
 from storage.errors import StoreLocked
-from storage.tinydb_store import TinyStore
+from storage.tinydb import files
+from storage.tinydb.store import TinyStore
 
 IDP, OTHER = "idp-a", "idp-b"
 

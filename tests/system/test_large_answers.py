@@ -14,8 +14,8 @@ import storage
 import tokens
 from app import LargeAnswers, create_app
 from providers import create_idp
-from scim.models import load_resource
-from scim.schemas import USER_TYPE
+from scim.core.models import load_resource
+from scim.core.schemas import USER_TYPE
 from tests.live import LiveServer, free_port
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"

@@ -13,7 +13,7 @@ import pytest
 
 import tokens
 from providers import create_idp
-from storage.postgres_store import PostgresStore
+from storage.postgres.store import PostgresStore
 from tests.live import LiveServer, flask_cli
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
