@@ -20,6 +20,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+import orjson
+
 from scim.core.membership import removed_one
 
 # Groups smaller than this are rendered every time (it is fast, and keeps the cache small).
@@ -28,6 +30,12 @@ CACHED = 16
 BUDGET = 64 * 1024 * 1024
 
 Encode = Callable[[list], bytes]  # a list of members -> its JSON array
+
+
+def names(resource: dict) -> tuple[str, ...]:
+    """Return the attributes of ``resource`` whose values are JSON rendered ahead (an
+    ``orjson.Fragment``), which projection must pass through as they are."""
+    return tuple(name for name, value in resource.items() if isinstance(value, orjson.Fragment))
 
 
 class Rendered:

@@ -8,12 +8,10 @@ resource dicts; nothing here imports Flask.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-
-import orjson
 
 from scim.core.attributes import Attribute, ResourceType
 from scim.core.errors import InvalidFilter, InvalidValue
@@ -50,6 +48,8 @@ def project(
     rtype: ResourceType,
     attributes: list[str] | None = None,
     excluded: list[str] | None = None,
+    *,
+    rendered: Collection[str] = (),
 ) -> dict:
     """Return ``resource`` holding only the attributes a response may carry, as a new dict
     that shares the elements of multi-valued complex attributes returned whole (read-only).
@@ -58,14 +58,17 @@ def project(
     only when named in ``attributes``. ``attributes`` then narrows the default set and
     ``excluded`` removes from it (RFC 7644 §3.9). Names are case-insensitive, may be
     URN-qualified or a bare schema URN; unknown names are ignored. ``schemas`` is always kept.
+
+    ``rendered`` names top-level attributes whose values the caller has already projected
+    (a rendering it reuses, see ``Shown.whole``): they are kept as they are.
     """
     wanted_names = split_attribute_list(attributes)
     wanted = _select(rtype, wanted_names) if wanted_names is not None else None
     dropped = _select(rtype, split_attribute_list(excluded) or [])
     out: dict = {}
     for name, value in resource.items():
-        if isinstance(value, orjson.Fragment):
-            out[name] = value  # already rendered for this projection (see ``Shown.whole``)
+        if name in rendered:
+            out[name] = value
             continue
         if name == "schemas":
             out[name] = copy.deepcopy(value)  # not an attribute, and always returned
