@@ -22,6 +22,10 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
 
+# ruff (style), mypy (types, and both stores against the Store protocol) and lint-imports (the
+# layers of pyproject.toml: a wrong import fails here, not in review).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app
 
@@ -32,6 +32,7 @@ from storage.tinydb.requestlog import RequestLog
 
 if TYPE_CHECKING:
     from storage.postgres.requestlog import DatabaseRequestLog
+    from storage.postgres.store import PostgresStore
 
 _EXTENSION = "roster.store"
 _LOG_EXTENSION = "roster.requestlog"
@@ -60,7 +61,9 @@ def init_app(app: Flask) -> None:
         from storage.postgres.requestlog import DatabaseRequestLog
 
         # Processes sharing a database share the log too.
-        log = DatabaseRequestLog(lambda: get_store(app), values["request_log_size"])
+        log = DatabaseRequestLog(
+            lambda: cast("PostgresStore", get_store(app)), values["request_log_size"]
+        )
     else:
         log = RequestLog(Path(values["data_dir"]) / "requestlog", values["request_log_size"])
     app.extensions[_LOG_EXTENSION] = log
@@ -68,13 +71,13 @@ def init_app(app: Flask) -> None:
 
 def get_request_log(app: Flask | None = None) -> RequestLog | DatabaseRequestLog:
     """Return the app's request log."""
-    app = app or current_app._get_current_object()
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
     return app.extensions[_LOG_EXTENSION]
 
 
 def get_store(app: Flask | None = None) -> Store:
     """Return the app's store, opening it on first use."""
-    app = app or current_app._get_current_object()
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
     store = app.extensions.get(_EXTENSION)
     if store is None:
         with _opening:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Protocol, overload
 
 from scim.core.filter import Expr
 
@@ -39,6 +39,12 @@ UNIQUE = {"User": "userName", "Group": "displayName"}
 # The IdP ids a request log keeps entries for: anything else (a path trick, a NUL) is ignored
 # rather than made into a file name or a row.
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@overload
+def fold(value: str) -> str: ...
+@overload
+def fold(value: object) -> str | None: ...
 
 
 def fold(value: object) -> str | None:

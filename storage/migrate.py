@@ -52,12 +52,14 @@ def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progres
     """Load ``tables`` into an empty PostgreSQL store in one transaction (COPY, not INSERT)."""
     from psycopg.types.json import Jsonb
 
-    from storage.postgres.pg_schema import derived_columns, member_ids
+    from storage.postgres.pg_schema import derived_columns, member_ids, scalar
 
     with store.connection() as conn, conn.transaction():
-        used = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM records)"
-        ).fetchone()[0]
+        used = scalar(
+            conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM records)"
+            )
+        )
         if used:
             raise StoreUnavailable("the destination database already holds a Roster store")
         cursor = conn.cursor()

@@ -54,7 +54,7 @@ def service_provider_config(
 
 def resource_type_doc(rtype: ResourceType, base_url: str) -> dict:
     """Return the ``/ResourceTypes/{name}`` document for ``rtype`` (RFC 7643 §6)."""
-    doc = {
+    doc: dict[str, object] = {
         "schemas": [RESOURCE_TYPE],
         "id": rtype.name,
         "name": rtype.name,

@@ -119,6 +119,7 @@ def _evaluate(expr: Expr, lookup: _Lookup, value_path: Callable[[ValuePath], boo
         # An unassigned value is not equal to anything, so "ne" holds (RFC 7643 §2.5 treats
         # unassigned as null); every other comparison fails.
         return expr.op == "ne"
+    assert attribute is not None  # values are present only where the attribute was found
     # RFC 7644 §3.4.2.2: a multi-valued attribute matches if any of its values matches.
     return any(_compare(v, expr.op, expr.value, attribute) for v in present)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 
 from marshmallow import ValidationError, fields, validate
 
@@ -145,7 +146,7 @@ class Multi(fields.List):
         return result
 
 
-SCALARS = {
+SCALARS: dict[str, Callable[[], fields.Field]] = {
     "string": Text,
     "reference": Text,
     "binary": Text,

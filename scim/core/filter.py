@@ -134,6 +134,7 @@ def _tokenize(text: str) -> list[_Token]:
             tokens.append(_Token("end", "", len(text)))
             return tokens
         bracket, string, word, stray = match.groups()
+        assert match.lastindex is not None  # every alternative of _TOKEN_RE is a group
         start = match.start(match.lastindex)
         if stray:
             raise InvalidFilter(f"Unterminated string at position {start + 1}.")
@@ -361,10 +362,11 @@ def parse_path(text: str, known_urns: tuple[str, ...] = DEFAULT_URNS) -> PatchPa
 def chain(expr: And | Or) -> list[Expr]:
     """Return the operands of a left-nested and/or chain, walking it without recursion."""
     kind, operands = type(expr), []
-    while isinstance(expr, kind):
-        operands.append(expr.right)
-        expr = expr.left
-    operands.append(expr)
+    node: Expr = expr
+    while isinstance(node, kind):
+        operands.append(node.right)
+        node = node.left
+    operands.append(node)
     return operands[::-1]
 
 

@@ -45,7 +45,8 @@ def plan(operations: list[dict], rtype: ResourceType) -> list[Step] | None:
     if members is None or not (members.multi_valued and members.type == "complex"):
         return None
     steps = [_step(op, rtype) for op in operations]
-    return None if any(s is None for s in steps) else steps
+    found = [step for step in steps if step is not None]
+    return found if len(found) == len(steps) else None
 
 
 def _step(operation: dict, rtype: ResourceType) -> Step | None:
@@ -63,7 +64,7 @@ def _step(operation: dict, rtype: ResourceType) -> Step | None:
         return None
     if parsed.filter is not None:
         return _filtered_remove(op, parsed.filter, value)
-    items = value if isinstance(value, list) else [value]
+    items: list = value if isinstance(value, list) else [value]
     if not all(isinstance(item, dict) for item in items):
         return None  # the general engine words the error
     if op == "add":
@@ -157,7 +158,7 @@ def apply(resource: dict, steps: list[Step], rtype: ResourceType) -> tuple[dict,
                     members.append(member)
                     values.append(member["value"])
                     added.append(member)
-                    if present is not values:
+                    if isinstance(present, set):  # else it is ``values`` itself
                         present.add(member["value"])
             continue
         folded = step.op == "remove_folded"

@@ -8,7 +8,7 @@ detail names the attribute (``emails[0].primary: Not a valid boolean.``); a mars
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
 
@@ -109,7 +109,7 @@ def _schema_class(
         declared[f"extension{index}"] = Complex(
             _schema_class(ext.name, ext.attributes), data_key=ext.id
         )
-    cls = _Object.from_dict(declared, name=f"{name}Schema")
+    cls = cast(type[_Object], _Object.from_dict(declared, name=f"{name}Schema"))
     cls.accepted = {a.name.lower(): a.name for a in writable}
     cls.required_names = tuple(a.name for a in writable if a.required or a.name in required)
     cls.renames = {f"extension{index}": ext.id for index, ext in enumerate(extensions)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from scim.core.attributes import Attribute, ResourceType, Schema, split_urn
 from scim.core.errors import InvalidPath, InvalidValue, Mutability, NoTarget
@@ -246,6 +246,7 @@ def _write_elements(res: dict, op: str, t: _Target, value: Any) -> None:
         if holder is not None and t.attribute.name in holder:
             _store(holder, t.attribute, kept)
         return
+    assert holder is not None  # created above, as a value is being set
     if not matched:
         matched = [_new_element(op, t)]
         elements += matched
@@ -316,6 +317,7 @@ def _merge(element: dict, attribute: Attribute, value: dict) -> None:
     """Set each sub-attribute of canonical ``value`` on ``element``; None unassigns it."""
     for name, item in value.items():
         sub = attribute.sub(name)
+        assert sub is not None  # ``value`` is canonical: its keys are sub-attributes
         if item is None:
             _unset(element, sub)
         else:
@@ -383,6 +385,12 @@ def _true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
+@overload
+def _holder(res: dict, extension: str | None, create: Literal[True]) -> dict: ...
+@overload
+def _holder(res: dict, extension: str | None, create: bool = False) -> dict | None: ...
+
+
 def _holder(res: dict, extension: str | None, create: bool = False) -> dict | None:
     """Return the dict an attribute lives in: the resource or its extension object."""
     if extension is None:
@@ -407,7 +415,7 @@ def _require_object(value: Any) -> dict:
 
 def _tidy_extensions(res: dict, original: dict, rtype: ResourceType) -> None:
     """Drop emptied extension objects and keep ``schemas`` listing those in use (RFC 7643 §3)."""
-    schemas = res.get("schemas")
+    schemas: Any = res.get("schemas")  # a list when ``listed`` finds anything in it
     for ext in rtype.extensions:
         listed = [s for s in schemas or [] if s.lower() == ext.id.lower()]
         if res.get(ext.id) == {}:

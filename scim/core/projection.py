@@ -116,6 +116,7 @@ def _select(rtype: ResourceType, names: Iterable[str]) -> _Selection:
         except InvalidFilter:
             continue  # unknown (here: unparseable) names are ignored
         if not path.attr:
+            assert path.urn is not None  # a path without an attribute is a bare schema URN
             extension = rtype.extension(path.urn)
             if extension is not None:
                 selection.schemas.add(extension.id)

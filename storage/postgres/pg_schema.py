@@ -25,6 +25,7 @@ Migrations only ever get appended.
 from __future__ import annotations
 
 from operator import itemgetter
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -84,12 +85,19 @@ VERSION = len(MIGRATIONS)
 TABLES = ("members", "resources", "records", "request_log")
 
 
+def scalar(cursor: psycopg.Cursor) -> Any:
+    """Return the one value of a query that answers one row (a count, EXISTS, a version)."""
+    row = cursor.fetchone()
+    assert row is not None, "the query answers one row"
+    return row[0]
+
+
 def current_version(conn: psycopg.Connection) -> int:
     """Return the schema version of the database (0: no Roster tables yet)."""
-    exists = conn.execute("SELECT to_regclass('roster_schema') IS NOT NULL").fetchone()[0]
+    exists = scalar(conn.execute("SELECT to_regclass('roster_schema') IS NOT NULL"))
     if not exists:
         return 0
-    return conn.execute("SELECT version FROM roster_schema").fetchone()[0]
+    return scalar(conn.execute("SELECT version FROM roster_schema"))
 
 
 def migrate(conn: psycopg.Connection) -> int:
@@ -98,7 +106,7 @@ def migrate(conn: psycopg.Connection) -> int:
     ``conn`` is in autocommit mode. Refuses a database whose schema is newer than this code
     knows (an older Roster must not write to it)."""
     try:  # the usual case, in one round trip: already up to date
-        if conn.execute("SELECT version FROM roster_schema").fetchone()[0] == VERSION:
+        if scalar(conn.execute("SELECT version FROM roster_schema")) == VERSION:
             return VERSION
     except psycopg.errors.UndefinedTable:
         pass

@@ -122,9 +122,10 @@ def translate(kind: str, expr: Expr) -> Condition | None:
         return _join(" AND ", found, exact)
     if isinstance(expr, Or):
         parts = [translate(kind, e) for e in chain(expr)]
-        if any(p is None for p in parts):
+        found = [p for p in parts if p is not None]
+        if len(found) < len(parts):
             return None  # one untranslatable branch could match anything
-        return _join(" OR ", parts, all(p.exact for p in parts))
+        return _join(" OR ", found, all(p.exact for p in found))
     if isinstance(expr, Not):
         inner = translate(kind, expr.expr)
         # Negating a superset gives no superset: only an exact condition can be negated.
@@ -135,10 +136,10 @@ def translate(kind: str, expr: Expr) -> Condition | None:
         return Condition(sql, (fold(member),), True)
     if isinstance(expr, ValuePath):
         return None
-    found = _column(kind, expr.path)
-    if found is None:
+    located = _column(kind, expr.path)
+    if located is None:
         return None
-    column, folded = found
+    column, folded = located
     if isinstance(expr, Present):
         return Condition(f"({column} IS NOT NULL AND {column} <> '')", (), True)
     return _compare(column, folded, expr.op, expr.value)

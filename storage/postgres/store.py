@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -30,9 +31,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from scim.core import jsonio
 from storage.clone import clone
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
-from storage.interface import UNIQUE, fold
+from storage.interface import UNIQUE, Store, fold
 from storage.postgres import pg_schema
-from storage.postgres.pg_schema import add_members, derived_columns, member_ids, remove_members
+from storage.postgres.pg_schema import (
+    add_members,
+    derived_columns,
+    member_ids,
+    remove_members,
+    scalar,
+)
 from storage.postgres.sql import page_query, sort_key, translate
 from storage.query import run_query
 from storage.stamps import stamp
@@ -243,9 +250,11 @@ class PostgresStore:
 
     def count(self, kind: str, idp: str) -> int:
         with self.connection() as conn:
-            return conn.execute(
-                "SELECT count(*) FROM resources WHERE idp = %s AND kind = %s", [idp, kind]
-            ).fetchone()[0]
+            return scalar(
+                conn.execute(
+                    "SELECT count(*) FROM resources WHERE idp = %s AND kind = %s", [idp, kind]
+                )
+            )
 
     def groups_of(self, idp: str, member_id: str) -> list[dict]:
         return self.groups_of_each(idp, [member_id])[member_id]
@@ -410,7 +419,7 @@ class Analyzer:
             with self._pool.connection() as conn:
                 conn.execute("ANALYZE resources, members")
                 rows = conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'resources'")
-                self._rows = max(int(rows.fetchone()[0]), 0)
+                self._rows = max(int(scalar(rows)), 0)
         except Exception:  # a closed pool or a lost server: autovacuum still gets there
             log.warning("ANALYZE after a bulk load failed", exc_info=True)
         finally:
@@ -434,3 +443,7 @@ def _use_fast_json(conn: psycopg.Connection) -> None:
 def _without_commit_wait(conn: psycopg.Connection) -> None:
     _use_fast_json(conn)
     conn.execute("SET synchronous_commit TO off")
+
+
+if TYPE_CHECKING:  # mypy holds the class to the contract; nothing runs here
+    _: type[Store] = PostgresStore

@@ -90,7 +90,7 @@ def read_snapshot(folder: Path) -> tuple[Tables, int]:
         return {}, 0
     # One read through TinyDB's storage. (TinyDB's table API would parse the whole file again
     # for every table it opens: seven parses of a 100 MB file at start-up.)
-    storage = JSONStorage(path, access_mode="r")
+    storage = JSONStorage(str(path), access_mode="r")
     try:
         data = storage.read() or {}
         tables: Tables = {}
@@ -286,7 +286,7 @@ class Journal:
     def __init__(self, folder: Path, seq: int):
         self.seq = seq
         self.path = segment_path(folder, seq)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         _fsync_dir(folder)
         self.size = os.fstat(self._fd).st_size
         self._broken: str | None = None
@@ -323,6 +323,6 @@ class Journal:
         raise StoreUnavailable(message) from exc
 
     def close(self) -> None:
-        if self._fd is not None:
+        if self._fd >= 0:
             os.close(self._fd)
-            self._fd = None
+            self._fd = -1  # a write after close fails (EBADF) like any other

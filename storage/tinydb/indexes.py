@@ -15,6 +15,7 @@ the lookups under the same lock. Nothing here knows files or locks.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from storage.interface import UNIQUE, fold
 
@@ -32,7 +33,7 @@ class Indexes:
         self.tenant: dict[tuple[str, str], dict[str, dict]] = {}
         self.unique: dict[tuple[str, str, str], str] = {}
         self.external: dict[tuple[str, str, str], dict[str, None]] = {}
-        self.members: dict[tuple[str, str], dict[str, None]] = {}
+        self.members: dict[tuple[str, object], dict[str, None]] = {}
         # (idp, case-folded member id) -> the member ids not already in that form
         self._unfolded: dict[tuple[str, str], set[str]] = {}
 
@@ -49,7 +50,7 @@ class Indexes:
         if old is not None and new is not None and old["idp"] != new["idp"]:
             self.update(kind, key, old, None)
             old = None
-        idp = (new or old)["idp"]
+        idp = cast(dict, new or old)["idp"]  # never both None: _put returns before
         before = old["data"] if old else {}
         after = new["data"] if new else {}
         if new is None:

@@ -28,10 +28,11 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storage.clone import clone, clone_resource
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
-from storage.interface import RECORD_TABLES, RESOURCE_KINDS, UNIQUE, fold
+from storage.interface import RECORD_TABLES, RESOURCE_KINDS, UNIQUE, Store, fold
 from storage.query import indexed_lookup, run_query
 from storage.stamps import stamp
 from storage.tinydb import files
@@ -273,9 +274,9 @@ class TinyStore:
                 end = None if count is None else begin + max(count, 0)
                 total, page = len(rows), list(itertools.islice(rows.values(), begin, end))
             elif lookup is None:
-                total, page, candidates = None, None, list(rows.values())
+                total, page, candidates = 0, None, list(rows.values())
             else:
-                total, page, candidates = None, None, self._lookup(kind, idp, *lookup)
+                total, page, candidates = 0, None, self._lookup(kind, idp, *lookup)
         if page is not None:
             return total, [clone_resource(doc) for doc in page]
         # Filters the indexes cannot answer are evaluated here, outside every lock.
@@ -385,3 +386,7 @@ class TinyStore:
                 self._compacting.join()
             self._journal.close()
             self._folder_lock.release()
+
+
+if TYPE_CHECKING:  # mypy holds the class to the contract; nothing runs here
+    _: type[Store] = TinyStore
