@@ -1,6 +1,6 @@
 """The storage contract (storage/interface.py), run against every backend through the
-parametrized ``store`` fixture. Backend-specific behaviour lives in test_storage.py (TinyDB) and
-test_postgres_store.py (PostgreSQL)."""
+parametrized ``store`` fixture. Backend-specific behaviour lives in test_tinydb.py (TinyDB) and
+test_postgres.py (PostgreSQL)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What only the PostgreSQL backend has: filters translated to SQL, migrations, the shared
-request log, backups as TinyDB snapshots. The contract itself is in test_store_contract.py."""
+request log, backups as TinyDB snapshots. The contract itself is in test_contract.py."""
 
 from __future__ import annotations
 
