@@ -7,15 +7,13 @@ listed in the README ("Conformance").
 
 from __future__ import annotations
 
-import json
-
 import httpx2
 import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 from scim_sanity.probe.runner import run_probe_api
 
-from tests.live import LiveServer, flask_cli
+from tests.live import LiveServer, provision
 
 SUITES = ("scim2-tester", "scim-sanity")
 
@@ -39,15 +37,6 @@ SANITY_SELF_SKIPPED = {
     "AgenticApplication CRUD Lifecycle",
     "Agent Rapid Lifecycle",
 }
-
-
-def provision(data_dir, name: str) -> tuple[str, str]:
-    created = flask_cli(data_dir, "idp", "create", "--name", name, "--kind", "generic")
-    assert created.returncode == 0, created.stderr
-    idp = created.stdout.strip()
-    generated = flask_cli(data_dir, "token", "generate", idp, "--json")
-    assert generated.returncode == 0, generated.stderr
-    return idp, json.loads(generated.stdout)["token"]
 
 
 @pytest.fixture(scope="module")

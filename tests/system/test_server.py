@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from tests import live
 from tests.live import ROOT, LiveServer, environment, flask_cli, free_port
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -20,12 +21,7 @@ def data_dir(tmp_path):
 
 
 def provision(data_dir) -> tuple[str, str]:
-    created = flask_cli(data_dir, "idp", "create", "--name", "JumpCloud", "--kind", "jumpcloud")
-    assert created.returncode == 0, created.stderr
-    idp = created.stdout.strip()
-    generated = flask_cli(data_dir, "token", "generate", idp, "--json")
-    assert generated.returncode == 0, generated.stderr
-    return idp, json.loads(generated.stdout)["token"]
+    return live.provision(data_dir, "JumpCloud", "jumpcloud")
 
 
 def test_cli_then_server_then_scim(data_dir):
