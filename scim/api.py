@@ -6,7 +6,7 @@ from flask import Blueprint, g
 
 from scim import discovery, groups, search, users
 from scim.auth import authenticate
-from scim.errors import NotFound, Unauthorized
+from scim.core.errors import NotFound, Unauthorized
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2/<idp>")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 
 import tokens
-from scim.errors import TooManyRequests, Unauthorized
+from scim.core.errors import TooManyRequests, Unauthorized
 from storage import get_store
 from throttle import Throttle, for_app
 

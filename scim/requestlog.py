@@ -1,5 +1,5 @@
-"""Record every SCIM request in the IdP's request log (``storage.requestlog``): when, what,
-the answer, how long, which client, which resource, why it failed, and the request id
+"""Record every SCIM request in the IdP's request log (``storage.get_request_log``): when,
+what, the answer, how long, which client, which resource, why it failed, and the request id
 (``monitoring.requestid``). Never the token (the Authorization header is not read here) and
 never a password. The process log's line for each request is ``monitoring.logs``'s.
 
@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 import tokens
-from scim.attributes import last_name
+from scim.core.attributes import last_name
 from storage import get_request_log, get_store
-from storage.requestlog import DatabaseRequestLog, RequestLog
+
+if TYPE_CHECKING:  # the PostgreSQL log is imported only with PostgreSQL
+    from storage.postgres.requestlog import DatabaseRequestLog
+    from storage.tinydb.requestlog import RequestLog
 
 KINDS = {"scim.users": "User", "scim.groups": "Group"}
 REDACTED = "[redacted]"

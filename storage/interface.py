@@ -26,10 +26,11 @@ Promises every backend keeps:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Protocol, overload
 
-from scim.filter import Expr
+from scim.core.filter import Expr
 
 RESOURCE_KINDS = ("User", "Group")
 RECORD_TABLES = ("idps", "tokens", "admins", "settings", "apikeys")
@@ -60,6 +61,17 @@ def audit_matches(
         and (action is None or entry.get("action") == action)
         and (object is None or object.casefold() in str(entry.get("object", "")).casefold())
     )
+
+
+# The IdP ids a request log keeps entries for: anything else (a path trick, a NUL) is ignored
+# rather than made into a file name or a row.
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@overload
+def fold(value: str) -> str: ...
+@overload
+def fold(value: object) -> str | None: ...
 
 
 def fold(value: object) -> str | None:

@@ -1,7 +1,7 @@
 """Copy a whole store between backends: ``flask --app app migrate --to postgres DSN`` and back.
 
-Both sides speak the data folder's table shape (``storage.files.Tables``): records under their
-key, resources under their id as ``{"idp", "data"}``, each table in creation order. A copy
+Both sides speak the data folder's table shape (``storage.tinydb.files.Tables``): records under
+their key, resources under their id as ``{"idp", "data"}``, each table in creation order. A copy
 keeps everything the contract exposes: ids, ``meta`` (versions, timestamps), creation order,
 records. The destination must be empty. After writing, the destination is read back
 independently and compared with the source by row counts and a checksum over every row in
@@ -15,16 +15,17 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from psycopg.types.json import Jsonb
-
-from storage import files
-from storage import folder as folders
 from storage.backup import read_folder
 from storage.errors import StoreUnavailable
 from storage.interface import AUDIT_TABLE, RECORD_TABLES, RESOURCE_KINDS
-from storage.pg_schema import derived_columns, member_ids
-from storage.postgres_store import PostgresStore
+from storage.tinydb import files
+from storage.tinydb import folder as folders
+
+# PostgreSQL's side is imported where it is used: a TinyDB install never loads psycopg.
+if TYPE_CHECKING:
+    from storage.postgres.store import PostgresStore
 
 Progress = Callable[[int], None]
 
@@ -53,10 +54,16 @@ def read_tables(store: PostgresStore) -> files.Tables:
 
 def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progress = _none) -> None:
     """Load ``tables`` into an empty PostgreSQL store in one transaction (COPY, not INSERT)."""
+    from psycopg.types.json import Jsonb
+
+    from storage.postgres.pg_schema import derived_columns, member_ids, scalar
+
     with store.connection() as conn, conn.transaction():
-        used = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM records)"
-        ).fetchone()[0]
+        used = scalar(
+            conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM records)"
+            )
+        )
         if used:
             raise StoreUnavailable("the destination database already holds a Roster store")
         cursor = conn.cursor()
@@ -132,6 +139,8 @@ def copy_store(
     folder), read it back and verify it; return the counts and the checksum."""
     expected = {"counts": counts(source), "checksum": checksum(source)}
     if backend == "postgres":
+        from storage.postgres.store import PostgresStore
+
         store = PostgresStore(destination)
         try:
             write_postgres(store, source, progress)
