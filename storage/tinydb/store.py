@@ -430,9 +430,11 @@ class TinyStore:
     def health(self) -> str | None:
         if self._journal.broken:
             return "the journal refuses writes since one failed (restart Roster once fixed)"
-        lost = self._folder_lock.lost()
-        if lost:
-            return lost
+        if self._folder_lock.lost() is not None:
+            # No path in a probe's answer (monitoring.probes): only what the operator acts on.
+            if not self.folder.exists():
+                return "the data folder is missing"
+            return "the data folder was moved or replaced"
         # A real write, as a read-only remount or a full disk refuses it (access() would not
         # notice a full disk). Per thread, so that probes running together never collide.
         probe = self.folder / f".ready-{threading.get_ident()}"
