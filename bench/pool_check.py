@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from psycopg_pool import ConnectionPool  # noqa: E402
 
-from storage import pg_pool  # noqa: E402
+from storage.postgres import pg_pool  # noqa: E402
 
 
 def per_loan(pool: ConnectionPool, loans: int) -> float:

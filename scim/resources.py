@@ -13,6 +13,7 @@ from functools import partial
 
 from flask import Blueprint, current_app, g, request
 
+from monitoring.requestid import source
 from scim import rendered
 from scim.core import errors, membership
 from scim.core.attributes import ResourceType
@@ -126,7 +127,7 @@ def create(kind: Kind) -> object:
     """POST: store a new resource, 201 with Location (RFC 7644 §3.3)."""
     new = kind.seal(load_resource(kind.rtype, read_json()))
     resource = get_store().create(
-        kind.rtype.name, g.idp, new, prepare=lambda data: kind.prepare(data, None)
+        kind.rtype.name, g.idp, new, prepare=lambda data: kind.prepare(data, None), source=source()
     )
     return _single(kind, resource, 201)
 
@@ -152,7 +153,9 @@ def replace(kind: Kind, id: str) -> object:
         # Internal fields carry over unless the new body sealed its own (a new password hash).
         return kind.prepare({**_internal(current), **new}, current)
 
-    resource = get_store().update(kind.rtype.name, g.idp, id, change, if_version=_if_match())
+    resource = get_store().update(
+        kind.rtype.name, g.idp, id, change, if_version=_if_match(), source=source()
+    )
     return _single(kind, resource)
 
 
@@ -184,13 +187,15 @@ def patch(kind: Kind, id: str) -> object:
         new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
         return kind.prepare(seal({**new, **internal}), current)
 
-    resource = get_store().update(kind.rtype.name, g.idp, id, change, if_version=_if_match())
+    resource = get_store().update(
+        kind.rtype.name, g.idp, id, change, if_version=_if_match(), source=source()
+    )
     return _single(kind, resource)
 
 
 def delete(kind: Kind, id: str) -> object:
     """DELETE: 204, and the resource is gone (RFC 7644 §3.6)."""
-    get_store().delete(kind.rtype.name, g.idp, id, if_version=_if_match())
+    get_store().delete(kind.rtype.name, g.idp, id, if_version=_if_match(), source=source())
     return scim_response(None, 204)
 
 

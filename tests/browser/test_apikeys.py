@@ -67,5 +67,8 @@ def test_the_page_fits_a_phone(console):
     page.goto(base + "/settings/api-keys")
     page.get_by_label("Name").fill("Wiki")
     page.get_by_role("button", name="Create API key").click()
+    # The click returns before the next page has loaded: measure the page that shows the key.
+    page.get_by_label("API key").wait_for()
+    page.wait_for_load_state("load")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, width
