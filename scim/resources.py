@@ -13,6 +13,8 @@ from functools import partial
 
 from flask import Blueprint, current_app, g, request
 
+import clock
+from lifecycle import screen as downstream
 from monitoring.requestid import source
 from scim import rendered
 from scim.core import errors, membership
@@ -123,11 +125,24 @@ def _internal(resource: dict | None) -> dict:
     return {k: v for k, v in (resource or {}).items() if k.startswith("_")}
 
 
+def _screen():
+    """What the applications learn of this write (``lifecycle.screen``)."""
+    return downstream.for_request(get_store(), g.idp, clock.now(), source())
+
+
 def create(kind: Kind) -> object:
     """POST: store a new resource, 201 with Location (RFC 7644 §3.3)."""
     new = kind.seal(load_resource(kind.rtype, read_json()))
-    resource = get_store().create(
-        kind.rtype.name, g.idp, new, prepare=lambda data: kind.prepare(data, None), source=source()
+    store = get_store()
+    given = downstream.adoptable(store, g.idp, new) if kind.rtype.name == "User" else None
+    resource = store.create(
+        kind.rtype.name,
+        g.idp,
+        new,
+        prepare=lambda data: kind.prepare(data, None),
+        source=source(),
+        screen=_screen(),
+        id=given,
     )
     return _single(kind, resource, 201)
 
@@ -154,7 +169,13 @@ def replace(kind: Kind, id: str) -> object:
         return kind.prepare({**_internal(current), **new}, current)
 
     resource = get_store().update(
-        kind.rtype.name, g.idp, id, change, if_version=_if_match(), source=source()
+        kind.rtype.name,
+        g.idp,
+        id,
+        change,
+        if_version=_if_match(),
+        source=source(),
+        screen=_screen(),
     )
     return _single(kind, resource)
 
@@ -188,14 +209,22 @@ def patch(kind: Kind, id: str) -> object:
         return kind.prepare(seal({**new, **internal}), current)
 
     resource = get_store().update(
-        kind.rtype.name, g.idp, id, change, if_version=_if_match(), source=source()
+        kind.rtype.name,
+        g.idp,
+        id,
+        change,
+        if_version=_if_match(),
+        source=source(),
+        screen=_screen(),
     )
     return _single(kind, resource)
 
 
 def delete(kind: Kind, id: str) -> object:
     """DELETE: 204, and the resource is gone (RFC 7644 §3.6)."""
-    get_store().delete(kind.rtype.name, g.idp, id, if_version=_if_match(), source=source())
+    get_store().delete(
+        kind.rtype.name, g.idp, id, if_version=_if_match(), source=source(), screen=_screen()
+    )
     return scim_response(None, 204)
 
 
