@@ -96,7 +96,7 @@ def setup(folder: Path, urls: list[str]) -> tuple[str, str]:
     """Make an IdP, its token and one endpoint per URL in the data folder; return (idp, token)."""
     import tokens
     from providers import create_idp
-    from storage.tinydb_store import TinyStore
+    from storage.tinydb.store import TinyStore
     from webhooks import endpoints
 
     store = TinyStore(str(folder))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 import audit
-from scim.events import TYPES
+from scim.core.events import TYPES
 from storage import get_store
 from webhooks import admin, endpoints
 from webhooks.delivery import Settings

@@ -15,23 +15,29 @@ from flask import Blueprint, current_app, g, request
 
 import clock
 from lifecycle import screen as downstream
-from scim import errors, membership
-from scim.attributes import ResourceType
-from scim.discovery_docs import list_response
-from scim.filter import attribute_paths, parse_filter
+from monitoring.requestid import source
+from scim import rendered
+from scim.core import errors, membership
+from scim.core.attributes import ResourceType
+from scim.core.discovery_docs import list_response
+from scim.core.filter import attribute_paths, parse_filter
+from scim.core.messages import load_patch, load_query, load_search
+from scim.core.models import load_resource
+from scim.core.patch import apply_patch
+from scim.core.projection import Shown, project, sort_key, split_attribute_list
 from scim.http import read_json, scim_response
-from scim.messages import load_patch, load_query, load_search
-from scim.models import load_resource
-from scim.patch import apply_patch
-from scim.projection import Shown, project, sort_key, split_attribute_list
-from scim.requestlog import source
 from storage import get_store
 
 Hook = Callable[..., dict]
+Seal = Callable[[dict], dict]
 
 
 def _same(new: dict, current: dict | None, added: list | None = None) -> dict:
     return new
+
+
+def _unsealed(resource: dict) -> dict:
+    return resource
 
 
 @dataclass(frozen=True)
@@ -44,20 +50,22 @@ class Kind:
     ``current``'s own, unchanged (a membership PATCH): only they need checking.
     ``decorate(resource, shown)`` returns ``resource`` with derived attributes added (a
     User's ``groups``, members' ``$ref``) before projection, leaving ``resource`` itself
-    unmodified; ``shown`` (``scim.projection.Shown``) says which attributes the response
+    unmodified; ``shown`` (``scim.core.projection.Shown``) says which attributes the response
     carries, so that what it leaves out is not derived. ``seal(new)`` runs before the lock is
     taken, for slow work that needs nothing from the store (hashing a password): every writer
     of every tenant waits on the lock, so it must be held for as short a time as possible.
     ``seal_operations(operations)`` does the same for a PATCH, before its operations are
-    applied. ``prefetch(resources, shown)`` is told a page is about to be decorated, so that
+    applied, and returns the seal of the patched resource, which runs under the lock (it
+    takes what was prepared ahead for whichever operation proved to set a password).
+    ``prefetch(resources, shown)`` is told a page is about to be decorated, so that
     it can look up for all of them at once what ``decorate`` derives (a User's groups).
     """
 
     rtype: ResourceType
     prepare: Hook = _same
     decorate: Callable[[dict, Shown], dict] = field(default=lambda resource, shown: resource)
-    seal: Callable[[dict], dict] = field(default=lambda resource: resource)
-    seal_operations: Callable[[list[dict]], None] = field(default=lambda operations: None)
+    seal: Seal = _unsealed
+    seal_operations: Callable[[list[dict]], Seal] = field(default=lambda operations: _unsealed)
     prefetch: Callable[[list[dict], Shown], None] = field(default=lambda resources, shown: None)
 
 
@@ -86,7 +94,8 @@ def render(kind: Kind, resource: dict, attributes=None, excluded=None) -> dict:
     # Internal fields (a password hash) start with "_" and never leave the server.
     public = {k: v for k, v in resource.items() if not k.startswith("_")}
     public["meta"] = {**resource["meta"], "location": _location(kind, resource)}
-    return project(public, kind.rtype, attributes, excluded)
+    ahead = rendered.names(public)  # a large group's members, rendered for this projection
+    return project(public, kind.rtype, attributes, excluded, rendered=ahead)
 
 
 def _projection_args() -> tuple[list[str] | None, list[str] | None]:
@@ -185,7 +194,7 @@ def patch(kind: Kind, id: str) -> object:
     """PATCH: apply every operation or none (RFC 7644 §3.5.2); 200 with the resource."""
     operations = load_patch(read_json(), max_operations=_limits()["max_operations"])
     steps = membership.plan(operations, kind.rtype)
-    kind.seal_operations(operations)
+    seal = kind.seal_operations(operations)
 
     def change(current: dict) -> dict:
         internal = _internal(current)
@@ -195,9 +204,9 @@ def patch(kind: Kind, id: str) -> object:
         applied = membership.apply(public, steps, kind.rtype) if steps else None
         if applied is not None:
             new, added = applied
-            return kind.prepare({**new, **internal}, current, added)
+            return kind.prepare(seal({**new, **internal}), current, added)
         new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
-        return kind.prepare({**new, **internal}, current)
+        return kind.prepare(seal({**new, **internal}), current)
 
     resource = get_store().update(
         kind.rtype.name,

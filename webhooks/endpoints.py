@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from scim.events import TYPES
+from scim.core.events import TYPES
 from storage.interface import Store
 from webhooks import signing, urls
 

@@ -1,0 +1,244 @@
+"""What only the TinyDB backend promises: its journal, snapshot, compaction, folder lock and
+backup. The contract both backends keep is tested in tests/storage/test_contract.py."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import pytest
+from tinydb import TinyDB
+
+from scim.core.filter import parse_filter
+from storage.errors import StoreLocked
+from storage.tinydb import files
+from storage.tinydb.store import TinyStore
+
+IDP, OTHER = "idp-a", "idp-b"
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def store(folder):
+    store = TinyStore(folder)
+    yield store
+    store.close()
+
+
+def user(name: str, **extra) -> dict:
+    return {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, **extra}
+
+
+def reopen(store: TinyStore) -> TinyStore:
+    store.close()
+    return TinyStore(store.folder)
+
+
+def test_writes_survive_reopen(store):
+    a = store.create("User", IDP, user("ann"))
+    b = store.create("User", IDP, user("bob"))
+    store.update("User", IDP, a["id"], lambda cur: {**cur, "title": "Boss"})
+    store.delete("User", IDP, b["id"])
+    store.put_record("idps", IDP, {"id": IDP, "name": "A"})
+    store = reopen(store)
+    try:
+        assert store.get("User", IDP, a["id"])["title"] == "Boss"
+        assert store.get("User", IDP, b["id"]) is None
+        assert store.get_record("idps", IDP) == {"id": IDP, "name": "A"}
+    finally:
+        store.close()
+
+
+def test_torn_last_journal_line_is_dropped(store):
+    kept = store.create("User", IDP, user("ann"))
+    journal = store._journal.path
+    store.close()
+    with open(journal, "ab") as handle:  # a crash in the middle of an append
+        handle.write(b'1234abcd {"ops": [["User", "x", {"idp": "idp-a", "da')
+    store = TinyStore(store.folder)
+    try:
+        assert store.get("User", IDP, kept["id"])["userName"] == "ann"
+        assert store.count("User", IDP) == 1
+        again = store.create("User", IDP, user("bob"))  # and the store still takes writes
+    finally:
+        store.close()
+    store = TinyStore(store.folder)
+    try:
+        assert store.get("User", IDP, again["id"])["userName"] == "bob"
+    finally:
+        store.close()
+
+
+def test_damaged_line_fails_checksum(store):
+    store.create("User", IDP, user("ann"))
+    journal = store._journal.path
+    store.close()
+    raw = journal.read_bytes().replace(b"ann", b"anx")
+    journal.write_bytes(raw)
+    store = TinyStore(store.folder)
+    try:
+        assert store.count("User", IDP) == 0
+    finally:
+        store.close()
+
+
+def test_compaction_writes_a_tinydb_snapshot(store):
+    created = store.create("User", IDP, user("ann"))
+    store.compact()
+    assert files.segments(store.folder) == [store._journal.seq]
+    with TinyDB(store.folder / files.SNAPSHOT, access_mode="r") as db:
+        rows = db.table("User").all()
+    assert [r["data"]["userName"] for r in rows] == ["ann"]
+    store = reopen(store)
+    try:
+        assert store.get("User", IDP, created["id"])["userName"] == "ann"
+    finally:
+        store.close()
+
+
+def test_compaction_triggers_on_journal_size(folder):
+    store = TinyStore(folder, compact_after=2000)
+    try:
+        for i in range(40):
+            store.create("User", IDP, user(f"user{i}"))
+        store.compact()  # wait for any background compaction
+        assert (folder / files.SNAPSHOT).exists()
+        assert store.count("User", IDP) == 40
+    finally:
+        store.close()
+    store = TinyStore(folder)
+    try:
+        assert store.count("User", IDP) == 40
+    finally:
+        store.close()
+
+
+def test_second_process_is_refused(store):
+    with pytest.raises(StoreLocked, match="in use by another Roster process"):
+        TinyStore(store.folder)
+
+
+def test_backup_is_a_loadable_store(store, tmp_path):
+    a = store.create("User", IDP, user("ann"))
+    store.backup(str(tmp_path / "backup" / files.SNAPSHOT))
+    restored = TinyStore(tmp_path / "backup")
+    try:
+        assert restored.get("User", IDP, a["id"]) == a
+    finally:
+        restored.close()
+
+
+def test_updates_keep_creation_order(store):
+    ids = [store.create("User", IDP, user(f"u{i}"))["id"] for i in range(3)]
+    store.update("User", IDP, ids[0], lambda cur: {**cur, "title": "changed"})
+    assert [r["id"] for r in store.query("User", IDP)[1]] == ids
+    store = reopen(store)
+    try:
+        assert [r["id"] for r in store.query("User", IDP)[1]] == ids
+    finally:
+        store.close()
+
+
+def big_group(store: TinyStore, size: int) -> tuple[dict, list[str]]:
+    ids = [store.create("User", IDP, user(f"m{i}"))["id"] for i in range(size + 1)]
+    members = [{"value": i, "type": "User"} for i in ids[:size]]
+    return store.create("Group", IDP, {"displayName": "big", "members": members}), ids
+
+
+def test_membership_changes_to_a_big_group_journal_only_the_change(store):
+    group, ids = big_group(store, 200)
+    journal = store._journal.path
+    before = journal.stat().st_size
+
+    def add_last(cur: dict) -> dict:
+        return {**cur, "members": [*cur["members"][1:], {"value": ids[-1], "type": "User"}]}
+
+    changed = store.update("Group", IDP, group["id"], add_last)
+    # Not the 200 members again (12 KB): the change, and its two events without members.
+    assert journal.stat().st_size - before < 3000
+    assert [g["id"] for g in store.groups_of(IDP, ids[-1])] == [group["id"]]
+    assert store.groups_of(IDP, ids[0]) == []
+    store = reopen(store)
+    try:
+        assert store.get("Group", IDP, group["id"]) == changed
+        assert [g["id"] for g in store.groups_of(IDP, ids[-1])] == [group["id"]]
+        assert store.groups_of(IDP, ids[0]) == []
+    finally:
+        store.close()
+
+
+def test_deleting_a_member_of_a_big_group_survives_compaction(store):
+    group, ids = big_group(store, 100)
+    store.delete("User", IDP, ids[5])
+    expected = store.get("Group", IDP, group["id"])
+    assert len(expected["members"]) == 99
+    store.compact()
+    store = reopen(store)
+    try:
+        assert store.get("Group", IDP, group["id"]) == expected
+    finally:
+        store.close()
+
+
+def test_groups_of_leaves_members_out(store):
+    group, ids = big_group(store, 3)
+    found = store.groups_of(IDP, ids[0])
+    assert found == [{k: v for k, v in group.items() if k != "members"}]
+
+
+def test_change_sees_the_stored_resource_and_a_returned_current_is_not_modified(store):
+    a = store.create("User", IDP, user("ann"))
+    seen = []
+    store.update("User", IDP, a["id"], lambda cur: seen.append(cur) or {**cur, "title": "x"})
+    assert seen[0] == a  # the stored resource itself, with the version the write replaced
+    assert store.get("User", IDP, a["id"])["meta"]["version"] != a["meta"]["version"]
+    # Returned as it is, it changes nothing: not written, not modified, the version kept.
+    current = store.get("User", IDP, a["id"])
+    assert store.update("User", IDP, a["id"], lambda cur: cur) == current
+    assert store.get("User", IDP, a["id"]) == current
+
+
+@pytest.mark.parametrize("start, count", [(1, 2), (3, 10), (5, 0), (9, 5), (-2, 1)])
+def test_plain_pages_slice_creation_order(store, start, count):
+    ids = [store.create("User", IDP, user(f"u{i}"))["id"] for i in range(6)]
+    store.create("User", OTHER, user("x"))
+    total, page = store.query("User", IDP, start_index=start, count=count)
+    begin = max(start, 1) - 1
+    assert total == 6
+    assert [r["id"] for r in page] == ids[begin : begin + count]
+
+
+def test_readers_never_see_half_a_delete(store):
+    """A delete takes the user out of its groups in the same write: a reader listing the
+    groups that hold the user, while users are deleted, sees all of them or none."""
+    users = [store.create("User", IDP, user(f"d{i}"))["id"] for i in range(80)]
+    members = [{"value": u, "type": "User"} for u in users]
+    for n in range(20):
+        store.create("Group", IDP, {"displayName": f"g{n}", "members": members})
+    torn = []
+    done = threading.Event()
+
+    def reader() -> None:
+        filters = [parse_filter(f'members.value eq "{uid}"') for uid in users]
+        while not done.is_set():
+            for expr in filters:
+                total, _ = store.query("Group", IDP, filter=expr, count=0)
+                if total not in (0, 20):
+                    torn.append(total)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for uid in users:
+            store.delete("User", IDP, uid)
+    finally:
+        done.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert torn == []
