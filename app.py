@@ -8,6 +8,7 @@ import gc
 import io
 import ipaddress
 import logging
+import signal
 import sys
 
 import click
@@ -21,6 +22,7 @@ import config as settings
 import console
 import monitoring
 import storage
+import webhooks
 from scim import api, requestlog
 from scim.http import NormalizePath, register_error_handlers
 
@@ -204,13 +206,23 @@ def serve(app: Flask, values: dict) -> int:
     public = values["public_url"] or f"http://{values['host']}:{values['port']}"
     log.info("Roster is serving on %s (SCIM base: %s/scim/v2/<idp>)", public, public)
     tune_gc()
+    # SIGTERM (systemd's stop, `kill`) ends the server as Ctrl-C does: the request log writes
+    # what it has queued and the store closes, instead of the process dying on the spot.
+    signal.signal(signal.SIGTERM, _interrupt)
+    deliveries = webhooks.start(app)  # in this process, beside the requests (webhooks/worker.py)
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        if deliveries is not None:
+            deliveries.close()  # its endpoints are given back, not left to their leases' end
         storage.close_store(app)
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def tune_gc() -> None:

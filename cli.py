@@ -30,6 +30,7 @@ from storage import check, migrate
 from storage.backup import backup
 from storage.tinydb.recover import recover
 from tokens import apikeys
+from webhooks import cli as webhook_cli
 
 
 class StoreGroup(AppGroup):
@@ -54,6 +55,7 @@ def init_app(app: Flask) -> None:
     idp_group.add_command(policy_command)
     app.cli.add_command(token_group)
     app.cli.add_command(apikey_group)
+    app.cli.add_command(webhook_cli.group)
     app.cli.add_command(show_log)
     app.cli.add_command(show_audit)
     app.cli.add_command(backup_command)

@@ -66,6 +66,26 @@ KEYS = {
         Key("audit", "retention_days", int, 365),
         # [events] retention_days: its own name in the flat values, [audit] has the same key.
         Key("events", "retention_days", int, 30, field="event_retention_days"),
+        Key("webhooks", "deliver", bool, True, field="webhook_deliver"),
+        Key(
+            "webhooks",
+            "allow_private_networks",
+            bool,
+            False,
+            field="webhook_allow_private_networks",
+        ),
+        Key("webhooks", "timeout", int, 15, field="webhook_timeout"),
+        Key(
+            "webhooks",
+            "retry_schedule",
+            list,
+            [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+            field="webhook_retry_schedule",
+        ),
+        Key("webhooks", "in_flight", int, 8, field="webhook_in_flight"),
+        Key("webhooks", "lease_seconds", int, 60, field="webhook_lease_seconds"),
+        Key("webhooks", "disable_after_days", int, 5, field="webhook_disable_after_days"),
+        Key("webhooks", "rotation_grace_hours", int, 24, field="webhook_rotation_grace_hours"),
     )
 }
 SECTIONS = {k.section for k in KEYS.values()}
@@ -178,6 +198,13 @@ def _validate(values: dict[str, Any]) -> None:
     if values["format"] not in LOG_FORMATS:
         raise ConfigError(f"logging.format must be one of {', '.join(LOG_FORMATS)}")
     _validate_metrics(values)
+    schedule = values["webhook_retry_schedule"]
+    if not schedule or not all(
+        isinstance(s, int | float) and not isinstance(s, bool) and s > 0 for s in schedule
+    ):
+        raise ConfigError("webhooks.retry_schedule must be a list of positive numbers of seconds")
+    if values["webhook_lease_seconds"] <= 2 * values["webhook_timeout"] + 1:
+        raise ConfigError("webhooks.lease_seconds must exceed twice webhooks.timeout, plus 1")
 
 
 def _validate_metrics(values: dict[str, Any]) -> None:

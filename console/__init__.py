@@ -3,6 +3,7 @@
 Settings → Identity Providers (add, edit, delete; Advanced Settings → User Auto-Provisioning
 (SCIM) to generate and revoke tokens), Settings → Provisioned Users (Users and User Groups
 tabs, detail pages), Settings → API Keys (what applications read ``/api/v1/`` with),
+Settings → Webhooks (``console.webhooks``),
 Settings → Audit log (every admin action), Activity (each IdP's request
 log) and Account → Change password. ``init_app`` wires it all in: the blueprints, the
 ``admin`` CLI group, the session cookie, the security headers, redirects that stay on this
@@ -32,6 +33,7 @@ from console import (
     redirects,
     security,
     templating,
+    webhooks,
 )
 from console.admins import setup_link  # noqa: F401  (re-exported for app.main)
 from console.cli import admin_group
@@ -53,6 +55,7 @@ bp.register_blueprint(activity.bp)
 bp.register_blueprint(account.bp)
 bp.register_blueprint(audit.bp)
 bp.register_blueprint(apikeys.bp)
+bp.register_blueprint(webhooks.bp)
 bp.register_blueprint(holds.bp)
 
 

@@ -7,7 +7,8 @@ Two kinds of data live in a store:
   and ``meta`` (``resourceType``, ``created``, ``lastModified``, ``version``); it never sets
   ``meta.location``, which depends on the public URL.
 - **Records**: small keyed tables the service keeps about itself (``idps``, ``tokens``,
-  ``admins``, ``settings``, ``apikeys``). A record is a JSON-able dict.
+  ``admins``, ``settings``, ``apikeys``, ``webhooks``; ``webhook_deliveries``, the delivery
+  log, is the one that grows: one record per event and endpoint). A record is a JSON-able dict.
 - **The audit trail**: admin actions (``audit.py`` writes them), appended durably, read newest
   first, dropped once older than the retention the caller names.
 
@@ -59,6 +60,8 @@ RECORD_TABLES = (
     "admins",
     "settings",
     "apikeys",
+    "webhooks",
+    "webhook_deliveries",
     # lifecycle.screen: the guard's window per IdP, holds, held changes, downstream copies.
     "guard",
     "holds",
@@ -258,6 +261,10 @@ class Store(Protocol):
 
     def put_record(self, table: str, key: str, record: dict) -> None:
         """Insert or replace the record stored under ``key``."""
+
+    def put_records(self, table: str, records: dict[str, dict]) -> None:
+        """Insert or replace each ``{key: record}`` of ``records``, all in one durable step (one
+        journal line, one transaction): what a worker that settles many at once writes."""
 
     def update_record(self, table: str, key: str, change: Callable[[dict], dict]) -> dict | None:
         """Read-modify-write one record in one step; return the new record, or None (and write

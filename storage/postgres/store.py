@@ -541,6 +541,16 @@ class PostgresStore:
                 [table, key, Jsonb(record)],
             )
 
+    def put_records(self, table: str, records: dict[str, dict]) -> None:
+        if not records:
+            return
+        with self._transaction() as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO records (tbl, key, data) VALUES (%s, %s, %s)"
+                " ON CONFLICT (tbl, key) DO UPDATE SET data = EXCLUDED.data",
+                [[table, key, Jsonb(r)] for key, r in records.items()],
+            )
+
     def update_record(self, table: str, key: str, change: Callable[[dict], dict]) -> dict | None:
         with self._transaction() as conn:
             row = conn.execute(

@@ -560,6 +560,11 @@ class TinyStore:
         with self._lock:
             self._commit([(table, key, clone(record))])
 
+    def put_records(self, table: str, records: dict[str, dict]) -> None:
+        if records:
+            with self._lock:
+                self._commit([(table, key, clone(r)) for key, r in records.items()])
+
     def update_record(self, table: str, key: str, change: Callable[[dict], dict]) -> dict | None:
         with self._lock:
             current = self._tables[table].get(key)

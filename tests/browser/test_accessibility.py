@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -21,12 +21,19 @@ from console import setup_link
 from providers import create_idp
 from tests.browser.conftest import sign_in
 from tests.conftest import ADMIN_NAME, ADMIN_PASSWORD, Tenant, backend_config
+from tests.webhook_receiver import Answer, Receiver
+from webhooks import endpoints
+from webhooks.admin import replay
+from webhooks.delivery import Settings
+from webhooks.endpoints import DELIVERIES
+from webhooks.worker import Worker
 
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 IDPS = "/settings/identity-providers"
 USERS = "/settings/provisioned-users"
 KEYS = "/settings/api-keys"
+HOOKS = "/settings/webhooks"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
@@ -59,6 +66,7 @@ class World:
     fresh: str  # JumpCloud, no token yet
     user: str
     group: str
+    hook: str = ""  # a webhook with a delivery log (the ``hooked`` fixture)
 
 
 @pytest.fixture
@@ -71,6 +79,29 @@ def world(app, store, served) -> World:
     okta.get("/Users", query_string={"filter": "userName eq"})  # 400 invalidFilter
     fresh = create_idp(store, "JumpCloud", "jumpcloud")["id"]
     return World(served, app, okta.id, fresh, ann["id"], group["id"])
+
+
+@pytest.fixture
+def hooked(world, store) -> World:
+    """The world with a webhook whose log holds delivered and failed events, and another
+    that Roster disabled (its banner shows on every page)."""
+    world.app.config["ROSTER"]["webhook_allow_private_networks"] = True
+    receiver = Receiver()
+    record, secret = endpoints.add(store, receiver.url, allow_private=True, description="Wiki")
+    receiver.secrets.append(secret)
+    replay(store, record["id"], seq=0)  # a new endpoint starts after the world's events
+    receiver.script = lambda d, count: Answer(500 if d.event["seq"] % 2 else 200)
+    fast = Settings(schedule=[0.05], timeout=1.0, allow_private=True, poll_seconds=0.05)
+    worker = Worker(store, fast).start()
+    try:
+        settled = lambda _: all(d["state"] != "pending" for d in store.records(DELIVERIES))  # noqa: E731
+        receiver.until(lambda _: len(store.records(DELIVERIES)) >= 3 and settled(_))
+    finally:
+        worker.close()
+        receiver.close()
+    gone, _ = endpoints.add(store, "http://127.0.0.1:9/gone", allow_private=True)
+    endpoints.set_enabled(store, gone["id"], False, "the endpoint answered 410 Gone")
+    return replace(world, hook=record["id"])
 
 
 # --- how each page is reached ---------------------------------------------------------------
@@ -201,6 +232,30 @@ SIGNED_IN = {
 }
 
 
+def delivery_log(page, world: World) -> None:
+    signed_in(HOOKS + "/{w.hook}")(page, world)
+    states = page.locator("td[data-label=State]").all_inner_texts()
+    assert {"Delivered", "Failed"} <= set(states), states
+
+
+# Reached with the ``hooked`` world.
+WEBHOOKS = {
+    "webhooks": signed_in(HOOKS),
+    "webhooks, errors": submitted(HOOKS, "Add webhook", URL="ftp://example.com/hook"),
+    "webhooks, new secret shown": submitted(
+        HOOKS, "Add webhook", URL="http://127.0.0.1:9/hook", Description="Billing"
+    ),
+    "a webhook, its delivery log": delivery_log,
+    "a webhook, test event failed": submitted(HOOKS + "/{w.hook}", "Send test event"),
+    "a webhook, secret rotated": submitted(HOOKS + "/{w.hook}", "Rotate secret"),
+    "a webhook, redeliver refused": submitted(
+        HOOKS + "/{w.hook}", "Redeliver all failed", **{"Redeliver all failed since (UTC)": "x"}
+    ),
+    "phone: webhooks": on_phone(signed_in(HOOKS)),
+    "phone: a webhook, its delivery log": on_phone(delivery_log),
+}
+
+
 def setup_page(page, world: World) -> None:
     page.goto(world.base + "/setup/" + setup_link(world.app).rpartition("/setup/")[2])
 
@@ -261,6 +316,14 @@ def test_signed_in_page_passes_axe(page, world, admin, axe_source, name):
     sign_in(page, world.base, ADMIN_NAME, ADMIN_PASSWORD)
     page.wait_for_url("**" + IDPS)
     SIGNED_IN[name](page, world)
+    assert_accessible(page, axe_source)
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_webhook_page_passes_axe(page, hooked, admin, axe_source, name):
+    sign_in(page, hooked.base, ADMIN_NAME, ADMIN_PASSWORD)
+    page.wait_for_url("**" + IDPS)
+    WEBHOOKS[name](page, hooked)
     assert_accessible(page, axe_source)
 
 
@@ -342,5 +405,14 @@ def test_focus_rings_stand_out_signed_in(page, world, admin, name):
     sign_in(page, world.base, ADMIN_NAME, ADMIN_PASSWORD)
     page.wait_for_url("**" + IDPS)
     SIGNED_IN[name](page, world)
+    weak = weak_focus_rings(page)
+    assert not weak, "\n".join(weak)
+
+
+@pytest.mark.parametrize("name", ["webhooks, new secret shown", "a webhook, its delivery log"])
+def test_focus_rings_stand_out_on_webhook_pages(page, hooked, admin, name):
+    sign_in(page, hooked.base, ADMIN_NAME, ADMIN_PASSWORD)
+    page.wait_for_url("**" + IDPS)
+    WEBHOOKS[name](page, hooked)
     weak = weak_focus_rings(page)
     assert not weak, "\n".join(weak)

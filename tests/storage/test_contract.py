@@ -327,6 +327,15 @@ def test_records_round_trip(store):
     assert store.records("settings") == [{"n": 4}]
 
 
+def test_put_records_writes_them_all_in_one_step(store):
+    store.put_records("webhook_deliveries", {f"k{i}": {"key": f"k{i}", "n": i} for i in range(3)})
+    assert sorted(r["n"] for r in store.records("webhook_deliveries")) == [0, 1, 2]
+    store.put_records("webhook_deliveries", {"k1": {"key": "k1", "n": 10}})
+    assert store.get_record("webhook_deliveries", "k1") == {"key": "k1", "n": 10}
+    store.put_records("webhook_deliveries", {})  # nothing to write: no step at all
+    assert len(store.records("webhook_deliveries")) == 3
+
+
 def test_racing_record_deletes_have_one_winner(store):
     store.put_record("settings", "setup", {"nonce": "n"})
     assert sorted(race(lambda: store.delete_record("settings", "setup"))) == [False] * 7 + [True]

@@ -1,0 +1,90 @@
+"""One delivery attempt: a POST with timeouts that follows no redirect and keeps the first 4 KB
+of the answer. The standard library's http.client, so that nothing follows a redirect behind
+Roster's back and no connection outlives the attempt."""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# What the delivery log keeps of an answer.
+ANSWER_BYTES = 4096
+USER_AGENT = "Roster-Webhooks/1"
+
+
+@dataclass
+class Outcome:
+    """What an attempt came to: ``status`` None when no answer arrived (``error`` says why)."""
+
+    status: int | None
+    latency_ms: float
+    answer: str = ""
+    error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def post(url: str, headers: dict[str, str], payload: bytes, timeout: float) -> Outcome:
+    """POST ``payload`` to ``url``; never raises for a network failure."""
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    started = time.monotonic()
+    sent = {
+        **headers,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "connection": "close",
+    }
+    try:
+        conn.request("POST", path, body=payload, headers=sent)
+        response = conn.getresponse()
+        answer = response.read(ANSWER_BYTES)
+        latency = (time.monotonic() - started) * 1000
+        return Outcome(
+            response.status,
+            latency,
+            answer.decode("utf-8", "replace"),
+            retry_after=retry_after(response.getheader("retry-after")),
+        )
+    except (OSError, http.client.HTTPException) as exc:
+        latency = (time.monotonic() - started) * 1000
+        return Outcome(None, latency, error=describe(exc))
+    finally:
+        conn.close()
+
+
+def describe(exc: Exception) -> str:
+    """A short reason for a failed attempt, without a traceback."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, http.client.RemoteDisconnected | ConnectionResetError):
+        return "connection closed without an answer"
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (RFC 9110 §10.2.3: seconds or an HTTP date)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
