@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g
 
-from scim import discovery, groups, search, users
+from scim import bulk, discovery, groups, search, users
 from scim.auth import authenticate
 from scim.errors import NotFound, Unauthorized
 
@@ -41,3 +41,4 @@ bp.register_blueprint(users.bp)
 bp.register_blueprint(groups.bp)
 bp.register_blueprint(discovery.bp)
 bp.register_blueprint(search.bp)
+bp.register_blueprint(bulk.bp)

@@ -98,27 +98,67 @@ def _resource(response: Response, body: object) -> str | None:
 
 
 def _entry(response: Response, with_body: bool) -> tuple[dict, object]:
-    started = g.get("request_started", time.perf_counter())
     # The body is parsed only when something is taken from it (an error's scimType, a new
     # resource's id, log_bodies): a 10,000-member group's answer is 1.6 MB of JSON.
     wanted = with_body or response.status_code >= 400 or response.status_code == 201
     body = _json(response.get_data()) if wanted and response.mimetype.endswith("json") else None
     path = request.full_path if request.query_string else request.path
-    entry = {
+    started = g.get("request_started", time.perf_counter())
+    entry = _fields(request.method, path, response.status_code, started)
+    entry["resource"] = _resource(response, body)
+    if response.status_code >= 400 and isinstance(body, dict):
+        _add_error(entry, body)
+    return entry, body
+
+
+def _fields(method: str, path: str, status: int, started: float) -> dict:
+    return {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "idp": _tenant(),
-        "method": request.method,
+        "method": method,
         "path": scrub(path),
-        "status": response.status_code,
+        "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         "user_agent": scrub(request.headers.get("User-Agent", "")),
-        "resource": _resource(response, body),
     }
-    if response.status_code >= 400 and isinstance(body, dict):
-        entry["scim_type"] = body.get("scimType")
-        detail = body.get("detail")
-        entry["detail"] = scrub(detail) if isinstance(detail, str) else detail
-    return entry, body
+
+
+def _add_error(entry: dict, body: dict) -> None:
+    entry["scim_type"] = body.get("scimType")
+    detail = body.get("detail")
+    entry["detail"] = scrub(detail) if isinstance(detail, str) else detail
+
+
+def record_operation(
+    method: str,
+    path: str,
+    status: int,
+    started: float,
+    *,
+    resource: str | None = None,
+    request_body: object = None,
+    response_body: dict | None = None,
+) -> None:
+    """Record one operation of a /Bulk request (RFC 7644 §3.7) as the single request it stands
+    for: ``path`` below the tenant's base (``/Users/{id}``), its status, ``resource`` as
+    ``User {id}``, the error body it was answered with. Marked ``"bulk": true``."""
+    idp = g.idp
+    entry = _fields(method, f"/scim/v2/{idp}{path}", status, started)
+    entry["resource"] = scrub(resource) if resource else None
+    entry["bulk"] = True
+    if status >= 400 and response_body is not None:
+        _add_error(entry, response_body)
+    if current_app.config["ROSTER"]["log_bodies"]:
+        entry["request_body"] = _redacted_body_of(request_body)
+        entry["response_body"] = redact(response_body)
+    _append(idp, entry)
+
+
+def _redacted_body_of(value: object) -> object:
+    try:
+        return redact(value)
+    except RecursionError:
+        return REDACTED
 
 
 def _tenant() -> str | None:
@@ -144,6 +184,11 @@ def _record(response: Response) -> Response:
     if log_bodies:
         entry["request_body"] = _redacted_body(_request_body())
         entry["response_body"] = redact(body)
+    _append(idp, entry)
+    return response
+
+
+def _append(idp: str, entry: dict) -> None:
     get_request_log().append(idp, entry)
     log.info(
         "%s %s %s %s %.1fms %s",
@@ -154,4 +199,3 @@ def _record(response: Response) -> Response:
         entry["duration_ms"],
         entry.get("scim_type") or "",
     )
-    return response

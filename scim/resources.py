@@ -71,8 +71,9 @@ def _limits() -> dict:
     return current_app.config["ROSTER"]
 
 
-def _location(kind: Kind, resource: dict) -> str:
-    return f"{base_url()}{kind.rtype.endpoint}/{resource['id']}"
+def location(kind: Kind, id: str) -> str:
+    """Return the URL of the resource ``id`` of ``kind`` (RFC 7644 §3.1 Location)."""
+    return f"{base_url()}{kind.rtype.endpoint}/{id}"
 
 
 def render(kind: Kind, resource: dict, attributes=None, excluded=None) -> dict:
@@ -82,7 +83,7 @@ def render(kind: Kind, resource: dict, attributes=None, excluded=None) -> dict:
     resource = kind.decorate(resource, Shown(kind.rtype, attributes, excluded))
     # Internal fields (a password hash) start with "_" and never leave the server.
     public = {k: v for k, v in resource.items() if not k.startswith("_")}
-    public["meta"] = {**resource["meta"], "location": _location(kind, resource)}
+    public["meta"] = {**resource["meta"], "location": location(kind, resource["id"])}
     return project(public, kind.rtype, attributes, excluded)
 
 
@@ -97,29 +98,84 @@ def _single(kind: Kind, resource: dict, status: int = 200) -> object:
     attributes, excluded = _projection_args()
     headers = {"ETag": resource["meta"]["version"]}
     if status == 201:
-        headers["Location"] = _location(kind, resource)
+        headers["Location"] = location(kind, resource["id"])
     return scim_response(render(kind, resource, attributes, excluded), status, headers)
 
 
-def _if_match() -> str | None:
+def required_version(value: str | None) -> str | None:
+    """Return the version an ``If-Match`` value (or a bulk operation's ``version``) requires,
+    or None when any version will do."""
     # RFC 7644 §3.14 / RFC 7232 §3.1: "*" matches any current version.
-    value = request.headers.get("If-Match")
     if value is None or value.strip() == "*":
         return None
     return value.split(",")[0].strip()
+
+
+def _if_match() -> str | None:
+    return required_version(request.headers.get("If-Match"))
 
 
 def _internal(resource: dict | None) -> dict:
     return {k: v for k, v in (resource or {}).items() if k.startswith("_")}
 
 
-def create(kind: Kind) -> object:
-    """POST: store a new resource, 201 with Location (RFC 7644 §3.3)."""
-    new = kind.seal(load_resource(kind.rtype, read_json()))
-    resource = get_store().create(
+# --- the writes, one function each, shared by the views below and by /Bulk (scim.bulk) -----
+
+
+def create_one(kind: Kind, body: object) -> dict:
+    """Store a new resource from a request body; return it as stored (RFC 7644 §3.3)."""
+    new = kind.seal(load_resource(kind.rtype, body))
+    return get_store().create(
         kind.rtype.name, g.idp, new, prepare=lambda data: kind.prepare(data, None)
     )
-    return _single(kind, resource, 201)
+
+
+def replace_one(kind: Kind, id: str, body: object, if_version: str | None) -> dict:
+    """Replace every client-writable attribute of a resource; return it as stored
+    (RFC 7644 §3.5.1)."""
+    new = kind.seal(load_resource(kind.rtype, body))
+
+    def change(current: dict) -> dict:
+        _check_immutable(kind.rtype, current, new)
+        # Internal fields carry over unless the new body sealed its own (a new password hash).
+        return kind.prepare({**_internal(current), **new}, current)
+
+    return get_store().update(kind.rtype.name, g.idp, id, change, if_version=if_version)
+
+
+def patch_one(kind: Kind, id: str, body: object, if_version: str | None) -> dict:
+    """Apply a PatchOp's operations, all or none; return the resource as stored
+    (RFC 7644 §3.5.2)."""
+    operations = load_patch(body, max_operations=_limits()["max_operations"])
+    steps = membership.plan(operations, kind.rtype)
+    kind.seal_operations(operations)
+
+    def change(current: dict) -> dict:
+        internal = _internal(current)
+        public = {k: v for k, v in current.items() if not k.startswith("_")}
+        # Membership adds and removes touch only the members they name (a group may have
+        # 100,000); everything else goes through the general engine.
+        applied = membership.apply(public, steps, kind.rtype) if steps else None
+        if applied is not None:
+            new, added = applied
+            return kind.prepare({**new, **internal}, current, added)
+        new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
+        return kind.prepare({**new, **internal}, current)
+
+    return get_store().update(kind.rtype.name, g.idp, id, change, if_version=if_version)
+
+
+def delete_one(kind: Kind, id: str, if_version: str | None) -> None:
+    """Delete a resource (RFC 7644 §3.6)."""
+    get_store().delete(kind.rtype.name, g.idp, id, if_version=if_version)
+
+
+# --- the views ------------------------------------------------------------------------------
+
+
+def create(kind: Kind) -> object:
+    """POST: store a new resource, 201 with Location (RFC 7644 §3.3)."""
+    return _single(kind, create_one(kind, read_json()), 201)
 
 
 def get(kind: Kind, id: str) -> object:
@@ -136,15 +192,7 @@ def get(kind: Kind, id: str) -> object:
 
 def replace(kind: Kind, id: str) -> object:
     """PUT: replace every client-writable attribute (RFC 7644 §3.5.1)."""
-    new = kind.seal(load_resource(kind.rtype, read_json()))
-
-    def change(current: dict) -> dict:
-        _check_immutable(kind.rtype, current, new)
-        # Internal fields carry over unless the new body sealed its own (a new password hash).
-        return kind.prepare({**_internal(current), **new}, current)
-
-    resource = get_store().update(kind.rtype.name, g.idp, id, change, if_version=_if_match())
-    return _single(kind, resource)
+    return _single(kind, replace_one(kind, id, read_json(), _if_match()))
 
 
 def _check_immutable(rtype: ResourceType, current: dict, new: dict) -> None:
@@ -159,29 +207,12 @@ def _check_immutable(rtype: ResourceType, current: dict, new: dict) -> None:
 
 def patch(kind: Kind, id: str) -> object:
     """PATCH: apply every operation or none (RFC 7644 §3.5.2); 200 with the resource."""
-    operations = load_patch(read_json(), max_operations=_limits()["max_operations"])
-    steps = membership.plan(operations, kind.rtype)
-    kind.seal_operations(operations)
-
-    def change(current: dict) -> dict:
-        internal = _internal(current)
-        public = {k: v for k, v in current.items() if not k.startswith("_")}
-        # Membership adds and removes touch only the members they name (a group may have
-        # 100,000); everything else goes through the general engine.
-        applied = membership.apply(public, steps, kind.rtype) if steps else None
-        if applied is not None:
-            new, added = applied
-            return kind.prepare({**new, **internal}, current, added)
-        new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
-        return kind.prepare({**new, **internal}, current)
-
-    resource = get_store().update(kind.rtype.name, g.idp, id, change, if_version=_if_match())
-    return _single(kind, resource)
+    return _single(kind, patch_one(kind, id, read_json(), _if_match()))
 
 
 def delete(kind: Kind, id: str) -> object:
     """DELETE: 204, and the resource is gone (RFC 7644 §3.6)."""
-    get_store().delete(kind.rtype.name, g.idp, id, if_version=_if_match())
+    delete_one(kind, id, _if_match())
     return scim_response(None, 204)
 
 
