@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick              # a smoke run in well under a minute
     .venv/bin/python bench/run.py --sizes 1000,20000 --output /tmp/r.json
     .venv/bin/python bench/run.py --backend postgres   # the same on PostgreSQL (see below)
+    .venv/bin/python bench/run.py --peer               # and scim2-server's POST /Users beside
 
 For each size the data folder is preloaded through ``storage.tinydb_store.TinyStore`` (not
 HTTP), then ``python app.py`` is started on it and measured: start-up (process start to the
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import shutil
 import sys
 import tempfile
@@ -39,7 +41,7 @@ from bench import phases, report  # noqa: E402
 from bench.client import Client  # noqa: E402
 from bench.mixed import mixed  # noqa: E402
 from bench.preload import compact, preload  # noqa: E402
-from bench.servers import start_hello, start_roster  # noqa: E402
+from bench.servers import start_hello, start_peer, start_roster  # noqa: E402
 
 FULL = {
     "writes": 2000,
@@ -71,6 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folders")
     parser.add_argument("--backend", choices=("tinydb", "postgres"), default="tinydb")
     parser.add_argument("--database-url", help="PostgreSQL server for --backend postgres")
+    parser.add_argument(
+        "--peer", action="store_true", help="also time scim2-server's POST /Users (bench/peer.py)"
+    )
     args = parser.parse_args(argv)
     default = "1000,5000" if args.quick else "1000,10000,100000"
     args.sizes = sorted({int(s) for s in (args.sizes or default).split(",") if s.strip()})
@@ -142,6 +147,21 @@ def measure_ceiling(args, work: Path) -> dict:
         server.stop()
 
 
+def measure_peer(args, work: Path) -> dict:
+    """scim2-server, the reference Python SCIM server, under waitress: sequential POST /Users
+    with the same client and bodies as Roster's phase."""
+    token = secrets.token_urlsafe(16)
+    server = start_peer(work / "peer.log", token)
+    try:
+        client = Client(server.port, token)
+        label = "POST /Users on scim2-server"
+        post = phases.creates_at(client, "/v2/Users", args.counts["writes"], "peer", label)
+        client.close()
+        return {"post": post, "peak_rss_mb": round(server.peak_rss_mb(), 1)}
+    finally:
+        server.stop()
+
+
 def fsync_latency(folder: Path, samples: int = 300) -> dict:
     """Time appending a journal-sized line and fsyncing it, on the disk the store uses: every
     acknowledged write waits for one, so it bounds write throughput."""
@@ -186,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results["fsync"] = fsync_latency(work)
         results["ceiling"] = measure_ceiling(args, work)
+        if args.peer:
+            results["peer"] = measure_peer(args, work)
         for size in args.sizes:
             measure_size(size, size == args.sizes[-1], args, work, results)
     finally:

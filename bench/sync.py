@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
 from bench import entra  # noqa: E402
 from bench.preload import preload  # noqa: E402
 from bench.run import database  # noqa: E402
-from bench.servers import Server, start_roster  # noqa: E402
+from bench.servers import start_peer, start_roster  # noqa: E402
 
 BULK_TARGET_S = 5.0
 PEER_FACTOR = 2.0
@@ -78,11 +78,7 @@ class Peer:
 
     def __init__(self, work: Path, name: str):
         self.token, self.base = secrets.token_urlsafe(16), "/v2"
-        argv = [str(ROOT / "bench" / "peer.py"), "--token", self.token]
-        self.server = Server(argv, work / f"{name}.log")
-        self.server.wait_ready(
-            "/v2/ServiceProviderConfig", {"Authorization": f"Bearer {self.token}"}
-        )
+        self.server = start_peer(work / f"{name}.log", self.token)
         self.port = self.server.port
 
     def stop(self) -> None:
