@@ -19,13 +19,25 @@ from flask.cli import AppGroup, with_appcontext
 import storage
 import tokens
 from providers import KINDS, create_idp, delete_idp, endpoint, summary
-from storage import migrate
+from storage import check, migrate
 from storage.backup import backup
 from storage.postgres_store import describe
+from storage.recover import recover
 
-# AppGroup runs each command inside the app context, where the store is reachable.
-idp_group = AppGroup("idp", help="Manage identity providers (SCIM tenants).")
-token_group = AppGroup("token", help="Issue and revoke SCIM provisioning tokens.")
+
+class StoreGroup(AppGroup):
+    """An AppGroup (each command runs inside the app context, where the store is reachable)
+    whose commands report a store failure, such as a database that is down, in one line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except storage.StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+idp_group = StoreGroup("idp", help="Manage identity providers (SCIM tenants).")
+token_group = StoreGroup("token", help="Issue and revoke SCIM provisioning tokens.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
@@ -35,6 +47,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(show_log)
     app.cli.add_command(backup_command)
     app.cli.add_command(migrate_command)
+    app.cli.add_command(check_command)
+    app.cli.add_command(recover_command)
 
 
 def _store() -> storage.Store:
@@ -138,7 +152,10 @@ def token_revoke(idp: str, as_json: bool) -> None:
 @with_appcontext
 def show_log(idp: str, errors: bool, limit: int, as_json: bool) -> None:
     """Show an IdP's recent SCIM requests, newest first."""
-    entries = storage.get_request_log().entries(idp, errors_only=errors, limit=limit)
+    try:
+        entries = storage.get_request_log().entries(idp, errors_only=errors, limit=limit)
+    except storage.StoreError as exc:  # the PostgreSQL log: the database may be down
+        raise click.ClickException(str(exc)) from None
     if as_json:
         _emit(True, entries, "")
         return
@@ -212,3 +229,61 @@ def migrate_command(backend: str, destination: str, as_json: bool) -> None:
         {"backend": backend, "destination": where, **report},
         f"copied to {backend} {where} ({rows or 'empty'}); checksum {report['checksum']}",
     )
+
+
+@click.command("check")
+@json_option
+@with_appcontext
+def check_command(as_json: bool) -> None:
+    """Verify the store: checksums, the journal's framing, uniqueness and references.
+
+    Exit status 0 when nothing is wrong, 1 otherwise. Safe while the server runs (a data folder
+    is read without writing to it).
+    """
+    values = current_app.config["ROSTER"]
+    try:
+        if values["backend"] == "postgres":
+            report = check.check_tables(
+                describe(values["database_url"]), migrate.read_tables(_store())
+            )
+        else:
+            report = check.check_folder(Path(values["data_dir"]))
+    except storage.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(as_json, report.as_dict(), report.text())
+    if not report.clean:
+        sys.exit(1)
+
+
+@click.command("recover")
+@json_option
+@with_appcontext
+def recover_command(as_json: bool) -> None:
+    """Start a damaged data folder again from what is intact.
+
+    Stop the server first. The damaged files are copied into damaged-<time>/ inside the data
+    folder before anything changes; what could not be read is listed. A folder that is intact
+    is left as it is.
+    """
+    values = current_app.config["ROSTER"]
+    if values["backend"] == "postgres":
+        raise click.ClickException(
+            "recover repairs a data folder; PostgreSQL recovers from its own write-ahead log"
+        )
+    try:
+        report = recover(Path(values["data_dir"]))
+    except storage.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(as_json, report, _recovery_text(report))
+
+
+def _recovery_text(report: dict) -> str:
+    kept = ", ".join(f"{n} {table}" for table, n in report["kept"].items()) or "nothing"
+    if not report["recovered"]:
+        lines = [f"{report['folder']} is intact: nothing to recover ({kept})"]
+    else:
+        lines = [f"recovered {report['folder']}: kept {kept}"]
+        lines.append(f"  the damaged files are in {report['copy']}")
+    lines += [f"  left out: {line}" for line in report["dropped"]]
+    lines += [f"  still wrong (see 'check'): {line}" for line in report["problems"]]
+    return "\n".join(lines)

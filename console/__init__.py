@@ -2,20 +2,33 @@
 
 Settings → Identity Providers (add, edit, delete; Advanced Settings → User Auto-Provisioning
 (SCIM) to generate and revoke tokens), Settings → Provisioned Users (Users and User Groups
-tabs, detail pages) and Activity (each IdP's request log). ``init_app`` wires it all in: the
-blueprints, the ``admin`` CLI group, the session cookie, the security headers and the HTML
-error pages for every path outside ``/scim/``.
+tabs, detail pages), Activity (each IdP's request log) and Account → Change password.
+``init_app`` wires it all in: the blueprints, the ``admin`` CLI group, the session cookie, the
+security headers, redirects that stay on this site and the HTML error pages for every path
+outside ``/scim/``.
 
 Each module is one concern: ``security`` (session cookie, CSRF, headers, sign-in required),
-``admins`` (accounts and setup links), ``listing`` (paging
-across IdPs), and one module of views per page group.
+``sessions`` (sessions kept on the server), ``redirects`` (where a redirect may point),
+``admins`` (accounts and setup links), ``listing`` (paging across IdPs), and one module of
+views per page group.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, url_for
 
-from console import activity, auth, directory, errors, idps, provisioning, security, templating
+from console import (
+    account,
+    activity,
+    auth,
+    directory,
+    errors,
+    idps,
+    provisioning,
+    redirects,
+    security,
+    templating,
+)
 from console.admins import setup_link  # noqa: F401  (re-exported for app.main)
 from console.cli import admin_group
 
@@ -33,6 +46,7 @@ bp.register_blueprint(idps.bp)
 bp.register_blueprint(provisioning.bp)
 bp.register_blueprint(directory.bp)
 bp.register_blueprint(activity.bp)
+bp.register_blueprint(account.bp)
 
 
 @bp.get("/")
@@ -44,6 +58,7 @@ def home():
 def init_app(app: Flask) -> None:
     """Register the console with ``app``: pages, ``flask admin``, cookie, headers, errors."""
     security.init_app(app)
+    app.after_request(redirects.same_site_location)
     templating.init_app(app)
     app.register_blueprint(bp)
     app.cli.add_command(admin_group)

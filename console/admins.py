@@ -1,8 +1,11 @@
 """Console admins and the one-time setup link that creates the first one.
 
 Admins live in the store's ``admins`` table under their folded username:
-``{"key", "username", "password", "created"}``, the password as a scrypt hash
-(``tokens.passwords``). Usernames are case-insensitive, like the IdP names admins type.
+``{"key", "username", "password", "created", "sessions"}``, the password as a scrypt hash
+(``tokens.passwords``), ``sessions`` the digests of their live console sessions
+(``console.sessions``). Usernames are case-insensitive, like the IdP names admins type.
+Changing a password or deleting an admin ends that admin's sessions; there is always at
+least one admin once the first exists.
 
 A setup link is ``/setup/<signed nonce>``: the nonce is random and kept in the ``settings``
 table under ``setup``; the link is signed with the app's secret key under the salt
@@ -22,6 +25,7 @@ from flask import Flask
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 import storage
+from console import sessions
 from tokens.passwords import check_password, hash_password
 
 SETUP_SALT = "roster.setup"
@@ -111,6 +115,78 @@ def authenticate(store: storage.Store, username: str, password: str) -> dict | N
     if check_password(stored, password) and record is not None:
         return record
     return None
+
+
+def find_admin(store: storage.Store, username: str) -> dict:
+    """Return the admin named ``username`` (in any case), or raise AdminError."""
+    record = store.get_record("admins", username.strip().casefold())
+    if record is None:
+        raise AdminError(f"There is no admin named {username.strip()!r}.", "username")
+    return record
+
+
+def change_password(
+    store: storage.Store, username: str, password: str, keep: str | None = None
+) -> int:
+    """Set an admin's password and end their sessions but ``keep`` (a session digest, the
+    one making the change); return how many sessions ended."""
+    check_new_password(password)
+    find_admin(store, username)
+    hashed = hash_password(password)  # scrypt outside the store's write lock
+    ended = 0
+
+    def change(record: dict) -> dict:
+        nonlocal ended
+        entries = record.get("sessions", {})
+        kept = {k: v for k, v in entries.items() if k == keep}
+        ended = sessions.live_count({k: v for k, v in entries.items() if k != keep})
+        return {**record, "password": hashed, "sessions": kept}
+
+    if store.update_record("admins", username.strip().casefold(), change) is None:
+        raise AdminError(f"There is no admin named {username.strip()!r}.", "username")
+    return ended
+
+
+def _others(store: storage.Store, key: str) -> list[dict]:
+    return store.records("admins", lambda r: r["key"] != key and not r.get("deleting"))
+
+
+def refuse_last(store: storage.Store, record: dict) -> None:
+    """Raise AdminError if ``record`` is the only admin: deleting it would lock everyone out."""
+    if not _others(store, record["key"]):
+        raise AdminError(
+            f"{record['username']} is the only admin: create another one first"
+            " (flask --app app admin create USERNAME), or no one could sign in to the console."
+        )
+
+
+def delete_admin(store: storage.Store, username: str) -> int:
+    """Delete an admin, ending their sessions; return how many ended. Refuse (AdminError,
+    nothing changed) to delete the last admin.
+
+    Two deletions at once (two terminals on one PostgreSQL database) must not take away the
+    last two admins together, and no transaction spans two records. So each deletion first
+    marks its admin ``deleting`` (one atomic write), then looks for another unmarked admin,
+    and takes its mark back if there is none: the later of two racing marks sees the earlier,
+    so at least one admin always stays.
+    """
+    record = find_admin(store, username)
+    key = record["key"]
+    refuse_last(store, record)
+    marked = store.update_record("admins", key, lambda r: {**r, "deleting": True})
+    if marked is None:  # deleted meanwhile
+        raise AdminError(f"There is no admin named {record['username']!r}.", "username")
+    try:
+        refuse_last(store, record)
+    except AdminError:
+        store.update_record("admins", key, _unmark)
+        raise
+    store.delete_record("admins", key)
+    return sessions.live_count(marked.get("sessions", {}))
+
+
+def _unmark(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "deleting"}
 
 
 # --- setup links ---------------------------------------------------------------------------

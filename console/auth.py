@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from console import admins, forms, security
+from console import admins, forms, redirects, security
 from storage import get_store
 from throttle import Throttle
 
@@ -18,11 +18,13 @@ def throttle() -> Throttle:
 
 
 def _next_page() -> str:
-    # Only a path on this site: "//evil.example" and "https://…" would be open redirects.
-    target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("console.home")
+    # Only a path on this site: anything else would make sign-in an open redirect.
+    return redirects.safe_next(request.values.get("next")) or url_for("console.home")
+
+
+def too_many(wait: int) -> str:
+    """Return what the page says while the throttle refuses."""
+    return f"Too many failed sign-in attempts. Try again in {wait} seconds."
 
 
 def _sign_in_page(values: dict, errors: dict | None = None, problem: str | None = None):
@@ -43,22 +45,20 @@ def sign_in():
     if errors:
         return _sign_in_page(values, errors), 400
     key = (request.remote_addr, data["username"].casefold())
-    wait = throttle().retry_after(key)
+    # Counted before the password is checked, in one step: see Throttle.attempt.
+    wait = throttle().attempt(key)
     if wait:
-        message = f"Too many failed sign-in attempts. Try again in {wait} seconds."
-        return _sign_in_page(values, problem=message), 429, {"Retry-After": str(wait)}
+        return _sign_in_page(values, problem=too_many(wait)), 429, {"Retry-After": str(wait)}
     admin = admins.authenticate(get_store(), data["username"], data["password"])
-    if admin is None:
-        throttle().fail(key)
+    if admin is None or not security.sign_in(admin):
         return _sign_in_page(values, problem="Wrong username or password."), 400
     throttle().reset(key)
-    security.sign_in(admin)
     return redirect(_next_page(), code=303)
 
 
 @bp.post("/sign-out")
 def sign_out():
-    """End the session."""
+    """End the session, on the server too: a copy of the cookie no longer signs anyone in."""
     security.sign_out()
     return redirect(url_for("console.auth.sign_in"), code=303)
 

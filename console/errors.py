@@ -11,8 +11,10 @@ import logging
 
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import ServiceUnavailable as Unavailable
 
 from console import security
+from storage.errors import OutcomeUnknown, StoreFull, StoreUnavailable
 
 log = logging.getLogger("roster.console")
 
@@ -24,11 +26,24 @@ TITLES = {
     405: "Not allowed here",
     410: "Link no longer valid",
     413: "Too large",
+    503: "The database is unavailable",
+    507: "The disk is full",
 }
+# What a store failure tells the admin (the server's log has the reason).
+UNAVAILABLE = "Roster cannot reach its store right now; nothing was changed. Try again shortly."
+IN_DOUBT = (
+    "Roster lost its store while saving this change: it may or may not have been saved."
+    " Check before trying again."
+)
+FULL = "Roster's store has no space left; nothing was changed."
 
 
 def page(error: Exception):
     """Render ``error`` as a console page (a 500 for anything that is not an HTTP error)."""
+    if isinstance(error, StoreUnavailable):
+        log.error("store unavailable on %s %s: %s", request.method, request.path, error)
+        g.admin = None  # not looked up in a store that just failed
+        error = _store_page(error)
     if not isinstance(error, HTTPException):
         log.exception("unhandled error on %s %s", request.method, request.path, exc_info=error)
         error = InternalServerError()
@@ -42,9 +57,21 @@ def page(error: Exception):
         except Exception:  # the store itself may be what failed
             g.admin = None
     title = TITLES.get(error.code, "Something went wrong" if error.code >= 500 else "Error")
-    detail = error.description if error.code < 500 else SERVER_FAULT
+    detail = error.description if error.code < 500 or error.code in (503, 507) else SERVER_FAULT
     response = render_template("error.html", code=error.code, title=title, detail=detail)
     return response, error.code, dict(error.get_headers())
+
+
+class InsufficientStorage(HTTPException):
+    code = 507  # RFC 4918 §11.5 (werkzeug has no class for it)
+
+
+def _store_page(error: StoreUnavailable) -> HTTPException:
+    if isinstance(error, StoreFull):
+        return InsufficientStorage(FULL)
+    detail = IN_DOUBT if isinstance(error, OutcomeUnknown) else UNAVAILABLE
+    # RFC 9110 §10.2.3: Retry-After tells the browser (and the admin) when to come back.
+    return Unavailable(detail, retry_after=error.retry_after or 5)
 
 
 def _either(scim_handler):

@@ -61,6 +61,31 @@ class SetupForm(_Form):
             raise ValidationError("The two passwords differ.", "confirm")
 
 
+def _password(what: str) -> fields.String:
+    return fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, error=f"Enter {what}."),
+            validate.Length(max=1024, error="A password is at most 1024 characters."),
+        ],
+        error_messages=REQUIRED,
+    )
+
+
+class PasswordForm(_Form):
+    keep_spaces = ("current", "password", "confirm")
+    current = _password("your current password")
+    password = _password("a new password")
+    confirm = _password("the new password again")
+
+    @validates_schema
+    def _checks(self, data, **kwargs):
+        if data.get("password") != data.get("confirm"):
+            raise ValidationError("The two new passwords differ.", "confirm")
+        if data.get("password") == data.get("current"):
+            raise ValidationError("The new password is your current one.", "password")
+
+
 class IdpForm(_Form):
     name = _text(100, "a name of at most 100 characters")
     kind = fields.String(

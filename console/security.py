@@ -1,8 +1,9 @@
 """The console's defences: the session cookie, sign-in required, CSRF tokens, response headers.
 
 - Sessions are Flask's signed cookie under their own salt, HttpOnly, SameSite=Lax, Secure
-  when Roster is reached over HTTPS, and end ``SESSION_LIFETIME`` after sign-in whatever the
-  activity (the signed cookie carries its own timestamp, and the session the sign-in time).
+  when Roster is reached over HTTPS, and live on the server too (``sessions``): a session
+  ends when its admin signs out, changes their password elsewhere or is deleted, and at the
+  latest ``SESSION_LIFETIME`` after sign-in whatever the activity.
 - Every POST carries a CSRF token: a random value kept in the session, sent in the form
   signed under the salt ``roster.csrf``, compared in constant time.
 - The console and SCIM never share credentials: a bearer token is not read here, and the SCIM
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
-from datetime import timedelta
 
 from flask import (
     Flask,
@@ -31,9 +30,10 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from console import admins
+import storage
+from console import admins, sessions
+from console.sessions import SESSION_LIFETIME
 
-SESSION_LIFETIME = timedelta(hours=12)
 CSRF_SALT = "roster.csrf"
 CSRF_FIELD = "csrf_token"
 # Endpoints reachable without a session: signing in, first-admin setup, and the stylesheet
@@ -121,37 +121,60 @@ def add_headers(response: Response) -> Response:
 # --- sessions ------------------------------------------------------------------------------
 
 
-def sign_in(admin: dict) -> None:
-    """Start a fresh session for ``admin`` (a new CSRF secret: nothing carries over)."""
+def sign_in(admin: dict) -> bool:
+    """Start a fresh session for ``admin`` (a new CSRF secret: nothing carries over); return
+    False if the admin was deleted meanwhile."""
     session.clear()
+    sid = sessions.start(storage.get_store(), admin["key"])
+    if sid is None:
+        return False
     session.permanent = True
     session["admin"] = admin["key"]
-    session["since"] = int(time.time())
+    session["sid"] = sid
     session["csrf"] = secrets.token_urlsafe(32)
+    return True
 
 
 def sign_out() -> None:
+    """End this session on the server, then forget the cookie's contents."""
+    key, sid = session.get("admin"), session.get("sid")
+    if isinstance(key, str) and isinstance(sid, str):
+        sessions.end(storage.get_store(), key, sid)
     session.clear()
 
 
+def session_digest() -> str | None:
+    """Return the stored form of this request's session id (to keep it when others end)."""
+    sid = session.get("sid")
+    return sessions.digest(sid) if isinstance(sid, str) else None
+
+
 def current_admin() -> dict | None:
-    """Return the signed-in admin's record, or None when the session is absent or expired."""
-    key, since = session.get("admin"), session.get("since")
-    if not isinstance(key, str) or not isinstance(since, int):
+    """Return the signed-in admin's record, or None when the session is absent, ended or
+    expired, or its admin deleted."""
+    key = session.get("admin")
+    if not isinstance(key, str):
         return None
-    if time.time() - since > SESSION_LIFETIME.total_seconds():
+    record = admins.get_admin(key)
+    if record is None or not sessions.is_live(record, session.get("sid")):
         return None
-    return admins.get_admin(key)  # None once the admin is deleted
+    return record
 
 
 def require_admin():
     """Send every request without a live session to the sign-in page."""
-    if request.endpoint in PUBLIC:
+    if request.endpoint == "console.static":
         return None
-    g.admin = current_admin()
-    if g.admin is not None:
+    admin = current_admin()
+    if admin is None and "admin" in session:
+        # Signed out elsewhere, expired or deleted: drop the whole session, CSRF secret
+        # included, so that a copy of this cookie cannot even post the sign-in form.
+        session.clear()
+    if request.endpoint in PUBLIC:  # shown without the navigation, signed in or not
         return None
-    session.pop("admin", None)
+    g.admin = admin
+    if admin is not None:
+        return None
     target = request.full_path if request.query_string else request.path
     # Only a GET can be replayed after signing in; a POST starts over from the console's home.
     if request.method != "GET":

@@ -8,19 +8,23 @@ import logging
 import re
 
 import orjson
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import storage
 import tokens
 from scim import errors
 from storage import jsonio
-from storage.errors import StoreFull, StoreUnavailable
+from storage.errors import OutcomeUnknown, StoreFull, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 SCIM_PREFIX = "/scim/"
+IN_DOUBT = (
+    "The store became unreachable while this change was being saved: it may or may not have"
+    " been saved. Read the resource before retrying."
+)
 
 
 def scim_response(body: dict | None, status: int = 200, headers: dict | None = None) -> Response:
@@ -163,9 +167,14 @@ def scim_error_for(error: storage.StoreError) -> errors.ScimError:
         return errors.NotFound(f"Resource {error} not found.")
     if isinstance(error, storage.VersionMismatch):
         return errors.PreconditionFailed()
+    if isinstance(error, StoreUnavailable):
+        g.store_unavailable = error  # the request log does not wait for it again
     if isinstance(error, StoreFull):
         log.error("write refused: %s", error)
         return errors.InsufficientStorage()
+    if isinstance(error, OutcomeUnknown):
+        log.error("write outcome unknown: %s", error)
+        return errors.ServiceUnavailable(IN_DOUBT, retry_after=error.retry_after or 5)
     if isinstance(error, StoreUnavailable):
         log.error("store unavailable: %s", error)
         return errors.ServiceUnavailable(retry_after=error.retry_after or 5)

@@ -1,6 +1,9 @@
 """Record every SCIM request in the IdP's request log (``storage.requestlog``) and in the
 process log: when, what, the answer, how long, which client, which resource, and why it
-failed. Never the token (the Authorization header is not read here) and never a password."""
+failed. Never the token (the Authorization header is not read here) and never a password.
+
+Recording runs after the answer is decided, and never changes it: a write that is committed
+is answered as such even when its log entry cannot be written."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 import tokens
 from scim.attributes import last_name
 from storage import get_request_log, get_store
+from storage.requestlog import DatabaseRequestLog, RequestLog
 
 log = logging.getLogger("roster.requests")
 
@@ -142,16 +146,24 @@ def record_operation(
     """Record one operation of a /Bulk request (RFC 7644 §3.7) as the single request it stands
     for: ``path`` below the tenant's base (``/Users/{id}``), its status, ``resource`` as
     ``User {id}``, the error body it was answered with. Marked ``"bulk": true``."""
-    idp = g.idp
-    entry = _fields(method, f"/scim/v2/{idp}{path}", status, started)
-    entry["resource"] = scrub(resource) if resource else None
-    entry["bulk"] = True
-    if status >= 400 and response_body is not None:
-        _add_error(entry, response_body)
-    if current_app.config["ROSTER"]["log_bodies"]:
-        entry["request_body"] = _redacted_body_of(request_body)
-        entry["response_body"] = redact(response_body)
-    _append(idp, entry)
+    idp, request_log = g.idp, get_request_log()
+    try:
+        entry = _fields(method, f"/scim/v2/{idp}{path}", status, started)
+        entry["resource"] = scrub(resource) if resource else None
+        entry["bulk"] = True
+        if status >= 400 and response_body is not None:
+            _add_error(entry, response_body)
+        if current_app.config["ROSTER"]["log_bodies"]:
+            entry["request_body"] = _redacted_body_of(request_body)
+            entry["response_body"] = redact(response_body)
+        unavailable = g.get("store_unavailable")
+        if unavailable is not None and request_log.in_store:
+            _log_line(idp, entry)
+            request_log.failures.record(unavailable)  # as for a single request (_keep)
+        else:
+            _append(idp, entry, request_log)
+    except Exception as exc:  # as for a single request: the operation's outcome stands
+        request_log.failures.record(exc)
 
 
 def _redacted_body_of(value: object) -> object:
@@ -175,21 +187,44 @@ def _record(response: Response) -> Response:
     idp = _tenant()
     if not idp or "\x00" in idp:  # no IdP's id holds a NUL (and PostgreSQL cannot look one up)
         return response
+    request_log = get_request_log()
+    try:
+        _keep(idp, response, request_log)
+    except Exception as exc:
+        # The answer is decided (a write may be committed): failing to log it must not turn it
+        # into an error. The request log counts and logs the failure.
+        request_log.failures.record(exc)
+    return response
+
+
+def _keep(idp: str, response: Response, request_log: RequestLog | DatabaseRequestLog) -> None:
+    # A store that has just failed this request is not asked again (it would make the client
+    # wait for it twice), nor a request log kept in it.
+    unavailable = g.get("store_unavailable")
     # Requests for IdPs that do not exist are not kept: anyone could fill the disk with them.
     # (An authenticated request's IdP exists: no need to ask the store again.)
-    if g.get("authenticated_idp") != idp and get_store().get_record("idps", idp) is None:
-        return response
+    if g.get("authenticated_idp") != idp and (
+        unavailable is not None or get_store().get_record("idps", idp) is None
+    ):
+        return
     log_bodies = current_app.config["ROSTER"]["log_bodies"]
     entry, body = _entry(response, log_bodies)
     if log_bodies:
         entry["request_body"] = _redacted_body(_request_body())
         entry["response_body"] = redact(body)
-    _append(idp, entry)
-    return response
+    if unavailable is not None and request_log.in_store:
+        _log_line(idp, entry)
+        request_log.failures.record(unavailable)  # not tried: it is kept in that store
+    else:
+        _append(idp, entry, request_log)
 
 
-def _append(idp: str, entry: dict) -> None:
-    get_request_log().append(idp, entry)
+def _append(idp: str, entry: dict, request_log: RequestLog | DatabaseRequestLog) -> None:
+    _log_line(idp, entry)
+    request_log.append(idp, entry)
+
+
+def _log_line(idp: str, entry: dict) -> None:
     log.info(
         "%s %s %s %s %.1fms %s",
         idp,

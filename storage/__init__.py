@@ -16,6 +16,8 @@ from flask import Flask, current_app
 from storage.errors import (  # noqa: F401  (re-exported)
     Conflict,
     NotFound,
+    OutcomeUnknown,
+    StoreDamaged,
     StoreError,
     StoreFull,
     StoreLocked,

@@ -1,9 +1,10 @@
 """Consistent copies of a data folder, safe while a server is writing to it.
 
 The folder's files are never rewritten in place: the snapshot is replaced by rename and the
-journal only grows (each line checksummed). So a reader that takes the current snapshot and
-replays the segments after it sees exactly the acknowledged writes up to some moment. If a
-compaction removes a segment while we read, a newer snapshot holds it: start again.
+journal only grows (each record checksummed and numbered). So a reader that takes the current
+snapshot and replays the segments after it sees exactly the acknowledged writes up to some
+moment (``storage.folder.read_tables``). A damaged folder is refused, not copied: a backup is
+what a restore trusts.
 """
 
 from __future__ import annotations
@@ -11,42 +12,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage import files
-from storage.errors import StoreUnavailable
-
-ATTEMPTS = 5
+from storage import folder as folders
+from storage.errors import StoreDamaged, StoreUnavailable
 
 
 def read_folder(folder: Path) -> files.Tables:
-    """Return every table of the data folder as of a moment, without taking its lock."""
-    for _ in range(ATTEMPTS):
-        try:
-            return _read_once(folder)
-        except FileNotFoundError:
-            continue  # a compaction finished under us; its snapshot has everything
-    raise StoreUnavailable(f"{folder} kept changing while it was read; try again")
+    """Return every table of the data folder as of a moment, without taking its lock.
 
-
-def _read_once(folder: Path) -> files.Tables:
-    tables, first = files.read_snapshot(folder)
-    for seq in files.segments(folder):
-        if seq < first:
-            continue
-        for ops in files.read_segment(files.segment_path(folder, seq)):
-            files.apply_ops(tables, ops)  # membership changes carry only the change
-    return tables
+    Raises StoreDamaged when a file fails its checks (a torn last record, never acknowledged,
+    is left out)."""
+    return folders.read_tables(folder)[0]
 
 
 def backup(folder: Path, destination: Path) -> dict[str, int]:
-    """Write a loadable copy of ``folder``'s store into the folder ``destination``.
+    """Write a verified copy of ``folder``'s store as the new data folder ``destination``.
 
     Returns the number of rows per table. ``destination`` must be new or empty, so a backup
-    never overwrites a live store.
+    never overwrites a live store. The copy is read back and compared with what was read.
     """
-    if not (folder / files.SNAPSHOT).exists() and not files.segments(folder):
-        raise StoreUnavailable(f"{folder} holds no Roster store")
     if destination.exists() and any(destination.iterdir()):
         raise StoreUnavailable(f"{destination} is not empty; choose a new folder")
-    destination.mkdir(parents=True, exist_ok=True)
-    tables = read_folder(folder)
-    files.write_snapshot(destination, tables, 0)
+    tables, found = folders.read_tables(folder)
+    if found.new:
+        raise StoreUnavailable(f"{folder} holds no Roster store")
+    folders.create(destination, tables)
+    if not same(folders.read_tables(destination)[0], tables):
+        raise StoreDamaged(f"the copy in {destination} differs from {folder} once read back")
     return {name: len(rows) for name, rows in tables.items()}
+
+
+def same(a: files.Tables, b: files.Tables) -> bool:
+    """Whether two sets of tables hold the same rows in the same order (empty tables aside)."""
+    a = {name: rows for name, rows in a.items() if rows}
+    b = {name: rows for name, rows in b.items() if rows}
+    return a == b and all(list(a[name]) == list(b[name]) for name in a)

@@ -30,7 +30,8 @@ class StoreLocked(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """The data folder cannot be used (unwritable, unreadable, or its files are damaged).
+    """The store cannot be used: its data folder is unwritable, unreadable or damaged, or its
+    database cannot be reached.
 
     Raised by a write that was not made: nothing of it is stored. ``retry_after`` (seconds) is
     set when the condition may pass on its own (a database restarting, a folder remounted).
@@ -41,5 +42,18 @@ class StoreUnavailable(StoreError):
         super().__init__(message)
 
 
+class StoreDamaged(StoreUnavailable):
+    """The data folder's files fail their own checks (a checksum, the framing of the journal, a
+    file missing from a folder that held a store): loading what is left would silently drop
+    acknowledged writes, so it is refused. ``flask --app app recover`` starts from what is
+    intact, explicitly."""
+
+
 class StoreFull(StoreUnavailable):
     """The write was refused because the disk (or the database's) is out of space."""
+
+
+class OutcomeUnknown(StoreUnavailable):
+    """The connection to the database was lost while a write was being committed, and whether
+    the write was stored could not be learnt: it may have been. Unlike its base class, this
+    error does not promise that nothing was stored; a client should read before it retries."""

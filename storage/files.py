@@ -1,13 +1,15 @@
-"""The files of a data folder: the TinyDB snapshot, the append-only journal and the folder lock.
+"""The files of a data folder: the manifest, the TinyDB snapshot, the journal's segments and
+the folder lock (``storage.journal`` knows the segments' format, ``storage.folder`` reads a
+whole folder). This is the only module that knows the snapshot's format.
 
-This is the only module that imports TinyDB, and the only one that knows the journal's format.
-
+- ``manifest.json`` marks a folder that holds a store, with the format it is written in. It is
+  written once, atomically, after the first snapshot: from then on a missing or empty
+  snapshot or journal is damage, never a new store.
 - ``roster.json`` is a TinyDB JSON file (``TinyDB("roster.json").table("User").all()`` reads
   it): one TinyDB table per store table, each document carrying its key under ``_key``. A
-  ``_meta`` table records which journal segments the snapshot already contains.
-- ``journal-<seq>.log`` segments hold the writes made since: one line per transaction,
-  ``<crc32 hex> <json>\\n``, flushed and fsynced before the write is acknowledged. A crash
-  mid-append leaves a torn last line, which fails its checksum and is dropped on load.
+  ``_meta`` table records the first journal segment and record number the snapshot does not
+  contain, and ends with a CRC-32 of every byte before it.
+- ``journal-<seq>.log`` segments hold the writes made since (``storage.journal``).
 - ``roster.lock`` is held with ``flock`` for as long as a process has the folder open.
 
 A transaction is ``{"ops": [op, ...]}``. An op is ``[table, key, doc]`` (``doc`` null deletes),
@@ -25,20 +27,25 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import compress
 from operator import itemgetter, not_
 from pathlib import Path
-
-from tinydb.storages import JSONStorage
+from typing import BinaryIO
 
 from scim.membership import removed_one
-from storage import jsonio
-from storage.errors import StoreLocked, StoreUnavailable
+from storage.errors import StoreDamaged, StoreLocked, StoreUnavailable
 
+MANIFEST = "manifest.json"
 SNAPSHOT = "roster.json"
 LOCK = "roster.lock"
+# The folder's format: 2 numbers and checksums every record and the snapshot. (1, the first,
+# had no manifest; its folders are still read, and upgraded when a server opens them.)
+FORMAT = 2
 _SEGMENT = re.compile(r"^journal-(\d{8})\.log$")
+# How a snapshot ends: its checksum covers every byte before the checksum itself.
+_SUMMED = re.compile(rb'"crc32": "([0-9a-f]{8})"\}\}\}\s*\Z')
 _DELTA = "members"
 _member_value = itemgetter("value")
 
@@ -51,6 +58,7 @@ class FolderLock:
     def __init__(self, folder: Path):
         self.path = folder / LOCK
         self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
 
     def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -63,6 +71,24 @@ class FolderLock:
                 "(stop the server first, or use a different data folder)"
             ) from None
         self._fd = fd
+        held = os.fstat(fd)
+        self._identity = (held.st_dev, held.st_ino)
+
+    def lost(self) -> str | None:
+        """Why the folder's path no longer leads to the folder this lock holds, or None.
+
+        A folder deleted, moved, replaced or unmounted under a running server takes its lock
+        file with it: another process could then take the path, and nothing written to the
+        old files would ever be read. One ``stat``: the path must still reach the locked file.
+        """
+        folder = self.path.parent
+        try:
+            now = os.stat(self.path)
+        except OSError as exc:
+            return f"the data folder {folder} is gone (deleted, moved or unmounted: {exc.strerror})"
+        if (now.st_dev, now.st_ino) != self._identity:
+            return f"the data folder {folder} was replaced or unmounted (its lock file changed)"
+        return None
 
     def release(self) -> None:
         if self._fd is not None:
@@ -71,8 +97,8 @@ class FolderLock:
             self._fd = None
 
 
-def _fsync_dir(folder: Path) -> None:
-    # A rename or a new file is durable only once its directory entry is (POSIX).
+def fsync_dir(folder: Path) -> None:
+    """Make the folder's entries durable: a rename or a new file is only once they are."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -80,60 +106,140 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` whole or not at all: temporary file, fsync, rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+# --- the manifest ---------------------------------------------------------------------------
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """Return the folder's manifest, or None for a folder that has none (new, or format 1)."""
+    path = folder / MANIFEST
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        manifest = json.loads(raw)
+        version = manifest["format"]
+        if not isinstance(version, int):
+            raise TypeError("format is not a number")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreDamaged(f"{path} is damaged ({len(raw)} bytes): {exc}") from None
+    if version > FORMAT:
+        raise StoreUnavailable(
+            f"{folder} is in format {version}, written by a newer Roster: upgrade Roster"
+        )
+    return manifest
+
+
+def write_manifest(folder: Path) -> None:
+    """Mark ``folder`` as holding a store (once it has a snapshot)."""
+    created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    manifest = {"store": "roster", "format": FORMAT, "created": created}
+    write_atomic(folder / MANIFEST, json.dumps(manifest, indent=2).encode() + b"\n")
+
+
 # --- the snapshot ---------------------------------------------------------------------------
 
 
-def read_snapshot(folder: Path) -> tuple[Tables, int]:
-    """Return the snapshot's tables and the first journal segment not contained in it."""
+@dataclass
+class Snapshot:
+    tables: Tables
+    next_segment: int  # the first journal segment it does not contain
+    next_record: int | None  # the number of the first record it does not contain (None: format 1)
+    summed: bool | None  # whether its checksum holds; None when it has none (format 1)
+
+
+def read_snapshot(folder: Path) -> Snapshot | None:
+    """Return the snapshot, or None when there is none.
+
+    Raises StoreDamaged when it cannot be read at all (empty, cut short, not JSON). A snapshot
+    that reads but fails its checksum, or has none, is returned as it reads: whether to accept
+    it is the caller's decision (``summed``)."""
     path = folder / SNAPSHOT
-    if not path.exists():
-        return {}, 0
-    # One read through TinyDB's storage. (TinyDB's table API would parse the whole file again
-    # for every table it opens: seven parses of a 100 MB file at start-up.)
-    storage = JSONStorage(path, access_mode="r")
     try:
-        data = storage.read() or {}
-        tables: Tables = {}
-        next_segment = 0
-        for name, rows in data.items():
-            if name == "_meta":
-                meta = next(iter(rows.values()), None)
-                next_segment = int(meta["next_segment"]) if meta else 0
-                continue
-            # The parsed documents are ours: take the key out in place rather than copy them.
-            tables[name] = {doc.pop("_key"): doc for doc in rows.values()}
-        return tables, next_segment
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if not raw.strip():
+        raise StoreDamaged(f"the snapshot {path} is empty ({len(raw)} bytes)")
+    tail = _SUMMED.search(raw, max(len(raw) - 64, 0))
+    summed = None
+    if tail is not None:
+        summed = int(tail.group(1), 16) == zlib.crc32(memoryview(raw)[: tail.start(1)])
+    try:
+        data = json.loads(raw)
+        del raw
+        meta = next(iter(data.pop("_meta", {}).values()), {})
+        # The parsed documents are ours: take the key out in place rather than copy them.
+        tables = {name: {d.pop("_key"): d for d in rows.values()} for name, rows in data.items()}
+        return Snapshot(tables, int(meta.get("next_segment", 0)), meta.get("next_record"), summed)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise StoreUnavailable(f"{path} is not a readable Roster snapshot: {exc}") from exc
-    finally:
-        storage.close()
+        why = "cut short or damaged" if summed is None else "it fails its checksum"
+        raise StoreDamaged(f"the snapshot {path} cannot be read ({why}: {exc})") from None
 
 
-def write_snapshot(folder: Path, tables: Tables, next_segment: int, name: str = SNAPSHOT) -> Path:
+def write_snapshot(
+    folder: Path, tables: Tables, next_segment: int, name: str = SNAPSHOT, *, next_record: int = 0
+) -> Path:
     """Write ``tables`` as a TinyDB file atomically: temporary file, fsync, rename, fsync dir.
 
     The file is written one document at a time. One ``json.dumps`` of the whole store would
     hold the GIL for as long as it runs (about a second at 100,000 users), stalling every
     request; small steps let request threads run in between. The text is what TinyDB's
-    ``JSONStorage`` writes for the same data (``TinyDB(path).table(t).all()`` reads it).
+    ``JSONStorage`` writes for the same data (``TinyDB(path).table(t).all()`` reads it), its
+    ``_meta`` document ending with the checksum of everything before.
     """
     target = folder / name
     tmp = folder / f".{name}.tmp"
-    with open(tmp, "w", encoding="ascii") as out:
-        out.write("{")
-        for position, (table, rows) in enumerate(tables.items()):
-            out.write(f"{', ' if position else ''}{json.dumps(table)}: {{")
-            for number, (key, doc) in enumerate(rows.items(), 1):
-                out.write(f'{", " if number > 1 else ""}"{number}": ')
-                out.write(_with_key(key, doc))
-            out.write("}")
-        meta = json.dumps({"1": {"next_segment": next_segment}})
-        out.write(f'{", " if tables else ""}"_meta": {meta}}}')
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(folder)
+    try:
+        with open(tmp, "wb") as raw:
+            out = _Summed(raw)
+            out.write("{")
+            for position, (table, rows) in enumerate(tables.items()):
+                out.write(f"{', ' if position else ''}{json.dumps(table)}: {{")
+                for number, (key, doc) in enumerate(rows.items(), 1):
+                    out.write(f'{", " if number > 1 else ""}"{number}": ')
+                    out.write(_with_key(key, doc))
+                out.write("}")
+            meta = {"next_segment": next_segment, "next_record": next_record, "format": FORMAT}
+            out.write(f'{", " if tables else ""}"_meta": {{"1": {json.dumps(meta)[:-1]}, ')
+            out.write('"crc32": "')
+            raw.write(b'%08x"}}}' % out.crc)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk: do not keep half a snapshot taking space
+        raise
+    fsync_dir(folder)
     return target
+
+
+class _Summed:
+    """A file that keeps the CRC-32 of what is written to it."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.crc = 0
+
+    def write(self, text: str) -> None:
+        data = text.encode("ascii")
+        self.crc = zlib.crc32(data, self.crc)
+        self.raw.write(data)
 
 
 def _with_key(key: str, doc: dict) -> str:
@@ -142,7 +248,7 @@ def _with_key(key: str, doc: dict) -> str:
     return f'{{"_key": {json.dumps(key)}{", " if len(body) > 2 else ""}{body[1:]}'
 
 
-# --- the journal ----------------------------------------------------------------------------
+# --- the journal's segments -----------------------------------------------------------------
 
 
 def segments(folder: Path) -> list[int]:
@@ -155,58 +261,7 @@ def segment_path(folder: Path, seq: int) -> Path:
     return folder / f"journal-{seq:08d}.log"
 
 
-def read_segment(path: Path) -> Iterator[list]:
-    """Yield each transaction's operations; stop at the first torn or damaged line.
-
-    Only the tail can be torn (appends are sequential and each is fsynced before the next
-    starts), so everything after a bad line is unacknowledged and safely ignored.
-    """
-    batch: list[bytes] = []
-    with open(path, "rb") as handle:
-        for line in handle:
-            crc, _, body = line[:-1].partition(b" ")
-            if not line.endswith(b"\n") or not _checksum_ok(crc, body):
-                break
-            batch.append(body)
-            if len(batch) == _BATCH:
-                transactions, whole = _parse(batch)
-                yield from transactions
-                if not whole:
-                    return
-                batch = []
-    yield from _parse(batch)[0]
-
-
-# Lines parsed per json.loads call: far fewer calls, and the parser shares the strings of
-# repeated keys within a call (100,000 separate parses kept 100,000 copies of "userName").
-_BATCH = 1000
-
-
-def _checksum_ok(crc: bytes, body: bytes) -> bool:
-    try:
-        return int(crc, 16) == zlib.crc32(body)
-    except ValueError:
-        return False
-
-
-def _parse(bodies: list[bytes]) -> tuple[list[list], bool]:
-    """Return the ops of each body, and whether every body parsed (else the ones before the
-    first that did not)."""
-    try:
-        parsed = [t["ops"] for t in json.loads(b"[" + b",".join(bodies) + b"]")]
-        if len(parsed) == len(bodies):
-            return parsed, True
-    except (ValueError, KeyError, TypeError):
-        pass
-    # A line whose checksum matches by accident but is no transaction: one by one, to keep
-    # the lines before it.
-    parsed = []
-    for body in bodies:
-        try:
-            parsed.append(json.loads(body)["ops"])
-        except (ValueError, KeyError, TypeError):
-            return parsed, False
-    return parsed, True
+# --- operations -----------------------------------------------------------------------------
 
 
 def resolve(op: list, previous: dict | None) -> dict | None:
@@ -215,7 +270,7 @@ def resolve(op: list, previous: dict | None) -> dict | None:
         return op[2]
     head, delta = op[2], op[3][_DELTA]
     if previous is None:
-        raise StoreUnavailable(f"journal: a membership change to {op[1]} has no base document")
+        raise StoreDamaged(f"a membership change to {op[1]} has no base document")
     gone = set(delta["remove"])
     members = [m for m in previous["data"].get(_DELTA) or () if m.get("value") not in gone]
     data = dict(head["data"])
@@ -224,7 +279,10 @@ def resolve(op: list, previous: dict | None) -> dict | None:
 
 
 def apply_ops(tables: Tables, ops: list) -> None:
-    """Apply one transaction's ops to plain tables (for readers of a folder, like backups)."""
+    """Apply one transaction's ops to plain tables (for readers of a folder, like backups).
+
+    Raises StoreDamaged, having changed nothing, when a membership change has no base."""
+    missing_base(tables, ops)
     for op in ops:
         rows = tables.setdefault(op[0], {})
         doc = resolve(op, rows.get(op[1]))
@@ -280,49 +338,9 @@ def _single_removal(before: list, after: list) -> object | None:
     return value
 
 
-class Journal:
-    """An open journal segment that appends transactions durably."""
-
-    def __init__(self, folder: Path, seq: int):
-        self.seq = seq
-        self.path = segment_path(folder, seq)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _fsync_dir(folder)
-        self.size = os.fstat(self._fd).st_size
-        self._broken: str | None = None
-
-    def append(self, ops: list) -> None:
-        """Append one transaction and return once it is on disk."""
-        if self._broken:
-            raise StoreUnavailable(self._broken)
-        body = jsonio.dumps({"ops": ops})
-        line = b"%08x %s\n" % (zlib.crc32(body), body)
-        try:
-            written = os.write(self._fd, line)
-        except OSError as exc:
-            self._cut(exc)
-        if written != len(line):
-            self._cut(OSError(f"short write, {written} of {len(line)} bytes (is the disk full?)"))
-        try:
-            os.fsync(self._fd)
-        except OSError as exc:
-            # After a failed fsync the kernel may have dropped the dirty pages: what the file
-            # holds is unknown, so refuse every later write rather than build on it.
-            self._broken = f"the journal {self.path} failed to sync: {exc}"
-            raise StoreUnavailable(self._broken) from exc
-        self.size += written
-
-    def _cut(self, exc: OSError) -> None:
-        """Drop a partial line, or refuse later writes: readers stop at the first bad line, so
-        nothing may ever be appended after one."""
-        message = f"the journal {self.path} cannot be written: {exc}"
-        try:
-            os.ftruncate(self._fd, self.size)
-        except OSError:
-            self._broken = message
-        raise StoreUnavailable(message) from exc
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+def missing_base(tables: Tables, ops: list) -> None:
+    """Raise StoreDamaged when one of ``ops`` is a membership change to a group ``tables`` do
+    not hold (checked before applying any op: a transaction applies whole or not at all)."""
+    for op in ops:
+        if len(op) > 3 and op[1] not in tables.get(op[0], ()):
+            raise StoreDamaged(f"a membership change to {op[0]} {op[1]}, which does not exist")

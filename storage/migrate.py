@@ -18,6 +18,7 @@ from pathlib import Path
 from psycopg.types.json import Jsonb
 
 from storage import files
+from storage import folder as folders
 from storage.backup import read_folder
 from storage.errors import StoreUnavailable
 from storage.interface import RECORD_TABLES, RESOURCE_KINDS
@@ -81,8 +82,7 @@ def write_folder(folder: Path, tables: files.Tables, progress: Progress = _none)
     """Write ``tables`` as the snapshot of a new data folder."""
     if folder.exists() and any(folder.iterdir()):
         raise StoreUnavailable(f"{folder} is not empty; choose a new folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    files.write_snapshot(folder, tables, 0)
+    folders.create(folder, tables)
     progress(rows(tables))
 
 

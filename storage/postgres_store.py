@@ -12,6 +12,11 @@ reads its total and its page in one statement, so from one snapshot.
 Reads that ``prepare`` or ``change`` make (``existing_ids`` while checking members) run on the
 transaction's own connection, found through a thread-local, so they see the transaction's
 state and never wait for a second connection from the pool.
+
+Outages. Connections come from ``storage.pg_pool``, which checks them before lending them and
+bounds every wait; a failure to reach the database raises StoreUnavailable (``translated``).
+A write whose COMMIT loses its connection is never run again here (it might be stored twice):
+the database is asked what became of its transaction (``pg_pool.settle``).
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
-from storage import jsonio, pg_schema
+from storage import jsonio, pg_pool, pg_schema
 from storage.clone import clone
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
 from storage.interface import UNIQUE, fold
@@ -56,37 +61,44 @@ def describe(dsn: str) -> str:
 class PostgresStore:
     """A ``storage.interface.Store`` in a PostgreSQL database."""
 
-    def __init__(self, dsn: str, *, pool_size: int = 10, connect_timeout: float = 10):
+    def __init__(self, dsn: str, *, pool_size: int = 10, connect_timeout: int = 10):
         self.dsn = dsn
         self._local = threading.local()
-        self._pool = ConnectionPool(
+        self._pool = pg_pool.make_pool(
             dsn,
+            name="roster",
             min_size=1,
             max_size=max(pool_size, 2),
-            kwargs={"autocommit": True},
+            timeout=pg_pool.WAIT,
             configure=_use_fast_json,
-            open=False,
-            name="roster",
         )
         self.analyzer = Analyzer(self._pool)
-        # Opened on first use: a store that never logs a request never connects it.
-        self._log_pool = ConnectionPool(
+        # Connects on first use: a store that never logs a request never connects it.
+        self._log_pool = pg_pool.make_pool(
             dsn,
+            name="roster-log",
             min_size=0,
             max_size=LOG_CONNECTIONS,
-            kwargs={"autocommit": True},
+            timeout=pg_pool.LOG_WAIT,
             configure=_without_commit_wait,
-            open=False,
-            name="roster-log",
         )
+        options = pg_pool.connect_options(dsn)
+        if "connect_timeout" in options:
+            options["connect_timeout"] = max(connect_timeout, pg_pool.CONNECT_TIMEOUT)
         try:
-            self._pool.open(wait=True, timeout=connect_timeout)
-            with self._pool.connection() as conn:
+            # A connection of its own first: a database that is down fails here at once, with
+            # libpq's reason, instead of after the pool's wait.
+            with psycopg.connect(dsn, **options) as conn:
+                _use_fast_json(conn)
                 pg_schema.migrate(conn)
+            self._pool.open()
             self._log_pool.open()
-        except (PoolTimeout, psycopg.Error, RuntimeError) as exc:
+        except (psycopg.Error, RuntimeError) as exc:
             self.close()
-            raise StoreUnavailable(f"cannot use PostgreSQL at {describe(dsn)}: {exc}") from None
+            raise StoreUnavailable(
+                f"cannot use PostgreSQL at {describe(dsn)}: {pg_pool.first_line(exc)}",
+                retry_after=pg_pool.RETRY_AFTER,
+            ) from None
 
     # --- connections and transactions ------------------------------------------------------
 
@@ -97,7 +109,7 @@ class PostgresStore:
         if current is not None:
             yield current
             return
-        with self._pool.connection() as conn:
+        with pg_pool.translated(), self._pool.connection() as conn:
             yield conn
 
     @contextmanager
@@ -105,12 +117,16 @@ class PostgresStore:
         """Yield a connection whose commits do not wait for the disk (``synchronous_commit``
         off), for the request log alone: a crash may lose its last entries, never the store's
         writes, and a request never waits on a WAL flush for its log line."""
-        with self._log_pool.connection() as conn:
+        with pg_pool.translated(), self._log_pool.connection() as conn:
             yield conn
 
     @contextmanager
     def _transaction(self, idp: str | None = None) -> Iterator[psycopg.Connection]:
-        """Run the block in one transaction (a savepoint when nested), holding ``idp``'s lock."""
+        """Run the block in one transaction (a savepoint when nested), holding ``idp``'s lock.
+
+        When the connection is lost during the COMMIT, the block returns if the transaction
+        was committed after all, and raises StoreUnavailable if it was not, OutcomeUnknown
+        if that cannot be learnt (``pg_pool.settle``)."""
         current = getattr(self._local, "conn", None)
         if current is not None:
             with current.transaction():
@@ -118,15 +134,33 @@ class PostgresStore:
                     self._lock_tenant(current, idp)
                 yield current
             return
-        with self._pool.connection() as conn:
+        committing = lost = False
+        with pg_pool.translated(), self._pool.connection() as conn:
             self._local.conn = conn
             try:
                 with conn.transaction():
-                    if idp is not None:
-                        self._lock_tenant(conn, idp)
+                    xid = self._begin(conn, idp)
                     yield conn
+                    committing = True
+            except psycopg.OperationalError:
+                lost = committing and conn.broken
+                if not lost:
+                    raise
             finally:
                 self._local.conn = None
+        if lost:
+            pg_pool.settle(self._pool, xid)
+
+    @staticmethod
+    def _begin(conn: psycopg.Connection, idp: str | None) -> str:
+        """Take ``idp``'s lock (if given) and return the transaction's id, by which
+        ``pg_pool.settle`` asks what became of it (one round trip either way)."""
+        if idp is None:
+            return conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+        return conn.execute(
+            "SELECT pg_current_xact_id()::text FROM pg_advisory_xact_lock(%s, hashtext(%s))",
+            [TENANT_LOCK, idp],
+        ).fetchone()[0]
 
     @staticmethod
     def _lock_tenant(conn: psycopg.Connection, idp: str) -> None:
@@ -324,7 +358,9 @@ class PostgresStore:
         return row[0] if row else None
 
     def put_record(self, table: str, key: str, record: dict) -> None:
-        with self.connection() as conn:
+        # In a transaction, as every write: a lost connection then tells "not stored" from
+        # "perhaps stored" (an autocommit statement cannot).
+        with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO records (tbl, key, data) VALUES (%s, %s, %s)"
                 " ON CONFLICT (tbl, key) DO UPDATE SET data = EXCLUDED.data",
@@ -346,7 +382,7 @@ class PostgresStore:
         return record
 
     def delete_record(self, table: str, key: str) -> bool:
-        with self.connection() as conn:
+        with self._transaction() as conn:
             cursor = conn.execute("DELETE FROM records WHERE tbl = %s AND key = %s", [table, key])
             return cursor.rowcount > 0
 

@@ -9,14 +9,21 @@ and must not cost an fsync or grow the journal. Each IdP has a JSON-lines file i
 ``<data_dir>/requestlog/``; entries are appended (flushed to the OS, not fsynced: a machine
 crash may lose the last entries, a process crash does not), and the file is rewritten with the
 newest N entries when it reaches 2N, so it stays bounded at amortised O(1) per request.
+
+The log is written after the answer is decided, a write's commit included, and is best
+effort: ``append`` never raises. A full disk, a missing folder or a database that is down
+costs the entry, not the request; each failure is counted (``failures.count``) and logged, at
+most one line a minute (``Failures``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
+import time
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -25,10 +32,49 @@ from typing import TYPE_CHECKING
 
 from psycopg.types.json import Jsonb
 
+from storage.errors import StoreError
+
 if TYPE_CHECKING:
     from storage.postgres_store import PostgresStore
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+log = logging.getLogger(__name__)
+
+
+class Failures:
+    """A best-effort writer's failures: each one counted, and logged without flooding the
+    log (the first at once, then at most one line per ``EVERY`` seconds, with the count)."""
+
+    EVERY = 60.0
+
+    def __init__(self, what: str, clock: Callable[[], float] = time.monotonic):
+        self.what = what
+        self.count = 0
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._logged_at: float | None = None
+        self._since = 0  # failures since the last line
+
+    def record(self, exc: Exception) -> None:
+        """Count ``exc``; log it unless a line was logged less than ``EVERY`` seconds ago."""
+        with self._lock:
+            self.count += 1
+            self._since += 1
+            now = self._clock()
+            if self._logged_at is not None and now - self._logged_at < self.EVERY:
+                return
+            self._logged_at, since, self._since = now, self._since, 0
+        # A full disk or an outage explains itself; anything else is a bug, with its traceback.
+        expected = isinstance(exc, (OSError, StoreError))
+        log.warning(
+            "%s: %d entries not written (%d in all); the last failure: %s",
+            self.what,
+            since,
+            self.count,
+            exc,
+            exc_info=None if expected else exc,
+        )
 
 
 class RequestLog:
@@ -39,13 +85,16 @@ class RequestLog:
     slower (ext4 commits the closed file's metadata with it)."""
 
     OPEN = 8
+    in_store = False  # the files outlive an unavailable store (and show what it answered)
 
     def __init__(self, folder: str | Path, size: int):
         self.folder = Path(folder)
         self.size = size
+        self.failures = Failures(f"request log in {self.folder}")
         self._lock = threading.Lock()
         self._entries: dict[str, deque] = {}
         self._lines: dict[str, int] = {}
+        self._stale: set[str] = set()  # IdPs whose file missed an entry or holds a torn line
         self._folder_made = False
         self._files: OrderedDict[str, int] = OrderedDict()  # idp -> descriptor, LRU
         # Descriptors, not file objects: nothing buffers a line, and nothing warns when the
@@ -74,21 +123,39 @@ class RequestLog:
         return entries
 
     def append(self, idp: str, entry: dict) -> None:
-        """Record one request of ``idp`` (an id that is not a plain token is ignored)."""
+        """Record one request of ``idp`` (an id that is not a plain token is ignored).
+
+        Never raises. An entry the disk refused is still kept in memory (and shown); the file
+        is rewritten from memory by the next append that succeeds."""
         if not _SAFE_ID.match(idp):
             return
-        line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
-        with self._lock:
-            entries = self._load(idp)
-            entries.append(entry)
+        try:
+            line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
+            with self._lock:
+                entries = self._load(idp)
+                entries.append(entry)
+                self._write(idp, entries, line.encode("utf-8"))
+        except Exception as exc:  # best effort: see the module docstring
+            self.failures.record(exc)
+
+    def _write(self, idp: str, entries: deque, line: bytes) -> None:
+        """Append ``line`` to ``idp``'s file, or rewrite it (caller holds ``_lock``)."""
+        try:
             if not self._folder_made:  # once per process, not once per request
                 self.folder.mkdir(parents=True, exist_ok=True)
                 self._folder_made = True
-            if self._lines[idp] + 1 >= 2 * self.size:
+            if idp in self._stale or self._lines[idp] + 1 >= 2 * self.size:
                 self._rewrite(idp, entries)
+            elif os.write(self._file(idp), line) < len(line):
+                raise OSError(f"{self._path(idp)}: short write (is the disk full?)")
             else:
-                os.write(self._file(idp), line.encode("utf-8"))
                 self._lines[idp] += 1
+        except OSError:
+            # A torn line may be left behind, or the folder may be gone: start again next time.
+            self._stale.add(idp)
+            self._drop_file(idp)
+            self._folder_made = False
+            raise
 
     def _file(self, idp: str) -> int:
         """The descriptor ``idp``'s log is appended through (caller holds ``_lock``)."""
@@ -119,6 +186,7 @@ class RequestLog:
                 handle.write(json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n")
         os.replace(tmp, self._path(idp))
         self._lines[idp] = len(entries)
+        self._stale.discard(idp)
 
     def entries(self, idp: str, *, errors_only: bool = False, limit: int | None = None) -> list:
         """Return ``idp``'s entries, newest first."""
@@ -135,6 +203,7 @@ class RequestLog:
         with self._lock:
             self._entries.pop(idp, None)
             self._lines.pop(idp, None)
+            self._stale.discard(idp)
             self._drop_file(idp)
             self._path(idp).unlink(missing_ok=True)
 
@@ -154,17 +223,28 @@ class DatabaseRequestLog:
     reads never show more than the newest ``size``.
     """
 
+    in_store = True  # when the store has just failed, the log is not tried (it would wait again)
+
     def __init__(self, store: Callable[[], PostgresStore], size: int):
         self._store = store  # resolved on first use: the store opens lazily
         self.size = size
+        self.failures = Failures("request log in PostgreSQL")
         self._trim_every = max(size // 10, 1)
         self._appended: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def append(self, idp: str, entry: dict) -> None:
-        """Record one request of ``idp`` (an id that is not a plain token is ignored)."""
+        """Record one request of ``idp`` (an id that is not a plain token is ignored).
+
+        Never raises (see the module docstring)."""
         if not _SAFE_ID.match(idp):
             return
+        try:
+            self._insert(idp, entry)
+        except Exception as exc:  # best effort: see the module docstring
+            self.failures.record(exc)
+
+    def _insert(self, idp: str, entry: dict) -> None:
         with self._lock:
             appended = self._appended[idp] = self._appended.get(idp, 0) + 1
         with self._store().log_connection() as conn:

@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage import files
+from storage import files, journal
+from storage import folder as folders
 from storage.clone import clone, clone_resource
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
 from storage.indexes import Indexes
@@ -62,6 +63,8 @@ class TinyStore:
         self._lock = threading.RLock()
         self._view = threading.Lock()
         self._compacting: threading.Thread | None = None
+        self._compact_error: Exception | None = None
+        self._journal: journal.Journal | None = None
         self._folder_lock = files.FolderLock(self.folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -71,6 +74,8 @@ class TinyStore:
         try:
             self._load()
         except BaseException:
+            if self._journal is not None:
+                self._journal.close()
             self._folder_lock.release()
             raise
 
@@ -84,29 +89,55 @@ class TinyStore:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            snapshot, first = files.read_snapshot(self.folder)
-            for table, rows in snapshot.items():
-                for key, doc in rows.items():
-                    self._put(table, key, doc)
-            del snapshot
-            present = [seq for seq in files.segments(self.folder) if seq >= first]
-            for seq in present:
-                for ops in files.read_segment(files.segment_path(self.folder, seq)):
-                    for op in ops:
-                        if len(op) == 3:  # a whole document, or a deletion
-                            self._put(*op)
-                        else:  # a membership change: applied to the group as it stands
-                            old = self._tables[op[0]].get(op[1])
-                            self._put(op[0], op[1], files.resolve(op, old), op[3])
+            found = folders.replay(self.folder, self._load_snapshot, self._apply)
         finally:
             if collecting:
                 gc.enable()
+        for torn in found.torn:
+            log.warning("dropped %s (a crash interrupted its write)", torn.describe())
         if sum(len(rows) for rows in self._tables.values()) > FREEZE_AFTER:
             # Every full collection walks every tracked object: half a second at 100,000
             # users, a pause for whichever requests are running. Documents are trees (freed
             # by reference counting when replaced), so move what is loaded out of its way.
             gc.freeze()
-        self._journal = files.Journal(self.folder, max(present, default=first - 1) + 1)
+        if found.new:
+            folders.create(self.folder, {})
+        self._journal = journal.Journal(
+            self.folder, found.next_segment, found.next_record, self._folder_lock
+        )
+        if found.manifest is None and not found.new:
+            self._upgrade()
+
+    def _load_snapshot(self, tables: files.Tables) -> None:
+        for table, rows in tables.items():
+            for key, doc in rows.items():
+                self._put(table, key, doc)
+
+    def _apply(self, ops: list) -> None:
+        """Apply one journaled transaction while loading (whole, or not at all)."""
+        files.missing_base(self._tables, ops)
+        for op in ops:
+            if len(op) == 3:  # a whole document, or a deletion
+                self._put(*op)
+            else:  # a membership change: applied to the group as it stands
+                old = self._tables[op[0]].get(op[1])
+                self._put(op[0], op[1], files.resolve(op, old), op[3])
+
+    def _upgrade(self) -> None:
+        """Bring a folder of format 1 (no manifest, no checksums) to the current format: a
+        checksummed snapshot of everything, then the manifest. Once, at the first start."""
+        with self._lock:
+            self._start_compaction()
+            worker = self._compacting
+        if worker is None:
+            raise StoreUnavailable(f"cannot upgrade the data folder {self.folder}: see the log")
+        worker.join()
+        if self._compact_error is not None:
+            raise StoreUnavailable(
+                f"cannot upgrade the data folder {self.folder}: {self._compact_error}"
+            )
+        files.write_manifest(self.folder)
+        log.info("upgraded the data folder %s to format %d", self.folder, files.FORMAT)
 
     def _put(self, table: str, key: str, doc: dict | None, delta: dict | None = None) -> None:
         """Make ``doc`` the document under ``key`` (None deletes) and update the indexes.
@@ -366,24 +397,41 @@ class TinyStore:
         the background. Caller holds ``_lock``, so no write falls between the two."""
         if self._compacting is not None and self._compacting.is_alive():
             return
-        frozen, upto = self._freeze(), self._journal.seq
+        if self._journal.broken:
+            return  # the folder cannot be trusted any more: leave it as it is
+        upto, number = self._journal.seq, self._journal.number
+        try:
+            following = journal.Journal(self.folder, upto + 1, number, self._folder_lock)
+        except OSError as exc:
+            # The current segment keeps taking writes; the next write tries again.
+            log.error("compaction postponed: cannot open the next journal segment: %s", exc)
+            return
+        frozen = self._freeze()
         self._journal.close()
-        self._journal = files.Journal(self.folder, upto + 1)
+        self._journal = following
         self._compacting = threading.Thread(
-            target=self._compact, args=(frozen, upto), name="roster-compaction", daemon=True
+            target=self._compact,
+            args=(frozen, upto, number),
+            name="roster-compaction",
+            daemon=True,
         )
         self._compacting.start()
 
-    def _compact(self, frozen: files.Tables, upto: int) -> None:
+    def _compact(self, frozen: files.Tables, upto: int, number: int) -> None:
         """Write ``frozen`` as the snapshot, then drop the journal segments it contains."""
+        self._compact_error = None
         try:
-            files.write_snapshot(self.folder, frozen, upto + 1)
+            lost = self._folder_lock.lost()
+            if lost:  # never write a snapshot into the folder of whoever took the path
+                raise StoreUnavailable(lost)
+            files.write_snapshot(self.folder, frozen, upto + 1, next_record=number)
             for seq in files.segments(self.folder):
                 if seq <= upto:
                     files.segment_path(self.folder, seq).unlink(missing_ok=True)
-        except OSError:
+        except (OSError, StoreUnavailable) as exc:
             # The journal still holds every write: nothing is lost, the next compaction retries.
-            log.exception("compaction failed")
+            self._compact_error = exc
+            log.error("compaction failed: %s", exc)
 
     def compact(self) -> None:
         """Compact now and wait for it (used at shutdown and by tests)."""
@@ -397,7 +445,7 @@ class TinyStore:
         dest = Path(destination)
         dest.parent.mkdir(parents=True, exist_ok=True)
         frozen = self._freeze()
-        files.write_snapshot(dest.parent, frozen, 0, name=dest.name)
+        files.write_snapshot(dest.parent, frozen, 0, name=dest.name)  # records start at 0
 
     def close(self) -> None:
         with self._lock:

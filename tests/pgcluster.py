@@ -4,7 +4,9 @@
 ``postgres`` on 127.0.0.1 with a free port and trust authentication (nothing but this machine
 can reach it). PostgreSQL refuses to run as root, so under root the folder is handed to the
 ``postgres`` user (which Debian's ``postgresql`` package creates) and every server command runs
-through ``runuser -u postgres --``. ``stop()`` ends the server and removes the folder.
+through ``runuser -u postgres --``. ``stop()`` ends the server and removes the folder;
+``halt()``, ``resume()`` and ``restart()`` stop and start the same server on the same port,
+as an outage or a restart does to a running Roster.
 
 Binaries are looked up in ``ROSTER_TEST_PG_BIN`` if set (only there, so
 ``ROSTER_TEST_PG_BIN=none`` acts out a machine without PostgreSQL), else in
@@ -81,20 +83,33 @@ class Cluster:
             raise RuntimeError(f"{argv[0]} failed:\n{done.stdout}{done.stderr}")
 
     def start(self) -> Cluster:
-        bindir = self.bindir
         self._run(
-            str(bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
+            str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
             "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync",
         )  # fmt: skip
+        return self.resume()
+
+    def resume(self) -> Cluster:
+        """Start the server on its port and return once it accepts connections."""
         options = ["-h", "127.0.0.1", "-p", str(self.port), "-k", str(self.folder)]
         options += ["-c", "max_connections=200"]
         if not self.durable:
             options += FAST
         self._run(
-            str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"),
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"),
             "-o", " ".join(options), "-w", "start",
         )  # fmt: skip
         return self
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: sessions are ended, as on a service restart;
+        ``immediate``: as on a crash) and return once it is down; the data is kept."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def restart(self, mode: str = "fast") -> None:
+        """Stop the server and start it again on the same port."""
+        self.halt(mode)
+        self.resume()
 
     def dsn(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"

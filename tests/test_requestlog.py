@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
+import psycopg
 import pytest
 
 import storage
-from storage.requestlog import RequestLog
+import storage.requestlog as request_logs
+from storage.requestlog import Failures, RequestLog
 from tests.conftest import patch_op, sample, stored_text
 
 JUMPCLOUD = {"User-Agent": "JumpCloud-SCIM/1.0"}
@@ -143,3 +151,151 @@ def test_many_idps_keep_few_files_open_and_lose_nothing(tmp_path):
         expected = [7, 6, 5] if idp == idps[0] else [6, 5, 4]
         assert [e["n"] for e in again.entries(idp)] == expected
     log.close()
+
+
+# --- when the log cannot be written ---------------------------------------------------------
+
+
+class FullDisk:
+    """``os`` for ``storage.requestlog`` on a full disk: writes fail with ENOSPC, after
+    writing ``part`` of what they were given (a torn line)."""
+
+    def __init__(self, part: float = 0.0):
+        self.part = part
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def write(self, fd: int, data: bytes) -> int:
+        if self.part:
+            os.write(fd, data[: int(len(data) * self.part)])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def replace(self, source, destination) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+# The table's disk is full: every insert fails as PostgreSQL's own "could not extend file" does.
+FULL_TABLE = """
+CREATE FUNCTION roster_test_full() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';
+END $$;
+CREATE TRIGGER roster_test_full BEFORE INSERT ON request_log
+FOR EACH ROW EXECUTE FUNCTION roster_test_full();
+"""
+
+
+@pytest.fixture
+def failing_log(app, backend, monkeypatch):
+    """Make the app's request log fail as on a full disk: its files, or its table."""
+    if backend == "tinydb":
+        monkeypatch.setattr(request_logs, "os", FullDisk())
+        yield
+        return
+    with psycopg.connect(app.config["ROSTER"]["database_url"], autocommit=True) as conn:
+        conn.execute(FULL_TABLE)
+        try:
+            yield
+        finally:
+            conn.execute("DROP TRIGGER roster_test_full ON request_log")
+            conn.execute("DROP FUNCTION roster_test_full()")
+
+
+def test_a_write_is_answered_when_its_log_entry_cannot_be_written(
+    app, scim, backend, failing_log, caplog
+):
+    caplog.set_level(logging.WARNING, logger="storage.requestlog")
+    statuses = [
+        scim.post("/Users", {"schemas": [CORE], "userName": "ann"}).status_code,
+        scim.post("/Users", {"schemas": [CORE], "userName": "bob"}).status_code,
+        scim.get('/Users?filter=userName eq "ann"').status_code,
+    ]
+    assert statuses == [201, 201, 200]
+    assert scim.get("/Users").get_json()["totalResults"] == 2  # the writes were committed
+    request_log = storage.get_request_log(app)
+    assert request_log.failures.count == 4
+    # Logged once, not once per request (the next line comes a minute later at the soonest).
+    [line] = [r for r in caplog.records if r.name == "storage.requestlog"]
+    assert "No space left on device" in line.getMessage() and line.exc_info is None
+    # The files keep what the disk refused in memory, where the console reads it.
+    kept = [e["status"] for e in entries(app, scim.id)]
+    assert kept == ([200, 200, 201, 201] if backend == "tinydb" else [])
+
+
+def test_failures_are_logged_at_most_once_a_minute_with_their_count(caplog):
+    now = [0.0]
+    failures = Failures("request log", clock=lambda: now[0])
+    caplog.set_level(logging.WARNING, logger="storage.requestlog")
+    for second in range(0, 150):
+        now[0] = float(second)
+        failures.record(OSError(errno.ENOSPC, "No space left on device"))
+    assert failures.count == 150
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3  # at 0 s, 60 s and 120 s
+    assert lines[1].startswith("request log: 60 entries not written (61 in all)")
+
+
+def test_an_unexpected_failure_is_logged_with_its_traceback(app, scim, caplog, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(storage.get_request_log(app), "append", broken)
+    caplog.set_level(logging.WARNING, logger="storage.requestlog")
+    assert scim.post("/Users", {"schemas": [CORE], "userName": "ann"}).status_code == 201
+    [line] = [r for r in caplog.records if r.name == "storage.requestlog"]
+    assert line.exc_info is not None
+    assert storage.get_request_log(app).failures.count == 1
+
+
+def test_a_torn_line_is_repaired_once_the_disk_has_room(tmp_path, monkeypatch):
+    log = RequestLog(tmp_path, size=10)
+    log.append("idp1", {"status": 200, "n": 0})
+    monkeypatch.setattr(request_logs, "os", FullDisk(part=0.5))
+    log.append("idp1", {"status": 201, "n": 1})  # half a line reaches the file
+    assert log.failures.count == 1
+    monkeypatch.undo()
+    log.append("idp1", {"status": 204, "n": 2})
+    log.close()
+    assert [e["n"] for e in RequestLog(tmp_path, size=10).entries("idp1")] == [2, 1, 0]
+    assert len((tmp_path / "idp1.jsonl").read_text().splitlines()) == 3
+
+
+@pytest.fixture
+def full_tmpfs(app):
+    """Mount a tiny tmpfs on the request log's folder and fill it; yield the filler file."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root")
+    folder = Path(app.config["ROSTER"]["data_dir"]) / "requestlog"
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        filler = folder / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+        yield filler
+    finally:
+        storage.get_request_log(app).close()
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.backends("tinydb")
+def test_a_full_disk_under_the_log_files_costs_entries_not_requests(app, scim, full_tmpfs):
+    assert scim.post("/Users", {"schemas": [CORE], "userName": "ann"}).status_code == 201
+    assert scim.get("/Users").status_code == 200
+    request_log = storage.get_request_log(app)
+    assert request_log.failures.count == 2
+    full_tmpfs.unlink()  # room again: the next entry brings the file up to date
+    assert scim.get("/Users").status_code == 200
+    assert request_log.failures.count == 2
+    reread = RequestLog(full_tmpfs.parent, size=10).entries(scim.id)
+    assert [e["status"] for e in reread] == [200, 200, 201]

@@ -1,7 +1,16 @@
-"""Failure throttling: the plain Throttle, and 429 for a client that keeps failing SCIM auth."""
+"""Failure throttling: the plain Throttle, 429 for a client that keeps failing SCIM auth, and
+sign-in attempts that cannot slip past the limit in parallel."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from console import admins
+from tests.conftest import ADMIN_NAME
+from tests.consoletools import csrf_of
 from throttle import Throttle
 
 
@@ -51,3 +60,40 @@ def test_repeated_auth_failures_get_429_with_retry_after(app, scim):
     assert refused.get_json()["status"] == "429"
     # The real IdP, at its own address, is not slowed.
     assert scim.get("/Users", environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 200
+
+
+def test_attempt_checks_and_counts_in_one_step():
+    clock = FakeClock()
+    throttle = Throttle(limit=3, window=60, clock=clock)
+    assert [throttle.attempt("a") for _ in range(4)] == [0, 0, 0, 60]
+    assert throttle.retry_after("a") == 60  # the refused attempt was not counted
+    clock.now += 60
+    assert throttle.attempt("a") == 0
+    throttle.reset("a")  # a success forgets the attempt it counted
+    assert [throttle.attempt("a") for _ in range(3)] == [0, 0, 0]
+
+
+@pytest.mark.backends("tinydb")  # the throttle is in memory: the backend does not matter
+def test_parallel_wrong_passwords_get_exactly_five_checked(app, admin, monkeypatch):
+    checked = []
+    real_check = admins.check_password
+
+    def counting_check(stored: str, password: str) -> bool:
+        checked.append(password)  # list.append is atomic
+        return real_check(stored, password)
+
+    monkeypatch.setattr(admins, "check_password", counting_check)
+    # 100 browsers, each with its own session and CSRF token, post at the same moment.
+    clients = [app.test_client() for _ in range(100)]
+    tokens_ = [csrf_of(c.get("/sign-in")) for c in clients]
+    start = threading.Barrier(len(clients))
+
+    def guess(client, token) -> int:
+        start.wait(timeout=30)
+        data = {"csrf_token": token, "username": ADMIN_NAME, "password": "a wrong guess"}
+        return client.post("/sign-in", data=data).status_code
+
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        statuses = list(pool.map(guess, clients, tokens_))
+    assert len(checked) == 5
+    assert sorted(statuses) == [400] * 5 + [429] * 95

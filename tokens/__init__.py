@@ -13,12 +13,14 @@ come later without changing the record).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from storage.errors import StoreUnavailable
 from storage.interface import Store
 
 PREFIX = "roster_scim_"
@@ -117,7 +119,10 @@ def _touch(store: Store, record: dict) -> None:
     moment = _now()
     last = record["last_used"]
     if last is None or moment - datetime.fromisoformat(last.replace("Z", "+00:00")) >= TOUCH_EVERY:
-        # Read-modify-write in one step, so that a revocation made meanwhile is kept.
-        store.update_record(
-            "tokens", record["digest"], lambda cur: {**cur, "last_used": _iso(moment)}
-        )
+        # "Last used" is a hint: a read must keep working while the disk is full or read-only
+        # (writes are refused then, and say so themselves).
+        with contextlib.suppress(StoreUnavailable):
+            # Read-modify-write in one step, so that a revocation made meanwhile is kept.
+            store.update_record(
+                "tokens", record["digest"], lambda cur: {**cur, "last_used": _iso(moment)}
+            )
