@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --sizes 1000,20000 --output /tmp/r.json
     .venv/bin/python bench/run.py --backend postgres   # the same on PostgreSQL (see below)
     .venv/bin/python bench/run.py --peer               # and scim2-server's POST /Users beside
+    .venv/bin/python bench/run.py --breakdown          # where a POST's time goes (py-spy)
 
 For each size the data folder is preloaded through ``storage.tinydb_store.TinyStore`` (not
 HTTP), then ``python app.py`` is started on it and measured: start-up (process start to the
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
-from bench import phases, report  # noqa: E402
+from bench import breakdown, phases, report  # noqa: E402
 from bench.client import Client  # noqa: E402
 from bench.mixed import mixed  # noqa: E402
 from bench.preload import compact, preload  # noqa: E402
@@ -76,6 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--peer", action="store_true", help="also time scim2-server's POST /Users (bench/peer.py)"
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="at the first size, sample the server with py-spy during more POSTs and show "
+        "where their time goes (bench/breakdown.py)",
+    )
     args = parser.parse_args(argv)
     default = "1000,5000" if args.quick else "1000,10000,100000"
     args.sizes = sorted({int(s) for s in (args.sizes or default).split(",") if s.strip()})
@@ -97,6 +104,8 @@ def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> N
     try:
         client = Client(server.port, data.token)
         row["post"] = phases.creates(client, data, counts["writes"])
+        if args.breakdown and size == args.sizes[0]:
+            results["breakdown"] = post_breakdown(client, server, data, counts["writes"])
         row["lookup"] = phases.lookups(client, data, counts["lookups"])
         row["page"] = phases.pages(client, data, counts["pages"])
         if largest:
@@ -126,6 +135,17 @@ def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> N
             }
         finally:
             server.stop()
+
+
+def post_breakdown(client: Client, server, data, requests: int) -> str:
+    """More sequential POSTs, sampled by py-spy: where their time goes inside the server."""
+    if not breakdown.Sampler.available():
+        return "breakdown: py-spy is not installed (pip install -r requirements-dev.txt)"
+    with breakdown.Sampler(server.process.pid) as sampler:
+        base, tag = f"/scim/v2/{data.idp}/Users", f"spied{len(data.users)}"
+        post = phases.creates_at(client, base, requests, tag, "POST /Users under py-spy")
+    parts = breakdown.charge(sampler.stacks())
+    return breakdown.table(parts, post["requests"], post["mean_ms"])
 
 
 def database(server: str, name: str) -> str:
@@ -220,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     results["load_average_at_end"] = os.getloadavg()[0]
     results["targets"] = report.targets(results)
     print(report.table(results))
+    if "breakdown" in results:
+        print(f"\n{results['breakdown']}")
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults written to {args.output}")
     return 0 if all(t["pass"] for t in results["targets"]) else 1
