@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 import tokens
 from scim.attributes import last_name
 from storage import get_request_log, get_store
-from storage.requestlog import DatabaseRequestLog, RequestLog
+from storage.behind import AppendBehind
 
 log = logging.getLogger("roster.requests")
 
@@ -197,7 +197,7 @@ def _record(response: Response) -> Response:
     return response
 
 
-def _keep(idp: str, response: Response, request_log: RequestLog | DatabaseRequestLog) -> None:
+def _keep(idp: str, response: Response, request_log: AppendBehind) -> None:
     # A store that has just failed this request is not asked again (it would make the client
     # wait for it twice), nor a request log kept in it.
     unavailable = g.get("store_unavailable")
@@ -219,7 +219,7 @@ def _keep(idp: str, response: Response, request_log: RequestLog | DatabaseReques
         _append(idp, entry, request_log)
 
 
-def _append(idp: str, entry: dict, request_log: RequestLog | DatabaseRequestLog) -> None:
+def _append(idp: str, entry: dict, request_log: AppendBehind) -> None:
     _log_line(idp, entry)
     request_log.append(idp, entry)
 

@@ -48,6 +48,8 @@ class Kind:
     ``seal_operations(operations)`` does the same for a PATCH, before its operations are
     applied. ``prefetch(resources, shown)`` is told a page is about to be decorated, so that
     it can look up for all of them at once what ``decorate`` derives (a User's groups).
+    ``created(resource)`` is told ``resource`` was just created: nothing can refer to it yet
+    (no Group names a User that did not exist), so ``decorate`` need look nothing up.
     """
 
     rtype: ResourceType
@@ -56,6 +58,7 @@ class Kind:
     seal: Callable[[dict], dict] = field(default=lambda resource: resource)
     seal_operations: Callable[[list[dict]], None] = field(default=lambda operations: None)
     prefetch: Callable[[list[dict], Shown], None] = field(default=lambda resources, shown: None)
+    created: Callable[[dict], None] = field(default=lambda resource: None)
 
 
 def base_url() -> str:
@@ -175,7 +178,9 @@ def delete_one(kind: Kind, id: str, if_version: str | None) -> None:
 
 def create(kind: Kind) -> object:
     """POST: store a new resource, 201 with Location (RFC 7644 §3.3)."""
-    return _single(kind, create_one(kind, read_json()), 201)
+    resource = create_one(kind, read_json())
+    kind.created(resource)
+    return _single(kind, resource, 201)
 
 
 def get(kind: Kind, id: str) -> object:

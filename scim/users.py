@@ -90,6 +90,12 @@ def prefetch(users: list[dict], shown: Shown) -> None:
         g.user_groups = get_store().groups_of_each(g.idp, [user["id"] for user in users])
 
 
+def created(user: dict) -> None:
+    """A User just created belongs to no Group yet: ``decorate`` asks the store nothing (on
+    PostgreSQL, one query less per POST)."""
+    g.user_groups = {user["id"]: []}
+
+
 def _groups_of(user_id: str) -> list[dict]:
     prefetched = g.get("user_groups")
     if prefetched is not None and user_id in prefetched:
@@ -97,6 +103,6 @@ def _groups_of(user_id: str) -> list[dict]:
     return get_store().groups_of(g.idp, user_id)
 
 
-KIND = Kind(USER_TYPE, prepare, decorate, seal, seal_operations, prefetch)
+KIND = Kind(USER_TYPE, prepare, decorate, seal, seal_operations, prefetch, created)
 
 resources.add_routes(bp, KIND)
