@@ -13,7 +13,7 @@ from functools import partial
 
 from flask import Blueprint, current_app, g, request
 
-from scim import errors, membership
+from scim import errors, membership, requestlog
 from scim.attributes import ResourceType
 from scim.discovery_docs import list_response
 from scim.filter import attribute_paths, parse_filter
@@ -180,6 +180,7 @@ def create(kind: Kind) -> object:
     """POST: store a new resource, 201 with Location (RFC 7644 §3.3)."""
     resource = create_one(kind, read_json())
     kind.created(resource)
+    requestlog.created(resource["id"])
     return _single(kind, resource, 201)
 
 
