@@ -16,15 +16,19 @@ from flask import Blueprint, current_app
 from scim import groups, requestlog, resources, users
 from scim.bulkorder import Schedule, Step
 from scim.bulkrequest import BULK_RESPONSE, BulkJob, Operation, load_bulk
-from scim.errors import InternalError, InvalidValue, ScimError
+from scim.errors import InternalError, InvalidValue, ScimError, ServiceUnavailable
 from scim.http import error_body, read_json, scim_error_for, scim_response
-from storage import StoreError
+from storage import StoreError, get_store
 
 bp = Blueprint("bulk", __name__)
 log = logging.getLogger(__name__)
 
 KINDS = {"/Users": users.KIND, "/Groups": groups.KIND}
 STATUS = {"POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
+NOT_DURABLE = (
+    "The operations were carried out, but the store failed to save them to disk: some or all "
+    "may be lost. Read the resources before retrying."
+)
 
 
 @dataclass
@@ -40,7 +44,14 @@ def bulk():
     """Carry out a BulkRequest's operations and answer a BulkResponse (RFC 7644 §3.7)."""
     limit = current_app.config["ROSTER"]["bulk_max_operations"]
     job = load_bulk(read_json(), max_operations=limit)
-    answers = run(job)
+    try:
+        # Each operation is atomic and visible as it is done; all are made durable together
+        # before the one answer (one fsync or WAL flush, not one per operation).
+        with get_store().batch():
+            answers = run(job)
+    except StoreError as exc:  # they were carried out, but making them durable failed
+        log.error("bulk request not made durable: %s", exc)
+        raise ServiceUnavailable(NOT_DURABLE) from exc
     body = {"schemas": [BULK_RESPONSE], "Operations": [answers[i] for i in sorted(answers)]}
     # RFC 7644 §3.7: 200 when the job was processed, whatever its operations' statuses.
     return scim_response(body)

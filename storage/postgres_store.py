@@ -151,16 +151,35 @@ class PostgresStore:
         if lost:
             pg_pool.settle(self._pool, xid)
 
-    @staticmethod
-    def _begin(conn: psycopg.Connection, idp: str | None) -> str:
+    def _begin(self, conn: psycopg.Connection, idp: str | None) -> str:
         """Take ``idp``'s lock (if given) and return the transaction's id, by which
-        ``pg_pool.settle`` asks what became of it (one round trip either way)."""
+        ``pg_pool.settle`` asks what became of it (one round trip either way). Inside
+        ``batch()`` the commit does not wait for the WAL flush: the batch's end does, once."""
+        lazy = ", set_config('synchronous_commit', 'off', true)" if self._batched() else ""
         if idp is None:
-            return conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+            return conn.execute(f"SELECT pg_current_xact_id()::text{lazy}").fetchone()[0]
         return conn.execute(
-            "SELECT pg_current_xact_id()::text FROM pg_advisory_xact_lock(%s, hashtext(%s))",
+            f"SELECT pg_current_xact_id()::text{lazy} FROM pg_advisory_xact_lock(%s, hashtext(%s))",
             [TENANT_LOCK, idp],
         ).fetchone()[0]
+
+    def _batched(self) -> bool:
+        return bool(getattr(self._local, "batch", 0))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make this thread's writes inside the block durable together (``Store.batch``)."""
+        self._local.batch = getattr(self._local, "batch", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.batch -= 1
+            if not self._local.batch:
+                # A transaction that has an id writes a commit record, and its synchronous
+                # commit returns once the WAL is flushed up to it: with every asynchronous
+                # commit of the batch before it.
+                with self._transaction():
+                    pass
 
     @staticmethod
     def _lock_tenant(conn: psycopg.Connection, idp: str) -> None:

@@ -26,7 +26,8 @@ import itertools
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,6 +63,7 @@ class TinyStore:
         self._compact_after = compact_after
         self._lock = threading.RLock()
         self._view = threading.Lock()
+        self._batching = threading.local()  # depth of batch() blocks, per thread
         self._compacting: threading.Thread | None = None
         self._compact_error: Exception | None = None
         self._journal: journal.Journal | None = None
@@ -165,12 +167,29 @@ class TinyStore:
                 old = self._tables[table].get(key)
                 delta = files.delta_op(table, key, old, doc, DELTA_MEMBERS)
             ops.append(delta or [table, key, doc])
-        self._journal.append(ops)
+        self._journal.append(ops, sync=not getattr(self._batching, "depth", 0))
         with self._view:
             for (table, key, doc), op in zip(writes, ops, strict=True):
                 self._put(table, key, doc, op[3] if len(op) > 3 else None)
         if self._journal.size >= self._compact_after:
             self._start_compaction()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make this thread's writes inside the block durable together (``Store.batch``)."""
+        # One fsync for every write of the block: the journal is appended as usual, and
+        # synced when the block ends (also when it raises: what was applied must be durable
+        # before anything is answered).
+        self._batching.depth = getattr(self._batching, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._batching.depth -= 1
+            if not self._batching.depth:
+                with self._lock:
+                    self._journal.sync()
+                    if self._journal.size >= self._compact_after:
+                        self._start_compaction()
 
     def _check_unique(self, kind: str, idp: str, data: dict, own_id: str | None) -> None:
         attribute = UNIQUE[kind]
@@ -399,6 +418,8 @@ class TinyStore:
             return
         if self._journal.broken:
             return  # the folder cannot be trusted any more: leave it as it is
+        if self._journal.unsynced:
+            return  # a batch's records are not durable yet: switch once it has synced them
         upto, number = self._journal.seq, self._journal.number
         try:
             following = journal.Journal(self.folder, upto + 1, number, self._folder_lock)

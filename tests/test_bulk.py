@@ -270,3 +270,18 @@ def test_passwords_are_hashed_and_never_logged(scim, app):
     answers = run(scim, post_user("ann", "ann", password=secret))
     assert statuses(answers) == ["201"]
     assert secret not in stored_text(app)
+
+
+def test_a_request_whose_writes_cannot_be_made_durable_says_so(scim, store, monkeypatch):
+    from contextlib import contextmanager
+
+    @contextmanager
+    def failing_batch():
+        yield
+        raise StoreUnavailable("the journal failed to sync")
+
+    monkeypatch.setattr(store, "batch", failing_batch)
+    response = scim.post("/Bulk", job(post_user("a", "ann")))
+    assert response.status_code == 503
+    assert "may be lost" in response.get_json()["detail"]
+    assert response.headers["Retry-After"]

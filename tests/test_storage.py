@@ -237,3 +237,42 @@ def test_readers_never_see_half_a_delete(store):
         thread.join()
         sys.setswitchinterval(interval)
     assert torn == []
+
+
+def test_a_batch_is_made_durable_with_one_fsync(store, monkeypatch):
+    from storage import journal
+
+    synced = []
+    real = journal.os.fsync
+    monkeypatch.setattr(journal.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    with store.batch():
+        made = [store.create("User", IDP, user(f"user{i}")) for i in range(20)]
+        assert store.count("User", IDP) == 20  # visible at once, as always
+        assert synced == []
+    assert len(synced) == 1
+    store.create("User", IDP, user("single"))  # outside a batch: synced on its own
+    assert len(synced) == 2
+    store = reopen(store)
+    try:
+        assert all(store.get("User", IDP, u["id"]) for u in made)
+    finally:
+        store.close()
+
+
+def test_a_batch_postpones_compaction_until_it_is_synced(folder):
+    store = TinyStore(folder, compact_after=2000)
+    try:
+        segments = files.segments(folder)
+        with store.batch():
+            for i in range(40):  # far past compact_after: compaction would switch segments
+                store.create("User", IDP, user(f"user{i}"))
+            assert files.segments(folder) == segments  # not while records are unsynced
+        store.compact()  # the batch's end started it; wait for it
+        assert max(files.segments(folder)) > max(segments)
+    finally:
+        store.close()
+    store = TinyStore(folder)
+    try:
+        assert store.count("User", IDP) == 40
+    finally:
+        store.close()
