@@ -2,11 +2,14 @@
 Roster processes through one database (tables in ``storage.pg_schema``).
 
 Concurrency. Every write is one transaction. Resource writes of an IdP first take a
-transaction-level advisory lock on the IdP, the database-wide counterpart of the TinyDB
-store's one lock: ``prepare`` and ``change`` run while other writers of that tenant (in any
-process) wait, so a Group cannot gain a member that a concurrent delete removes, and a
-multi-operation PATCH lands whole or not at all. Uniqueness does not rely on the lock: unique
-indexes decide it, so a duplicate is refused whoever writes it. Reads take no lock; a listing
+transaction-level advisory lock on the IdP, in one of two modes. Deletes (of a resource or of
+the whole IdP) take it exclusively; creates and updates share it. So a Group cannot gain a
+member that a concurrent delete removes (its ``prepare`` checks the member under the shared
+lock, which the delete waits for), while creates and updates of one IdP never wait for each
+other on it: uniqueness does not rely on the lock (unique indexes decide it, so a duplicate is
+refused whoever writes it), and two updates of one resource take turns on its row
+(``SELECT … FOR UPDATE``). A multi-operation PATCH lands whole or not at all: it is one
+transaction. Reads take no lock; a listing
 reads its total and its page in one statement, so from one snapshot.
 
 Reads that ``prepare`` or ``change`` make (``existing_ids`` while checking members) run on the
@@ -25,7 +28,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -104,13 +107,20 @@ class PostgresStore:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """Yield this thread's transaction connection if it has one, else a pooled one."""
+        """Yield this thread's transaction connection if it has one, else a pooled one in
+        autocommit: each statement is its own transaction, and a read costs one round trip
+        (not a second for the COMMIT of the transaction it would otherwise open)."""
         current = getattr(self._local, "conn", None)
         if current is not None:
             yield current
             return
         with pg_pool.translated(), self._pool.connection() as conn:
-            yield conn
+            conn.autocommit = True  # a loaned connection is idle: no round trip
+            try:
+                yield conn
+            finally:
+                if not conn.broken:
+                    conn.autocommit = False
 
     @contextmanager
     def log_connection(self) -> Iterator[psycopg.Connection]:
@@ -121,8 +131,12 @@ class PostgresStore:
             yield conn
 
     @contextmanager
-    def _transaction(self, idp: str | None = None) -> Iterator[psycopg.Connection]:
-        """Run the block in one transaction (a savepoint when nested), holding ``idp``'s lock.
+    def _transaction(
+        self, idp: str | None = None, *, shared: bool = False
+    ) -> Iterator[psycopg.Connection]:
+        """Run the block in one transaction (a savepoint when nested), holding ``idp``'s lock
+        (``shared``: in shared mode, for writes that add or change but never remove; they are
+        pipelined, so the block must not read a statement's rowcount).
 
         When the connection is lost during the COMMIT, the block returns if the transaction
         was committed after all, and raises StoreUnavailable if it was not, OutcomeUnknown
@@ -138,8 +152,13 @@ class PostgresStore:
         with pg_pool.translated(), self._pool.connection() as conn:
             self._local.conn = conn
             try:
-                with conn.transaction():
-                    xid = self._begin(conn, idp)
+                # A create or an update is pipelined: BEGIN goes out with the first statement,
+                # and the last statements with the COMMIT, each group in one round trip (a
+                # POST /Users is two: the lock, then the INSERT and the COMMIT). Other writes
+                # read what their statements did (rowcount), which a pipeline only tells at
+                # its end.
+                with conn.pipeline() if shared else nullcontext(), conn.transaction():
+                    xid = self._begin(conn, idp, shared)
                     yield conn
                     committing = True
             except psycopg.OperationalError:
@@ -151,15 +170,16 @@ class PostgresStore:
         if lost:
             pg_pool.settle(self._pool, xid)
 
-    def _begin(self, conn: psycopg.Connection, idp: str | None) -> str:
+    def _begin(self, conn: psycopg.Connection, idp: str | None, shared: bool = False) -> str:
         """Take ``idp``'s lock (if given) and return the transaction's id, by which
         ``pg_pool.settle`` asks what became of it (one round trip either way). Inside
         ``batch()`` the commit does not wait for the WAL flush: the batch's end does, once."""
         lazy = ", set_config('synchronous_commit', 'off', true)" if self._batched() else ""
         if idp is None:
             return conn.execute(f"SELECT pg_current_xact_id()::text{lazy}").fetchone()[0]
+        lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         return conn.execute(
-            f"SELECT pg_current_xact_id()::text{lazy} FROM pg_advisory_xact_lock(%s, hashtext(%s))",
+            f"SELECT pg_current_xact_id()::text{lazy} FROM {lock}(%s, hashtext(%s))",
             [TENANT_LOCK, idp],
         ).fetchone()[0]
 
@@ -205,7 +225,7 @@ class PostgresStore:
     ) -> dict:
         data = clone(resource)
         try:
-            with self._transaction(idp) as conn:
+            with self._transaction(idp, shared=True) as conn:
                 if prepare is not None:
                     data = prepare(data)
                 data["id"] = str(uuid.uuid4())
@@ -233,7 +253,7 @@ class PostgresStore:
         if_version: str | None = None,
     ) -> dict:
         try:
-            with self._transaction(idp) as conn:
+            with self._transaction(idp, shared=True) as conn:
                 current = self._locked(conn, kind, idp, id, if_version)
                 created, old = current["meta"]["created"], member_ids(current)
                 # ``current`` was decoded for this call alone, and what ``change`` returns is

@@ -282,3 +282,26 @@ def test_a_bulk_load_is_analyzed_so_lookups_use_the_index(fresh_schema, monkeypa
     # Without statistics the planner takes the new table for empty and reads every row of
     # the IdP through another index; analyzed, it goes straight to the unique name.
     assert ("resources_unique_name" in plan) is analyzed, plan
+
+
+def test_creates_and_updates_of_one_idp_do_not_wait_for_each_other(store, database_url):
+    from storage.postgres_store import TENANT_LOCK
+
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann"}
+    ann = store.create("User", "idp-a", body)
+    # Another writer of the same IdP holds the lock as a create or an update does.
+    with psycopg.connect(database_url) as holder:
+        holder.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", [TENANT_LOCK, "idp-a"]
+        )
+        store.create("User", "idp-a", {**body, "userName": "bob"})  # returns: no wait
+        store.update("User", "idp-a", ann["id"], lambda current: {**current, "title": "Boss"})
+        deleting = threading.Thread(target=store.delete, args=("User", "idp-a", ann["id"]))
+        deleting.start()
+        deleting.join(timeout=0.5)  # a bounded join: a delete must wait for the shared holder
+        assert deleting.is_alive()
+        holder.rollback()
+    deleting.join(timeout=30)
+    assert not deleting.is_alive()
+    assert store.get("User", "idp-a", ann["id"]) is None
+    assert store.count("User", "idp-a") == 1
