@@ -16,11 +16,13 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import appapi
+import audit
 import cli
 import config as settings
 import console
+import monitoring
 import storage
-from scim import api, openapi, requestlog
+from scim import api, requestlog
 from scim.http import NormalizePath, register_error_handlers
 
 log = logging.getLogger("roster")
@@ -43,10 +45,10 @@ def create_app(config: dict | None = None, *, config_path: str | None = None) ->
     app.config["MAX_CONTENT_LENGTH"] = values["max_payload_bytes"]
     app.json.sort_keys = False
     storage.init_app(app)
+    monitoring.init_app(app)  # first hooks: the request id and start time, then the rest
     register_error_handlers(app)
     requestlog.init_app(app)
     app.register_blueprint(api.bp)
-    app.register_blueprint(openapi.bp)
     cli.init_app(app)
     console.init_app(app)
     appapi.init_app(app)  # last: it wraps the error handlers registered before it
@@ -56,9 +58,12 @@ def create_app(config: dict | None = None, *, config_path: str | None = None) ->
     return app
 
 
+UNTRUSTED_HEADERS = ("HTTP_X_FORWARDED_", "HTTP_FORWARDED", "HTTP_X_REQUEST_ID")
+
+
 class TrustedProxies:
     """Apply ``X-Forwarded-*`` headers only to requests that come from a trusted proxy, and
-    remove every forwarding header from all other requests.
+    remove every forwarding header (and ``X-Request-Id``) from all other requests.
 
     ``REMOTE_ADDR`` is the socket's peer (waitress is told to leave these headers alone, see
     ``serve``). From a trusted proxy, the client address, scheme, host, port and prefix are the
@@ -83,8 +88,9 @@ class TrustedProxies:
     def __call__(self, environ, start_response):
         if self.trusts(environ.get("REMOTE_ADDR", "")):
             return self.proxied(environ, start_response)
-        # RFC 7239's Forwarded, which nothing in Roster reads, goes with the X-Forwarded-* ones.
-        for name in [n for n in environ if n.startswith(("HTTP_X_FORWARDED_", "HTTP_FORWARDED"))]:
+        # RFC 7239's Forwarded, which nothing in Roster reads, goes with the X-Forwarded-* ones;
+        # a request id is believed only from a proxy (monitoring.requestid).
+        for name in [n for n in environ if n.startswith(UNTRUSTED_HEADERS)]:
             del environ[name]
         return self.plain(environ, start_response)
 
@@ -139,12 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app = create_app(overrides, config_path=args.config)
         values = app.config["ROSTER"]
-        logging.basicConfig(
-            level=values["level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        storage.get_store(app)  # take the data folder's lock now, not on the first request
+        monitoring.logs.configure(values["level"], values["format"])
+        store = storage.get_store(app)  # take the data folder's lock now, not on the first request
+        with app.app_context():
+            store.prune_audit(audit.cutoff())  # retention also holds when nothing is recorded
         link = console.setup_link(app)
-        if link:
+        if link and values["format"] == "json":  # every line a log shipper reads is JSON
+            log.warning("No admin yet. Open this one-time setup link: %s", link)
+        elif link:
             print(f"No admin yet. Open this one-time setup link:\n  {link}", flush=True)
         return serve(app, values)
     except (settings.ConfigError, storage.StoreError) as exc:

@@ -1,4 +1,6 @@
-"""Admin commands: ``flask --app app idp …`` and ``flask --app app token …``.
+"""Admin commands: ``flask --app app idp …``, ``token …``, ``apikey …``, ``log``, ``audit``,
+``backup`` and ``migrate``. Each change an admin makes here is recorded in the audit trail
+(``audit.py``) as ``cli`` with the OS user, as the console records it with the signed-in admin.
 
 Every command takes ``--json``; errors go to stderr with exit status 1. The commands open the
 same data folder as the server, under the same folder lock: while a server holds it, they
@@ -16,6 +18,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+import audit
 import storage
 import tokens
 from providers import KINDS, create_idp, delete_idp, endpoint, summary
@@ -23,6 +26,7 @@ from storage import check, migrate
 from storage.backup import backup
 from storage.postgres_store import describe
 from storage.recover import recover
+from tokens import apikeys
 
 
 class StoreGroup(AppGroup):
@@ -38,13 +42,16 @@ class StoreGroup(AppGroup):
 
 idp_group = StoreGroup("idp", help="Manage identity providers (SCIM tenants).")
 token_group = StoreGroup("token", help="Issue and revoke SCIM provisioning tokens.")
+apikey_group = StoreGroup("apikey", help="Create, list and revoke API keys (the application API).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(idp_group)
     app.cli.add_command(token_group)
+    app.cli.add_command(apikey_group)
     app.cli.add_command(show_log)
+    app.cli.add_command(show_audit)
     app.cli.add_command(backup_command)
     app.cli.add_command(migrate_command)
     app.cli.add_command(check_command)
@@ -60,6 +67,13 @@ def _store() -> storage.Store:
 
 def _emit(as_json: bool, data, text: str) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def find_idp(store: storage.Store, idp: str) -> dict:
@@ -78,7 +92,9 @@ def idp_create(name: str, kind: str, as_json: bool) -> None:
     try:
         record = create_idp(_store(), name, kind)
     except ValueError as exc:
+        audit.record("idp.create", "idp:(new)", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
+    audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
     _emit(as_json, record, record["id"])
 
 
@@ -92,12 +108,8 @@ def idp_list(as_json: bool) -> None:
         _emit(True, rows, "")
         return
     header = ("ID", "NAME", "KIND", "USERS", "GROUPS", "TOKEN")
-    table = [header] + [
-        (r["id"], r["name"], r["kind"], str(r["users"]), str(r["groups"]), r["token"]) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    fields = ("id", "name", "kind", "users", "groups", "token")
+    _table(header, [tuple(str(r[f]) for f in fields) for r in rows])
 
 
 @idp_group.command("delete")
@@ -116,6 +128,8 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
             abort=True,
         )
     delete_idp(store, idp)
+    detail = f"{row['name']}, with {row['users']} users and {row['groups']} groups"
+    audit.record("idp.delete", f"idp:{idp}", detail=detail)
     _emit(
         as_json, {"deleted": idp, "users": row["users"], "groups": row["groups"]}, f"deleted {idp}"
     )
@@ -127,8 +141,9 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
 def token_generate(idp: str, as_json: bool) -> None:
     """Issue a new token (revoking the previous one) and print endpoint and token once."""
     store = _store()
-    find_idp(store, idp)
+    record = find_idp(store, idp)
     token = tokens.issue(store, idp)
+    audit.record("token.generate", f"idp:{idp}", detail=record["name"])
     data = {"endpoint": endpoint(current_app.config["ROSTER"], idp), "token": token}
     _emit(as_json, data, f"endpoint: {data['endpoint']}\ntoken: {data['token']}")
 
@@ -139,9 +154,56 @@ def token_generate(idp: str, as_json: bool) -> None:
 def token_revoke(idp: str, as_json: bool) -> None:
     """Revoke the IdP's token: SCIM requests with it are refused from now on."""
     store = _store()
-    find_idp(store, idp)
+    record = find_idp(store, idp)
     count = tokens.revoke(store, idp)
+    audit.record("token.revoke", f"idp:{idp}", detail=f"{record['name']}: {count} revoked")
     _emit(as_json, {"idp": idp, "revoked": count}, f"revoked {count} token(s) of {idp}")
+
+
+def _public(record: dict) -> dict:
+    """An API key's record as it is shown: everything but the digest."""
+    return {k: v for k, v in record.items() if k != "digest"}
+
+
+@apikey_group.command("create")
+@click.option("--name", required=True, help="Which application will use the key.")
+@json_option
+def apikey_create(name: str, as_json: bool) -> None:
+    """Create an API key and print it once (Roster keeps only its digest)."""
+    try:
+        record, key = apikeys.issue(_store(), name)
+    except apikeys.BadName as exc:
+        audit.record("apikey.create", "apikey:(none)", "failure", detail=str(exc))
+        raise click.ClickException(str(exc)) from None
+    audit.record("apikey.create", f"apikey:{record['id']}", detail=record["name"])
+    data = {**_public(record), "key": key}
+    _emit(as_json, data, f"id: {record['id']}\nkey: {key}")
+
+
+@apikey_group.command("list")
+@json_option
+def apikey_list(as_json: bool) -> None:
+    """List API keys, newest first (never the keys themselves)."""
+    rows = [_public(r) for r in apikeys.keys(_store())]
+    if as_json:
+        _emit(True, rows, "")
+        return
+    header = ("ID", "NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED")
+    fields = ("id", "name", "prefix", "created", "last_used", "revoked")
+    _table(header, [tuple(r[f] or "-" for f in fields) for r in rows])
+
+
+@apikey_group.command("revoke")
+@click.argument("key_id")
+@json_option
+def apikey_revoke(key_id: str, as_json: bool) -> None:
+    """Revoke an API key by its id: requests with it are refused from now on."""
+    record = apikeys.revoke(_store(), key_id)
+    if record is None:
+        audit.record("apikey.revoke", f"apikey:{key_id}", "failure", detail="no such active key")
+        raise click.ClickException(f"no active API key with id {key_id!r} (see 'apikey list')")
+    audit.record("apikey.revoke", f"apikey:{key_id}", detail=record["name"])
+    _emit(as_json, _public(record), f"revoked API key {key_id} ({record['name']})")
 
 
 @click.command("log")
@@ -166,6 +228,45 @@ def show_log(idp: str, errors: bool, limit: int, as_json: bool) -> None:
         click.echo(
             f"{e['time']}  {e['status']}  {e['method']:6} {e['path']}  {e['duration_ms']}ms"
             f"  {e['user_agent'] or '-'}{why if e['status'] >= 400 else ''}"
+        )
+
+
+@click.command("audit")
+@click.option(
+    "--since", help="Only entries from then on: 7d, 12h, 30m, or a date and time (UTC by default)."
+)
+@click.option("--actor", help="Only this admin's actions ('cli' for the CLI's).")
+@click.option("--action", type=click.Choice(list(audit.ACTIONS)), help="Only this action.")
+@click.option("--object", "object_", help="Only objects whose name holds this, e.g. an IdP id.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@json_option
+@with_appcontext
+def show_audit(
+    since: str | None,
+    actor: str | None,
+    action: str | None,
+    object_: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Show the audit trail of admin actions (console and CLI), newest first."""
+    try:
+        start = audit.parse_since(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    _, found = audit.entries(
+        _store(), since=start, actor=actor, action=action, object=object_, limit=limit
+    )
+    if as_json:
+        _emit(True, found, "")
+        return
+    if not found:
+        click.echo("no audit entries")
+    for e in found:
+        who = f"{e['actor']} ({e['os_user']})" if e.get("os_user") else e["actor"]
+        click.echo(
+            f"{e['time']}  {who}  {e['address']}  {e['action']}  {e['object']}  {e['outcome']}"
+            + (f"  {e['detail']}" if e.get("detail") else "")
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -53,12 +54,22 @@ KEYS = {
         Key("logging", "level", str, "INFO", "ROSTER_LOG_LEVEL"),
         Key("logging", "request_log_size", int, 1000),
         Key("logging", "log_bodies", bool, False),
+        Key("logging", "format", str, "text", "ROSTER_LOG_FORMAT"),
+        Key("metrics", "enabled", bool, False),
+        Key("metrics", "allow", list, []),
+        Key("metrics", "token", str, "", "ROSTER_METRICS_TOKEN"),
+        Key("audit", "retention_days", int, 365),
     )
 }
 SECTIONS = {k.section for k in KEYS.values()}
 # Integer keys that must be at least 1 (every integer key except the port, checked apart).
 POSITIVE = tuple(name for name, key in KEYS.items() if key.type is int and name != "port")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
+# A metrics token given as its digest ("sha256:" and 64 hex digits) keeps the plaintext out of
+# the file; one given in plain text must be long enough not to be guessed.
+METRICS_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+MIN_METRICS_TOKEN = 24
 BACKENDS = ("tinydb", "postgres")
 
 
@@ -155,6 +166,25 @@ def _validate(values: dict[str, Any]) -> None:
     values["level"] = values["level"].upper()
     if values["level"] not in LOG_LEVELS:
         raise ConfigError(f"logging.level must be one of {', '.join(LOG_LEVELS)}")
+    if values["format"] not in LOG_FORMATS:
+        raise ConfigError(f"logging.format must be one of {', '.join(LOG_FORMATS)}")
+    _validate_metrics(values)
+
+
+def _validate_metrics(values: dict[str, Any]) -> None:
+    for entry in values["allow"]:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigError(f"metrics.allow: {entry!r} is not an IP address") from None
+    token = values["token"]
+    if token and not METRICS_DIGEST.match(token) and len(token) < MIN_METRICS_TOKEN:
+        raise ConfigError(
+            f"metrics.token must be at least {MIN_METRICS_TOKEN} characters (or sha256:<hex>)"
+        )
+    if values["enabled"] and not values["allow"] and not token:
+        # Open to every address would show the IdPs and their activity to anyone.
+        raise ConfigError("metrics.enabled needs metrics.allow or metrics.token")
 
 
 def prepare_data_dir(values: dict[str, Any]) -> Path:

@@ -2,20 +2,24 @@
 and the change feed), in an application shape (``scim.shape``) rather than SCIM's.
 
 Every request needs an API key (``appapi.auth``); every error is an RFC 9457 problem
-(``appapi.problems``). One module of views per resource; ``init_app`` wires them in.
+(``appapi.problems``). One module of views per resource (``idps``, ``users``, ``groups``);
+their query parameters are checked at the edge (``appapi.params``), lists are paged by cursor
+(``appapi.paging``) and read through ``appapi.reading``. ``init_app`` wires them in.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, request
 
-from appapi import auth, idps, problems
+from appapi import auth, groups, idps, openapi, problems, users
 
 PREFIX = "/api/v1"
 
 bp = Blueprint("appapi", __name__, url_prefix=PREFIX)
 bp.before_request(auth.require_key)
 bp.register_blueprint(idps.bp)
+bp.register_blueprint(users.bp)
+bp.register_blueprint(groups.bp)
 
 
 def _is_api_path() -> bool:
@@ -37,6 +41,7 @@ def init_app(app: Flask) -> None:
     Called after the SCIM and console handlers exist: each is wrapped so that a path under
     ``/api/v1/`` gets a problem instead, and every other path what it got before."""
     app.register_blueprint(bp)
+    app.register_blueprint(openapi.bp)  # the document of both APIs, without credentials
     registered = dict(app.error_handler_spec.get(None, {}).get(None, {}))
     for cls in {problems.Problem, *registered}:
         app.register_error_handler(cls, _either(registered.get(cls)))

@@ -2,10 +2,11 @@
 
 Settings → Identity Providers (add, edit, delete; Advanced Settings → User Auto-Provisioning
 (SCIM) to generate and revoke tokens), Settings → Provisioned Users (Users and User Groups
-tabs, detail pages), Activity (each IdP's request log) and Account → Change password.
-``init_app`` wires it all in: the blueprints, the ``admin`` CLI group, the session cookie, the
-security headers, redirects that stay on this site and the HTML error pages for every path
-outside ``/scim/``.
+tabs, detail pages), Settings → API Keys (what applications read ``/api/v1/`` with),
+Settings → Audit log (every admin action), Activity (each IdP's request
+log) and Account → Change password. ``init_app`` wires it all in: the blueprints, the
+``admin`` CLI group, the session cookie, the security headers, redirects that stay on this
+site and the HTML error pages for every path outside ``/scim/``.
 
 Each module is one concern: ``security`` (session cookie, CSRF, headers, sign-in required),
 ``sessions`` (sessions kept on the server), ``redirects`` (where a redirect may point),
@@ -20,6 +21,8 @@ from flask import Blueprint, Flask, redirect, url_for
 from console import (
     account,
     activity,
+    apikeys,
+    audit,
     auth,
     directory,
     errors,
@@ -47,6 +50,8 @@ bp.register_blueprint(provisioning.bp)
 bp.register_blueprint(directory.bp)
 bp.register_blueprint(activity.bp)
 bp.register_blueprint(account.bp)
+bp.register_blueprint(audit.bp)
+bp.register_blueprint(apikeys.bp)
 
 
 @bp.get("/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+import audit
 from console import admins, auth, forms, security
 from storage import get_store
 
@@ -36,12 +37,15 @@ def password():
     wait = auth.throttle().attempt(key)  # checked and counted in one step, as at sign-in
     if wait:
         return _page({}, auth.too_many(wait)), 429, {"Retry-After": str(wait)}
+    target = f"admin:{g.admin['username']}"
     if admins.authenticate(get_store(), g.admin["username"], data["current"]) is None:
+        audit.record("admin.password", target, "failure", detail="wrong current password")
         return _page({"current": "This is not your current password."}), 400
     auth.throttle().reset(key)
     ended = admins.change_password(
         get_store(), g.admin["username"], data["password"], keep=security.session_digest()
     )
+    audit.record("admin.password", target)
     others = f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
     flash(f"Password changed.{others}")
     return redirect(url_for(".password"), code=303)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
+import audit
 from console import admins, forms, redirects, security
+from monitoring import metrics
 from storage import get_store
 from throttle import Throttle
 
@@ -25,6 +27,13 @@ def _next_page() -> str:
 def too_many(wait: int) -> str:
     """Return what the page says while the throttle refuses."""
     return f"Too many failed sign-in attempts. Try again in {wait} seconds."
+
+
+def _admin_object(username: str) -> str:
+    """Name the admin a sign-in attempt was for, or none: a password typed into the username
+    box must never be written down."""
+    record = get_store().get_record("admins", username.strip().casefold())
+    return f"admin:{record['username']}" if record else "admin:(unknown)"
 
 
 def _sign_in_page(values: dict, errors: dict | None = None, problem: str | None = None):
@@ -48,17 +57,22 @@ def sign_in():
     # Counted before the password is checked, in one step: see Throttle.attempt.
     wait = throttle().attempt(key)
     if wait:
+        audit.record("admin.sign_in", _admin_object(data["username"]), "throttled")
         return _sign_in_page(values, problem=too_many(wait)), 429, {"Retry-After": str(wait)}
     admin = admins.authenticate(get_store(), data["username"], data["password"])
     if admin is None or not security.sign_in(admin):
+        metrics.auth_failed("console")
+        audit.record("admin.sign_in", _admin_object(data["username"]), "failure")
         return _sign_in_page(values, problem="Wrong username or password."), 400
     throttle().reset(key)
+    audit.record("admin.sign_in", f"admin:{admin['username']}", actor=admin["username"])
     return redirect(_next_page(), code=303)
 
 
 @bp.post("/sign-out")
 def sign_out():
     """End the session, on the server too: a copy of the cookie no longer signs anyone in."""
+    audit.record("admin.sign_out", f"admin:{g.admin['username']}")
     security.sign_out()
     return redirect(url_for("console.auth.sign_in"), code=303)
 
@@ -84,6 +98,8 @@ def setup(token: str):
                 return render_template("setup_dead.html", problem=str(exc)), 410
             errors = {exc.field: str(exc)}
         else:
+            name = admin["username"]
+            audit.record("admin.create", f"admin:{name}", actor=name, detail="the setup link")
             security.sign_in(admin)
             flash(f"Welcome, {admin['username']}. Next: add your identity provider.")
             return redirect(url_for("console.idps.index"), code=303)

@@ -14,6 +14,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+import audit
 import storage
 from console import admins, sessions
 
@@ -56,7 +57,9 @@ def create(username: str, password_stdin: bool, as_json: bool) -> None:
         store = _store()
         admins.create_admin(store, username, _read_password(password_stdin))
     except (admins.AdminError, storage.StoreError) as exc:
+        audit.record("admin.create", f"admin:{username}", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
+    audit.record("admin.create", f"admin:{username}")
     _emit(as_json, {"created": username}, f"created admin {username}; sign in at /sign-in")
 
 
@@ -90,7 +93,9 @@ def password(username: str, password_stdin: bool, as_json: bool) -> None:
         name = admins.find_admin(store, username)["username"]
         ended = admins.change_password(store, name, _read_password(password_stdin))
     except (admins.AdminError, storage.StoreError) as exc:
+        audit.record("admin.password", f"admin:{username}", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
+    audit.record("admin.password", f"admin:{name}")
     _emit(
         as_json,
         {"admin": name, "sessions_ended": ended},
@@ -115,5 +120,7 @@ def delete(username: str, yes: bool, as_json: bool) -> None:
             click.confirm(f"Delete admin {name}? Their sessions end at once.", abort=True)
         ended = admins.delete_admin(store, name)
     except (admins.AdminError, storage.StoreError) as exc:
+        audit.record("admin.delete", f"admin:{username}", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
+    audit.record("admin.delete", f"admin:{name}")
     _emit(as_json, {"deleted": name, "sessions_ended": ended}, f"deleted admin {name}")

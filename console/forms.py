@@ -17,6 +17,7 @@ from marshmallow import (
 )
 
 from providers import KINDS
+from tokens import apikeys
 
 REQUIRED = {"required": "This field is required."}
 
@@ -93,6 +94,17 @@ class IdpForm(_Form):
         validate=validate.OneOf(list(KINDS), error="Choose the kind of identity provider."),
         error_messages=REQUIRED,
     )
+
+
+def _key_name(value: str) -> None:
+    try:
+        apikeys.check_name(value)
+    except apikeys.BadName as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class ApiKeyForm(_Form):
+    name = fields.String(required=True, validate=_key_name, error_messages=REQUIRED)
 
 
 def load(schema: Schema, form) -> tuple[dict, dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+import audit
 from console import forms, hints
 from providers import create_idp, delete_idp, summary, update_idp
 from storage import Store, get_request_log, get_store
@@ -35,6 +36,10 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + "."
 
 
+def _deleted(info: dict) -> str:
+    return f"{info['name']}, with {info['users']} users and {info['groups']} groups"
+
+
 @bp.get("")
 def index():
     """List identity providers with their provisioning state and synchronized counts."""
@@ -53,8 +58,10 @@ def new():
         try:
             record = create_idp(get_store(), data["name"], data["kind"])
         except ValueError as exc:
+            audit.record("idp.create", "idp:(new)", "failure", detail=str(exc))
             errors = {"name": _sentence(str(exc)) + " Choose another name."}
         else:
+            audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
             flash(f"Added {record['name']}. Next: generate its SCIM token below.")
             return redirect(
                 url_for("console.provisioning.advanced", idp=record["id"], section="scim"), code=303
@@ -74,8 +81,10 @@ def edit(idp: str):
         try:
             update_idp(get_store(), idp, data["name"], data["kind"])
         except ValueError as exc:
+            audit.record("idp.update", f"idp:{idp}", "failure", detail=str(exc))
             errors = {"name": _sentence(str(exc)) + " Choose another name."}
         else:
+            audit.record("idp.update", f"idp:{idp}", detail=f"{data['name']} ({data['kind']})")
             flash("Saved.")
             return redirect(url_for(".edit", idp=idp), code=303)
     return render_template("idps/edit.html", values=request.form, errors=errors, **context), 400
@@ -89,5 +98,6 @@ def delete(idp: str):
     if request.method == "GET":
         return render_template("idps/delete.html", idp=info)
     delete_idp(store, idp)
+    audit.record("idp.delete", f"idp:{idp}", detail=_deleted(info))
     flash(f"Deleted {info['name']} with its {info['users']} users and {info['groups']} groups.")
     return redirect(url_for(".index"), code=303)

@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 
+import audit
 import tokens
 from console import hints
 from console.idps import find_idp
@@ -55,6 +56,7 @@ def generate(idp: str):
     if live and request.form.get("replace") != "yes":
         return render_template("idps/replace.html", idp=record, live=live[0])
     token = tokens.issue(store, idp)
+    audit.record("token.generate", f"idp:{idp}", detail=record["name"])
     return _page(record, new_token=token)
 
 
@@ -62,7 +64,9 @@ def generate(idp: str):
 def revoke(idp: str):
     """Revoke the IdP's token: its SCIM requests are refused from now on."""
     record = find_idp(idp)
-    if tokens.revoke(get_store(), idp):
+    revoked = tokens.revoke(get_store(), idp)
+    audit.record("token.revoke", f"idp:{idp}", detail=f"{record['name']}: {revoked} revoked")
+    if revoked:
         flash(
             f"Token revoked. {record['name']} can no longer reach Roster until you generate"
             " a new one."

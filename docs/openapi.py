@@ -1,7 +1,7 @@
-"""Write docs/openapi.json, the OpenAPI 3.1 description of Roster's SCIM API.
+"""Write docs/openapi.json, the OpenAPI 3.1 description of Roster's SCIM API and application API.
 
 Run ``python docs/openapi.py`` after changing ``scim/schemas.py`` or the endpoints; the test
-suite fails while the shipped file differs from what ``scim.openapi.describe()`` generates.
+suite fails while the shipped file differs from what ``appapi.openapi.describe()`` generates.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ TARGET = ROOT / "docs" / "openapi.json"
 def render() -> str:
     """Return the document as it is shipped: indented, keys in the generator's order."""
     sys.path.insert(0, str(ROOT))
-    from scim.openapi import describe
+    from appapi.openapi import describe
 
     return json.dumps(describe(), indent=2, ensure_ascii=False) + "\n"
 

@@ -1,6 +1,7 @@
 """An OpenAPI 3.1 description of the SCIM API, generated from ``scim.schemas`` so that it
-cannot drift from what the server validates and returns; served without authentication at
-``/scim/v2/openapi.json`` and shipped as ``docs/openapi.json`` (``python docs/openapi.py``).
+cannot drift from what the server validates and returns. ``appapi.openapi`` adds the
+application API to it, serves the whole without authentication at ``/scim/v2/openapi.json``
+and ships it as ``docs/openapi.json`` (``python docs/openapi.py``).
 
 What OpenAPI cannot say is said in descriptions: attribute names are case-insensitive
 (RFC 7643 §2.1), and IdP quirks are accepted on input (booleans as "True", a bare string for a
@@ -9,16 +10,12 @@ complex value, a single value for a multi-valued attribute).
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-
 from scim.attributes import Attribute, ResourceType
 from scim.bulkrequest import BULK_REQUEST, BULK_RESPONSE
 from scim.discovery_docs import LIST_RESPONSE
 from scim.errors import ERROR_SCHEMA
 from scim.messages import PATCH_OP, SEARCH_REQUEST
 from scim.schemas import GROUP_TYPE, USER_TYPE
-
-bp = Blueprint("openapi", __name__)
 
 MEDIA = ("application/scim+json", "application/json")
 SCIM_TYPES = (
@@ -471,9 +468,3 @@ def describe() -> dict:
         "paths": paths,
         "components": _components(),
     }
-
-
-@bp.get("/scim/v2/openapi.json")
-def openapi_json():
-    """Return the OpenAPI description of the SCIM API (no token needed: it holds no data)."""
-    return jsonify(describe())

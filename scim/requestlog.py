@@ -1,6 +1,7 @@
-"""Record every SCIM request in the IdP's request log (``storage.requestlog``) and in the
-process log: when, what, the answer, how long, which client, which resource, and why it
-failed. Never the token (the Authorization header is not read here) and never a password.
+"""Record every SCIM request in the IdP's request log (``storage.requestlog``): when, what,
+the answer, how long, which client, which resource, why it failed, and the request id
+(``monitoring.requestid``). Never the token (the Authorization header is not read here) and
+never a password. The process log's line for each request is ``monitoring.logs``'s.
 
 Recording runs after the answer is decided, and never changes it: a write that is committed
 is answered as such even when its log entry cannot be written."""
@@ -8,7 +9,6 @@ is answered as such even when its log entry cannot be written."""
 from __future__ import annotations
 
 import json
-import logging
 import time
 from datetime import UTC, datetime
 
@@ -19,8 +19,6 @@ import tokens
 from scim.attributes import last_name
 from storage import get_request_log, get_store
 from storage.behind import AppendBehind
-
-log = logging.getLogger("roster.requests")
 
 KINDS = {"scim.users": "User", "scim.groups": "Group"}
 REDACTED = "[redacted]"
@@ -134,6 +132,7 @@ def _fields(method: str, path: str, status: int, started: float) -> dict:
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         "user_agent": scrub(request.headers.get("User-Agent", "")),
+        "request_id": g.get("request_id"),
     }
 
 
@@ -168,10 +167,9 @@ def record_operation(
             entry["response_body"] = redact(response_body)
         unavailable = g.get("store_unavailable")
         if unavailable is not None and request_log.in_store:
-            _log_line(idp, entry)
             request_log.failures.record(unavailable)  # as for a single request (_keep)
         else:
-            _append(idp, entry, request_log)
+            request_log.append(idp, entry)
     except Exception as exc:  # as for a single request: the operation's outcome stands
         request_log.failures.record(exc)
 
@@ -222,25 +220,8 @@ def _keep(idp: str, response: Response, request_log: AppendBehind) -> None:
     if log_bodies:
         entry["request_body"] = _redacted_body(_request_body())
         entry["response_body"] = redact(body)
+    g.scim_type = entry.get("scim_type")  # for the process log's line (monitoring.logs)
     if unavailable is not None and request_log.in_store:
-        _log_line(idp, entry)
         request_log.failures.record(unavailable)  # not tried: it is kept in that store
     else:
-        _append(idp, entry, request_log)
-
-
-def _append(idp: str, entry: dict, request_log: AppendBehind) -> None:
-    _log_line(idp, entry)
-    request_log.append(idp, entry)
-
-
-def _log_line(idp: str, entry: dict) -> None:
-    log.info(
-        "%s %s %s %s %.1fms %s",
-        idp,
-        entry["method"],
-        entry["path"],
-        entry["status"],
-        entry["duration_ms"],
-        entry.get("scim_type") or "",
-    )
+        request_log.append(idp, entry)

@@ -18,6 +18,14 @@ def _meta(resource: dict) -> dict:
     return {"created": meta.get("created"), "updated": meta.get("lastModified")}
 
 
+def public(resource: dict) -> dict:
+    """Return ``resource`` without its internal fields: those starting with "_" (a password
+    hash) never leave the server, here as in SCIM answers (``scim.resources.render``)."""
+    if not any(key.startswith("_") for key in resource):
+        return resource
+    return {k: v for k, v in resource.items() if not k.startswith("_")}
+
+
 def primary_email(emails: list | None) -> str | None:
     """Return the primary email's value, else the first one's (RFC 7643 §2.4: at most one
     value of a multi-valued attribute is primary)."""
@@ -58,7 +66,7 @@ def user(resource: dict, idp: str, groups: list[dict]) -> dict:
         ],
         "groups": [{"id": g["id"], "name": g.get("displayName")} for g in groups],
         **_meta(resource),
-        "scim": resource,
+        "scim": public(resource),
     }
 
 
@@ -77,5 +85,5 @@ def group(resource: dict, idp: str) -> dict:
         "name": resource.get("displayName"),
         "member_count": len(members),
         **_meta(resource),
-        "scim": {k: v for k, v in resource.items() if k != "members"},
+        "scim": {k: v for k, v in public(resource).items() if k != "members"},
     }

@@ -8,6 +8,8 @@ Two kinds of data live in a store:
   ``meta.location``, which depends on the public URL.
 - **Records**: small keyed tables the service keeps about itself (``idps``, ``tokens``,
   ``admins``, ``settings``, ``apikeys``). A record is a JSON-able dict.
+- **The audit trail**: admin actions (``audit.py`` writes them), appended durably, read newest
+  first, dropped once older than the retention the caller names.
 
 Promises every backend keeps:
 
@@ -32,8 +34,33 @@ from scim.filter import Expr
 
 RESOURCE_KINDS = ("User", "Group")
 RECORD_TABLES = ("idps", "tokens", "admins", "settings", "apikeys")
+# The audit trail's table, beside the records (not one of them: it is only appended to).
+AUDIT_TABLE = "audit"
+# What ``Store.stats`` may report, and what each figure measures (``monitoring.metrics``).
+STATS = {
+    "journal_bytes": "Bytes in the open journal segment: what the next compaction folds in.",
+    "compactions": "Compactions of the journal into a new snapshot since the process started.",
+    "compaction_failures": "Compactions that failed since the process started (the journal "
+    "still holds every write; the next one retries).",
+}
 # Per kind: the attribute whose case-folded value is unique within an IdP.
 UNIQUE = {"User": "userName", "Group": "displayName"}
+
+
+def audit_matches(
+    entry: dict,
+    since: str | None,
+    actor: str | None,
+    action: str | None,
+    object: str | None,
+) -> bool:
+    """Return whether an audit entry passes the filters of ``Store.audit_entries``."""
+    return (
+        (since is None or entry["time"] >= since)
+        and (actor is None or entry.get("actor") == actor)
+        and (action is None or entry.get("action") == action)
+        and (object is None or object.casefold() in str(entry.get("object", "")).casefold())
+    )
 
 
 def fold(value: object) -> str | None:
@@ -46,6 +73,10 @@ class Store(Protocol):
 
     def get(self, kind: str, idp: str, id: str) -> dict | None:
         """Return the resource, or None if it does not exist in this IdP."""
+
+    def get_each(self, kind: str, idp: str, ids: Iterable[str]) -> dict[str, dict]:
+        """Return ``{id: resource}`` for those of ``ids`` that are resources of ``kind`` in
+        this IdP, in one step (one query, where the backend has queries)."""
 
     def query(
         self,
@@ -151,6 +182,44 @@ class Store(Protocol):
 
     def delete_idp(self, idp: str) -> None:
         """Delete an IdP's record, tokens and every resource it provisioned, in one step."""
+
+    # --- the audit trail ---------------------------------------------------------------------
+
+    def append_audit(self, entry: dict) -> None:
+        """Append one audit entry (a JSON-able dict with a unique ``id``, a ``time`` string in
+        RFC 3339 UTC, and ``actor``, ``action`` and ``object`` strings); durable when the call
+        returns. A backend
+        that keeps the trail in memory may drop its oldest entries past a bound it documents."""
+
+    def prune_audit(self, before: str) -> int:
+        """Delete the audit entries whose ``time`` is earlier than ``before``; return how many.
+        Cheap when there is nothing to delete (it runs after every append)."""
+
+    def audit_entries(
+        self,
+        *,
+        since: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        object: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[int, list[dict]]:
+        """Return (number of matches, the requested page of them), newest first.
+
+        ``since`` keeps entries at or after that time; ``actor`` and ``action`` must equal the
+        entry's; ``object`` is a case-insensitive substring of the entry's ``object``."""
+
+    # --- operations --------------------------------------------------------------------------
+
+    def health(self) -> str | None:
+        """Return None when the store answers and can write, else a short reason for a
+        readiness probe: no path, no address, no secret. It must be cheap (a probe may call it
+        every few seconds) and must not raise."""
+
+    def stats(self) -> dict[str, float]:
+        """Return the backend's own figures for monitoring (``STATS`` names them); a backend
+        returns only those it has."""
 
     # --- lifecycle -------------------------------------------------------------------------
 

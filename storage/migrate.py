@@ -5,7 +5,8 @@ key, resources under their id as ``{"idp", "data"}``, each table in creation ord
 keeps everything the contract exposes: ids, ``meta`` (versions, timestamps), creation order,
 records. The destination must be empty. After writing, the destination is read back
 independently and compared with the source by row counts and a checksum over every row in
-order; any difference is an error. The request log is not copied: it is diagnostics, not data.
+order; any difference is an error. The audit trail is copied (the ``audit`` table of a data
+folder, ``audit_log`` in PostgreSQL). The request log is not: it is diagnostics, not data.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from storage import files
 from storage import folder as folders
 from storage.backup import read_folder
 from storage.errors import StoreUnavailable
-from storage.interface import RECORD_TABLES, RESOURCE_KINDS
+from storage.interface import AUDIT_TABLE, RECORD_TABLES, RESOURCE_KINDS
 from storage.pg_schema import derived_columns, member_ids
 from storage.postgres_store import PostgresStore
 
@@ -34,7 +35,7 @@ def _none(advance: int) -> None:
 
 def read_tables(store: PostgresStore) -> files.Tables:
     """Return every table of a PostgreSQL store as of one moment, in creation order."""
-    tables: files.Tables = {name: {} for name in (*RESOURCE_KINDS, *RECORD_TABLES)}
+    tables: files.Tables = {name: {} for name in (*RESOURCE_KINDS, *RECORD_TABLES, AUDIT_TABLE)}
     with store.connection() as conn, conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         # A server-side cursor streams rows instead of holding the whole result twice.
@@ -45,6 +46,8 @@ def read_tables(store: PostgresStore) -> files.Tables:
                 tables[kind][id] = {"idp": idp, "data": data}
         for table, key, data in conn.execute("SELECT tbl, key, data FROM records ORDER BY seq"):
             tables.setdefault(table, {})[key] = data
+        for (entry,) in conn.execute("SELECT entry FROM audit_log ORDER BY seq"):
+            tables[AUDIT_TABLE][entry["id"]] = entry
     return tables
 
 
@@ -71,11 +74,15 @@ def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progres
                     copy.write_row((id, row["idp"], member))
         with cursor.copy("COPY records (tbl, key, data) FROM STDIN") as copy:
             for table, rows in tables.items():
-                if table in RESOURCE_KINDS:
+                if table in RESOURCE_KINDS or table == AUDIT_TABLE:
                     continue
                 for key, record in rows.items():
                     copy.write_row((table, key, Jsonb(record)))
                     progress(1)
+        with cursor.copy("COPY audit_log (time, entry) FROM STDIN") as copy:
+            for entry in tables.get(AUDIT_TABLE, {}).values():
+                copy.write_row((entry["time"], Jsonb(entry)))
+                progress(1)
 
 
 def write_folder(folder: Path, tables: files.Tables, progress: Progress = _none) -> None:

@@ -16,6 +16,8 @@ says otherwise, e.g. ``?options=-csearch_path%3Droster``).
   filters and removing a deleted User from its Groups.
 - ``records``: the small keyed tables (``idps``, ``tokens``, ``admins``, ``settings``).
 - ``request_log``: every IdP's recent SCIM requests, shared by all processes.
+- ``audit_log``: the audit trail of admin actions, indexed on ``time`` for retention and
+  ``--since``.
 
 A migration is a list of statements that runs in one transaction under an advisory lock, so
 processes starting together apply it exactly once; ``roster_schema`` records the version.
@@ -78,10 +80,19 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE resources ADD COLUMN head jsonb",
         "UPDATE resources SET head = data - 'members' WHERE kind = 'Group'",
     ],
+    # 3: the audit trail of admin actions.
+    [
+        """CREATE TABLE audit_log (
+            seq   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            time  timestamptz NOT NULL,
+            entry jsonb NOT NULL
+        )""",
+        "CREATE INDEX audit_log_time ON audit_log (time)",
+    ],
 ]
 
 VERSION = len(MIGRATIONS)
-TABLES = ("members", "resources", "records", "request_log")
+TABLES = ("members", "resources", "records", "request_log", "audit_log")
 
 
 def current_version(conn: psycopg.Connection) -> int:

@@ -33,7 +33,7 @@ from contextlib import contextmanager, nullcontext
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from storage import jsonio, pg_pool, pg_schema
 from storage.clone import clone
@@ -47,6 +47,8 @@ from storage.tinydb_store import now
 TENANT_LOCK = 0x526F73
 # Connections of the request log's own pool (see log_connection).
 LOG_CONNECTIONS = 4
+# Seconds a health check waits for a connection: a probe must answer, not hang.
+HEALTH_TIMEOUT = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +216,17 @@ class PostgresStore:
                 [id, idp, kind],
             ).fetchone()
         return row[0] if row else None
+
+    def get_each(self, kind: str, idp: str, ids: Iterable[str]) -> dict[str, dict]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, data FROM resources WHERE idp = %s AND kind = %s AND id = ANY(%s)",
+                [idp, kind, wanted],
+            ).fetchall()
+        return dict(rows)
 
     def create(
         self,
@@ -440,6 +453,71 @@ class PostgresStore:
                 " OR (tbl = 'idps' AND key = %s)",
                 [idp, idp],
             )
+
+    # --- the audit trail -------------------------------------------------------------------
+
+    def append_audit(self, entry: dict) -> None:
+        with self.connection() as conn:
+            conn.execute(
+                "INSERT INTO audit_log (time, entry) VALUES (%s, %s)",
+                [entry["time"], Jsonb(entry)],
+            )
+
+    def prune_audit(self, before: str) -> int:
+        with self.connection() as conn:
+            return conn.execute("DELETE FROM audit_log WHERE time < %s", [before]).rowcount
+
+    def audit_entries(
+        self,
+        *,
+        since: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        object: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[int, list[dict]]:
+        where, params = ["TRUE"], []
+        for sql, value in (
+            ("time >= %s", since),
+            ("entry->>'actor' = %s", actor),
+            ("entry->>'action' = %s", action),
+            # strpos of lower(): a substring, with no LIKE wildcards to escape.
+            ("strpos(lower(entry->>'object'), lower(%s)) > 0", object),
+        ):
+            if value is not None:
+                where.append(sql)
+                params.append(value)
+        condition = " AND ".join(where)
+        with self.connection() as conn:
+            rows = conn.execute(
+                f"SELECT count(*) OVER (), entry FROM audit_log WHERE {condition}"
+                " ORDER BY seq DESC OFFSET %s LIMIT %s",
+                [*params, offset, limit],
+            ).fetchall()
+            if not rows and offset:  # past the end: the total still counts every match
+                total = conn.execute(
+                    f"SELECT count(*) FROM audit_log WHERE {condition}", params
+                ).fetchone()[0]
+                return total, []
+        return (rows[0][0] if rows else 0), [entry for _, entry in rows]
+
+    # --- operations ------------------------------------------------------------------------
+
+    def health(self) -> str | None:
+        try:
+            with self._pool.connection(timeout=HEALTH_TIMEOUT) as conn:
+                recovering, read_only = conn.execute(
+                    "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"
+                ).fetchone()
+        except (PoolTimeout, psycopg.Error):
+            return "the database does not answer"
+        if recovering or read_only == "on":
+            return "the database is read-only"
+        return None
+
+    def stats(self) -> dict[str, float]:
+        return {}
 
     # --- lifecycle -------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import itertools
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -36,7 +37,14 @@ from storage import folder as folders
 from storage.clone import clone, clone_resource
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
 from storage.indexes import Indexes
-from storage.interface import RECORD_TABLES, RESOURCE_KINDS, UNIQUE, fold
+from storage.interface import (
+    AUDIT_TABLE,
+    RECORD_TABLES,
+    RESOURCE_KINDS,
+    UNIQUE,
+    audit_matches,
+    fold,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +54,8 @@ COMPACT_AFTER_BYTES = 64 * 1024 * 1024
 DELTA_MEMBERS = 64
 # Once loaded, a store with more documents than this is frozen out of the cyclic collector.
 FREEZE_AFTER = 10_000
+# The most audit entries kept (they live in memory like everything else); the oldest go first.
+AUDIT_LIMIT = 100_000
 
 Op = tuple[str, str, dict | None]  # (table, key, document or None to delete)
 
@@ -67,6 +77,7 @@ class TinyStore:
         self._compacting: threading.Thread | None = None
         self._compact_error: Exception | None = None
         self._journal: journal.Journal | None = None
+        self._compactions = self._compaction_failures = 0
         self._folder_lock = files.FolderLock(self.folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -84,7 +95,8 @@ class TinyStore:
     # --- loading and indexes -----------------------------------------------------------------
 
     def _load(self) -> None:
-        self._tables: files.Tables = {name: {} for name in (*RESOURCE_KINDS, *RECORD_TABLES)}
+        tables = (*RESOURCE_KINDS, *RECORD_TABLES, AUDIT_TABLE)
+        self._tables: files.Tables = {name: {} for name in tables}
         self._indexes = Indexes()
         # Loading allocates millions of objects without a single reference cycle: the cyclic
         # garbage collector would run hundreds of times for nothing (a third of the start-up).
@@ -219,6 +231,11 @@ class TinyStore:
     def get(self, kind: str, idp: str, id: str) -> dict | None:
         doc = self._owned(kind, idp, id)
         return clone_resource(doc["data"]) if doc else None
+
+    def get_each(self, kind: str, idp: str, ids: Iterable[str]) -> dict[str, dict]:
+        with self._view:
+            found = [(id, self._owned(kind, idp, id)) for id in ids]
+        return {id: clone_resource(doc["data"]) for id, doc in found if doc is not None}
 
     def create(
         self,
@@ -404,6 +421,73 @@ class TinyStore:
             if writes:
                 self._commit(writes)
 
+    # --- the audit trail -----------------------------------------------------------------------
+
+    def append_audit(self, entry: dict) -> None:
+        record = clone(entry)
+        with self._lock:
+            rows = self._tables[AUDIT_TABLE]
+            writes: list[Op] = [(AUDIT_TABLE, record["id"], record)]
+            over = len(rows) + 1 - AUDIT_LIMIT
+            if over > 0:  # the oldest first: rows keep the order they were appended in
+                writes += [(AUDIT_TABLE, key, None) for key in itertools.islice(rows, over)]
+                log.warning("audit trail: over %d entries, the oldest dropped", AUDIT_LIMIT)
+            self._commit(writes)
+
+    def prune_audit(self, before: str) -> int:
+        with self._lock:
+            rows = self._tables[AUDIT_TABLE]
+            old = list(itertools.takewhile(lambda key: rows[key]["time"] < before, rows))
+            if old:
+                self._commit([(AUDIT_TABLE, key, None) for key in old])
+        return len(old)
+
+    def audit_entries(
+        self,
+        *,
+        since: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        object: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[int, list[dict]]:
+        with self._view:
+            rows = list(self._tables[AUDIT_TABLE].values())
+        found = [e for e in reversed(rows) if audit_matches(e, since, actor, action, object)]
+        end = None if limit is None else offset + limit
+        return len(found), [clone(e) for e in found[offset:end]]
+
+    # --- operations ----------------------------------------------------------------------------
+
+    def health(self) -> str | None:
+        if self._journal.broken:
+            return "the journal refuses writes since one failed (restart Roster once fixed)"
+        if self._folder_lock.lost():  # said without the path: probes reveal no paths
+            if not self.folder.exists():
+                return "the data folder is missing"
+            return "the data folder was moved or replaced"
+        # A real write, as a read-only remount or a full disk refuses it (access() would not
+        # notice a full disk). Per thread, so that probes running together never collide.
+        probe = self.folder / f".ready-{threading.get_ident()}"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, b"ready\n")
+            finally:
+                os.close(fd)
+                probe.unlink(missing_ok=True)
+        except OSError as exc:
+            return f"the data folder cannot be written ({exc.strerror})"
+        return None
+
+    def stats(self) -> dict[str, float]:
+        return {
+            "journal_bytes": self._journal.size,
+            "compactions": self._compactions,
+            "compaction_failures": self._compaction_failures,
+        }
+
     # --- snapshots ---------------------------------------------------------------------------
 
     def _freeze(self) -> files.Tables:
@@ -452,7 +536,11 @@ class TinyStore:
         except (OSError, StoreUnavailable) as exc:
             # The journal still holds every write: nothing is lost, the next compaction retries.
             self._compact_error = exc
+            self._compaction_failures += 1
             log.error("compaction failed: %s", exc)
+            return
+        self._compactions += 1
+        log.info("compaction finished: a new snapshot holds the journal up to segment %d", upto)
 
     def compact(self) -> None:
         """Compact now and wait for it (used at shutdown and by tests)."""

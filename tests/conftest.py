@@ -54,14 +54,15 @@ def pytest_collection_modifyitems(config, items):
 
 
 def stored_text(app) -> str:
-    """Return everything the app's store and request log keep, as text, to prove what they
-    never keep (a token, a plaintext password)."""
+    """Return everything the app's store, request log and audit trail keep, as text, to prove
+    what they never keep (a token, a plaintext password)."""
     values = app.config["ROSTER"]
     if values["backend"] == "postgres":
         with psycopg.connect(values["database_url"]) as conn:
             rows = conn.execute(
                 "SELECT data::text FROM resources UNION ALL SELECT data::text FROM records"
                 " UNION ALL SELECT entry::text FROM request_log"
+                " UNION ALL SELECT entry::text FROM audit_log"
             ).fetchall()
         return "\n".join(row[0] for row in rows)
     files = Path(values["data_dir"]).rglob("*")
@@ -248,3 +249,57 @@ def signed_in(client, admin):
     response = submit(client, "/sign-in", {"username": ADMIN_NAME, "password": ADMIN_PASSWORD})
     assert response.status_code == 303, response.get_data(as_text=True)
     return client
+
+
+# --- the application API --------------------------------------------------------------------
+
+
+class Api:
+    """A client of the application API (``/api/v1``) holding an API key."""
+
+    PROBLEM = "application/problem+json"
+
+    def __init__(self, client, key: str):
+        self.client = client
+        self.key = key
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    def get(self, path: str, **query):
+        # A query in ``path`` is kept only when no ``query_string`` is given.
+        return self.client.get("/api/v1" + path, headers=self.headers, query_string=query or None)
+
+    def ok(self, path: str, **query) -> dict:
+        """Return the body of a 200 answer."""
+        response = self.get(path, **query)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == "application/json"
+        return response.get_json()
+
+    def problem(self, path: str, status: int, **query) -> dict:
+        """Return the RFC 9457 problem of an answer that must have ``status``."""
+        response = self.get(path, **query)
+        assert response.status_code == status, response.get_data(as_text=True)
+        assert response.mimetype == self.PROBLEM
+        body = response.get_json()
+        assert body["status"] == status and body["detail"]
+        return body
+
+    def walk(self, path: str, **query) -> list[dict]:
+        """Follow ``next_cursor`` to the end of a list; return every item in order."""
+        items, cursor = [], None
+        while True:
+            page = self.ok(path, **query, **({"cursor": cursor} if cursor else {}))
+            items += page["data"]
+            if not page["has_more"]:
+                assert page["next_cursor"] is None
+                return items
+            cursor = page["next_cursor"]
+
+
+@pytest.fixture
+def api(client, store):
+    """A client of ``/api/v1`` with a live API key."""
+    from tokens import apikeys
+
+    _, key = apikeys.issue(store, "tests")
+    return Api(client, key)

@@ -127,6 +127,7 @@ FORWARDING = {
     "HTTP_X_FORWARDED_PREFIX": "/x",
     "HTTP_X_FORWARDED_BY": "proxy",
     "HTTP_FORWARDED": "for=192.0.2.1",
+    "HTTP_X_REQUEST_ID": "chosen-by-the-client",
 }
 
 

@@ -18,7 +18,8 @@ USERS = 10_000
 
 
 def tenant_tables(users: int) -> files.Tables:
-    """A store as the server would leave it: users, groups of them, an IdP and its token."""
+    """A store as the server would leave it: users, groups of them, an IdP, its token and the
+    audit entries of their creation."""
     tables: files.Tables = {"User": {}, "Group": {}, "idps": {}, "tokens": {}, "settings": {}}
     for i in range(users):
         id = str(uuid.UUID(int=i))
@@ -39,6 +40,11 @@ def tenant_tables(users: int) -> files.Tables:
     tables["idps"][IDP] = {"id": IDP, "name": "JumpCloud", "kind": "jumpcloud", "created": "x"}
     tables["tokens"]["ab" * 32] = {"digest": "ab" * 32, "idp": IDP, "revoked": None}
     tables["settings"]["setup"] = {"nonce": "n", "created": "2026-01-01T00:00:00Z"}
+    tables["audit"] = {
+        f"entry{n}": {"id": f"entry{n}", "time": f"2026-01-0{n}T00:00:00.000Z", "actor": "ada",
+                      "action": action, "object": f"idp:{IDP}", "outcome": "success"}
+        for n, action in ((1, "idp.create"), (2, "token.generate"))
+    }  # fmt: skip
     return tables
 
 
@@ -73,7 +79,9 @@ def test_round_trip_of_a_10000_user_store_is_exact(tmp_path, database_url):
     there = run(folder_app(source), "migrate", "--to", "postgres", database_url, "--json")
     assert there.exit_code == 0, there.output
     report = json.loads(there.stdout)
-    assert report["counts"] == {"Group": 20, "User": USERS, "idps": 1, "settings": 1, "tokens": 1}
+    assert report["counts"] == {
+        "Group": 20, "User": USERS, "audit": 2, "idps": 1, "settings": 1, "tokens": 1
+    }  # fmt: skip
     assert report["checksum"] == migrate.checksum(original)
 
     # What the server would answer from the copy: the same pages in the same order.
@@ -85,6 +93,8 @@ def test_round_trip_of_a_10000_user_store_is_exact(tmp_path, database_url):
         assert page == [row["data"] for row in list(original["User"].values())[100:150]]
         group = next(iter(original["Group"].values()))["data"]["id"]
         assert store.get("Group", IDP, group) == original["Group"][group]["data"]
+        trail = store.audit_entries()[1]
+        assert trail == list(reversed(original["audit"].values()))  # newest first
     finally:
         storage.close_store(copy_app)
 

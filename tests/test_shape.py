@@ -27,6 +27,13 @@ def test_user_shape_flattens_names_and_picks_the_primary_email():
     assert out["scim"] is USER
 
 
+def test_internal_fields_never_leave_in_the_scim_member():
+    stored = {**USER, "_password": "scrypt$hash"}
+    out = shape.user(stored, "i", [])
+    assert "_password" not in out["scim"] and out["scim"] == USER
+    assert "_password" not in shape.group({**stored, "members": []}, "i")["scim"]
+
+
 def test_user_shape_active_unless_set_false():
     assert shape.user(USER, "i", [])["active"] is True
     assert shape.user({**USER, "active": False}, "i", [])["active"] is False

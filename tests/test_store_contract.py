@@ -356,3 +356,15 @@ def test_writes_in_a_batch_are_visible_at_once_and_kept(store):
         store.update("User", IDP, ann["id"], lambda current: {**current, "title": "Boss"})
     assert store.get("User", IDP, ann["id"])["title"] == "Boss"
     assert store.count("User", IDP) == 1
+
+
+def test_get_each_reads_several_of_one_kind_and_tenant(store):
+    ann = store.create("User", IDP, user("ann"))
+    bob = store.create("User", IDP, user("bob"))
+    team = store.create("Group", IDP, {"schemas": [], "displayName": "Team"})
+    theirs = store.create("User", OTHER, user("cy"))
+    found = store.get_each("User", IDP, [ann["id"], bob["id"], team["id"], theirs["id"], "x"])
+    assert found == {ann["id"]: ann, bob["id"]: bob}
+    found[ann["id"]]["userName"] = "changed"  # a copy
+    assert store.get("User", IDP, ann["id"])["userName"] == "ann"
+    assert store.get_each("User", IDP, []) == {}

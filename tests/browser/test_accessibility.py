@@ -26,6 +26,7 @@ AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 IDPS = "/settings/identity-providers"
 USERS = "/settings/provisioned-users"
+KEYS = "/settings/api-keys"
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +101,12 @@ def token_shown(page, world: World) -> None:
     assert page.get_by_label("SCIM Provisioning Token").input_value().startswith("roster_scim_")
 
 
+def revoked_key(page, world: World) -> None:
+    submitted(KEYS, "Create API key", Name="Old importer")(page, world)
+    page.get_by_role("button", name="Revoke Old importer").click()
+    page.wait_for_load_state()
+
+
 def opened(path: str):
     """Open ``path`` with every collapsed section expanded, as a reader would."""
 
@@ -142,6 +149,10 @@ SIGNED_IN = {
     "a user, raw json open": opened(USERS + "/{w.idp}/users/{w.user}"),
     "a group": signed_in(USERS + "/{w.idp}/groups/{w.group}"),
     "a group, raw json open": opened(USERS + "/{w.idp}/groups/{w.group}"),
+    "api keys": signed_in(KEYS),
+    "api keys, errors": submitted(KEYS, "Create API key"),
+    "api keys, new key shown": submitted(KEYS, "Create API key", Name="Billing"),
+    "api keys, one revoked": revoked_key,
     "activity": signed_in("/activity"),
     "activity, bodies open": opened("/activity"),
     "activity, only failures": signed_in("/activity?errors=1"),
@@ -152,6 +163,7 @@ SIGNED_IN = {
     "phone: provisioned users": on_phone(signed_in(USERS)),
     "phone: a group": on_phone(signed_in(USERS + "/{w.idp}/groups/{w.group}")),
     "phone: activity, bodies open": on_phone(opened("/activity")),
+    "phone: api keys, new key shown": on_phone(submitted(KEYS, "Create API key", Name="Wiki")),
 }
 
 

@@ -1,7 +1,7 @@
-"""Tokens and passwords: never on disk in plain text, never in a log, the request log or an error
-message; a revoked or replaced token is refused on the very next request; repeated failures
-from one client are throttled (429, Retry-After) without slowing the others, also behind a
-reverse proxy.
+"""Tokens and passwords: never on disk in plain text, never in a log, the request log, the audit
+trail or an error message; a revoked or replaced token is refused on the very next request;
+repeated failures from one client are throttled (429, Retry-After) without slowing the others,
+also behind a reverse proxy.
 
 The throttle's own behaviour is tested in ``tests/test_throttle.py``.
 """
@@ -10,21 +10,31 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 
 import pytest
 
+import audit
 import storage
 import tokens
 from app import create_app
 from storage import get_request_log
-from tests.conftest import Tenant
+from tests.conftest import ADMIN_NAME, ADMIN_PASSWORD, Tenant, stored_text
+from tests.consoletools import submit
 from tests.live import ROOT, LiveServer, environment, flask_cli
 from tests.security import CORE_GROUP, CORE_USER, PATCH_OP, assert_scim_error
 from tests.security.test_fuzz_http import ENDPOINTS
 
 PASSWORDS = [f"Plain-Password-{n}-Zebra" for n in range(6)]
+
+
+def assert_kept_nowhere(secrets: list[str], **texts: str) -> None:
+    """Assert no secret appears in any of ``texts`` (name → what a place keeps, as text)."""
+    for where, text in texts.items():
+        for secret in secrets:
+            assert secret not in text, f"{secret[:16]}… in {where}"
 
 
 def _cli_token(data_dir, idp: str) -> str:
@@ -120,12 +130,38 @@ def test_no_token_or_password_in_plain_text_anywhere_after_a_full_run(tmp_path):
             assert secret.encode() not in content, f"{secret[:16]}… in {path}"
     output = "".join(server.output)
     assert "/Users" in output  # the process log is on: it saw the requests
-    for secret in secrets:
-        assert secret not in output, f"{secret[:16]}… in the process log"
+    trail = flask_cli(data_dir, "audit", "--json")
+    assert trail.returncode == 0, trail.stderr
+    actions = [entry["action"] for entry in json.loads(trail.stdout)]
+    assert actions.count("token.generate") == 3 and actions.count("idp.create") == 2
+    assert_kept_nowhere(secrets, **{"the process log": output, "the audit trail": trail.stdout})
     # What is kept instead: digests and salted hashes.
     everything = b"".join(p.read_bytes() for p in files)
     assert tokens.digest(token).encode() in everything
     assert b"scrypt$" in everything
+
+
+def test_no_secret_in_the_audit_trail_after_every_console_action(client, app, admin, store):
+    typed = "Typed-Into-The-Username-Box-Wombat"
+    submit(client, "/sign-in", {"username": typed, "password": ADMIN_PASSWORD})
+    submit(client, "/sign-in", {"username": ADMIN_NAME, "password": ADMIN_PASSWORD})
+    idps = "/settings/identity-providers"
+    submit(client, f"{idps}/new", {"name": "Okta", "kind": "okta"})
+    idp = store.records("idps")[0]["id"]
+    advanced = f"{idps}/{idp}/advanced"
+    shown = set()
+    for replace in ("", "yes"):  # a first token, then one replacing it
+        page = submit(client, f"{idps}/{idp}/token", {"replace": replace}, page=advanced)
+        shown.update(re.findall(r"roster_scim_[A-Za-z0-9_-]{20,}", page.get_data(as_text=True)))
+    assert len(shown) == 2
+    submit(client, f"{idps}/{idp}/token/revoke", page=advanced)
+    with app.app_context():
+        _, entries = audit.entries(store)
+    assert len(entries) >= 6
+    secrets = [*shown, ADMIN_PASSWORD, typed]
+    assert_kept_nowhere(
+        secrets, **{"the audit trail": json.dumps(entries), "the store": stored_text(app)}
+    )
 
 
 @pytest.fixture
