@@ -127,7 +127,7 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
             f"Delete {row['name']} with {row['users']} users and {row['groups']} groups?",
             abort=True,
         )
-    delete_idp(store, idp)
+    delete_idp(store, idp, {"method": "CLI", "path": f"idp delete {idp}", "request_id": None})
     detail = f"{row['name']}, with {row['users']} users and {row['groups']} groups"
     audit.record("idp.delete", f"idp:{idp}", detail=detail)
     _emit(

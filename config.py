@@ -29,10 +29,16 @@ class Key:
     type: type
     default: Any
     env: str | None = None
+    # The key's name in the flat values, when two sections use the same name.
+    field: str | None = None
+
+    @property
+    def flat(self) -> str:
+        return self.field or self.name
 
 
 KEYS = {
-    k.name: k
+    k.flat: k
     for k in (
         Key("server", "host", str, "127.0.0.1", "ROSTER_HOST"),
         Key("server", "port", int, 8080, "ROSTER_PORT"),
@@ -59,9 +65,13 @@ KEYS = {
         Key("metrics", "allow", list, []),
         Key("metrics", "token", str, "", "ROSTER_METRICS_TOKEN"),
         Key("audit", "retention_days", int, 365),
+        # [events] retention_days: its own name in the flat values, [audit] has the same key.
+        Key("events", "retention_days", int, 30, field="event_retention_days"),
     )
 }
 SECTIONS = {k.section for k in KEYS.values()}
+# (section, name) in the file -> the key
+PLACES = {(k.section, k.name): k for k in KEYS.values()}
 # Integer keys that must be at least 1 (every integer key except the port, checked apart).
 POSITIVE = tuple(name for name, key in KEYS.items() if key.type is int and name != "port")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -95,10 +105,10 @@ def _read_file(path: Path) -> dict[str, Any]:
         if section not in SECTIONS or not isinstance(table, dict):
             raise ConfigError(f"{path}: unknown section [{section}]")
         for name, value in table.items():
-            key = KEYS.get(name)
-            if key is None or key.section != section:
+            key = PLACES.get((section, name))
+            if key is None:
                 raise ConfigError(f"{path}: unknown key '{section}.{name}'")
-            values[name] = _check(key, value, f"{path}: {section}.{name}")
+            values[key.flat] = _check(key, value, f"{path}: {section}.{name}")
     return values
 
 
@@ -148,7 +158,7 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError(f"server.port must be between 1 and 65535, not {values['port']}")
     for name in POSITIVE:
         if values[name] < 1:
-            raise ConfigError(f"{KEYS[name].section}.{name} must be at least 1")
+            raise ConfigError(f"{KEYS[name].section}.{KEYS[name].name} must be at least 1")
     if values["public_url"] and not values["public_url"].startswith(("http://", "https://")):
         raise ConfigError("server.public_url must start with http:// or https://")
     values["public_url"] = values["public_url"].rstrip("/")

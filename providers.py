@@ -74,7 +74,10 @@ def update_idp(store: storage.Store, idp: str, name: str, kind: str) -> dict | N
         return store.update_record("idps", idp, lambda r: {**r, "name": name, "kind": kind})
 
 
-def delete_idp(store: storage.Store, idp: str) -> None:
-    """Delete the IdP, its tokens, everything it provisioned and its request log."""
-    store.delete_idp(idp)
+def delete_idp(store: storage.Store, idp: str, source: dict | None = None) -> None:
+    """Delete the IdP, its tokens, everything it provisioned and its request log.
+
+    ``source``: what asked for it, for the change events of the deletion (a console request;
+    the CLI's is ``{"method": "CLI", ...}``)."""
+    store.delete_idp(idp, source=source)
     storage.get_request_log().forget(idp)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, request
 
-from appapi import auth, groups, idps, openapi, problems, users
+from appapi import auth, events, groups, idps, openapi, problems, users
 
 PREFIX = "/api/v1"
 
@@ -20,6 +20,7 @@ bp.before_request(auth.require_key)
 bp.register_blueprint(idps.bp)
 bp.register_blueprint(users.bp)
 bp.register_blueprint(groups.bp)
+bp.register_blueprint(events.bp)
 
 
 def _is_api_path() -> bool:

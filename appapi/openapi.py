@@ -99,7 +99,8 @@ def _paths() -> dict:
         _query(
             "wait",
             {"type": "integer", "minimum": 0, "maximum": 30},
-            "Seconds to wait for an event when none follows after (long poll).",
+            "Seconds to wait for an event when none follows after (long poll). At most half"
+            " the server's threads wait at once: a reader beyond that gets 429.",
         ),
     ]
     return {

@@ -14,6 +14,7 @@ bp = Blueprint("directory", __name__, url_prefix="/settings/provisioned-users")
 MEMBERS_PER_PAGE = 100
 RAW_MEMBERS = 200  # members shown in a group's raw JSON
 GROUPS_SHOWN = 3  # group names in a user's row; the rest as "+N more"
+EVENTS_SHOWN = 20  # the newest change events on a user's or group's page
 
 
 def _query(kind: str) -> tuple[dict, list[dict], listing.Page]:
@@ -98,7 +99,12 @@ def user(idp: str, id: str):
         attributes=present.attribute_rows(found, skip=("id",)),
         groups=groups,
         raw=present.raw_json(present.public(found, _location(idp, "User", id))),
+        events=_events("User", idp, id),
     )
+
+
+def _events(kind: str, idp: str, id: str) -> list[dict]:
+    return present.event_rows(get_store().events_for(kind, idp, id, EVENTS_SHOWN))
 
 
 def _member_rows(store: Store, idp: str, members: list[dict]) -> list[dict]:
@@ -142,4 +148,5 @@ def group(idp: str, id: str):
         raw=present.raw_json(raw),
         raw_cut=len(members) > RAW_MEMBERS,
         raw_members=RAW_MEMBERS,
+        events=_events("Group", idp, id),
     )

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 import audit
 from console import forms, hints
 from providers import create_idp, delete_idp, summary, update_idp
+from scim.requestlog import source
 from storage import Store, get_request_log, get_store
 
 bp = Blueprint("idps", __name__, url_prefix="/settings/identity-providers")
@@ -97,7 +98,7 @@ def delete(idp: str):
     info = summary(store, find_idp(idp))
     if request.method == "GET":
         return render_template("idps/delete.html", idp=info)
-    delete_idp(store, idp)
+    delete_idp(store, idp, source())
     audit.record("idp.delete", f"idp:{idp}", detail=_deleted(info))
     flash(f"Deleted {info['name']} with its {info['users']} users and {info['groups']} groups.")
     return redirect(url_for(".index"), code=303)

@@ -90,3 +90,19 @@ def _element(element: dict) -> str:
     )
     text = _flat(head) if head is not None else qualifiers
     return f"{text} ({qualifiers})" if head is not None and qualifiers else text
+
+
+def event_rows(events: list[dict]) -> list[dict]:
+    """Return a resource's change events as rows: the type, when, and what changed (the
+    attributes an update changed, or how many members came and went)."""
+    rows = []
+    for event in events:
+        ids = event.get("member_ids") or ()
+        if event["type"] == "group.members_added":
+            detail = f"{len(ids):,} member{'s' if len(ids) != 1 else ''} added"
+        elif event["type"] == "group.members_removed":
+            detail = f"{len(ids):,} member{'s' if len(ids) != 1 else ''} removed"
+        else:
+            detail = ", ".join(event.get("changed") or ())
+        rows.append({"type": event["type"], "time": event["occurred_at"], "detail": detail})
+    return rows

@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, g
 
 from scim import groups, requestlog, resources, users
 from scim.bulkorder import Schedule, Step
@@ -108,15 +108,18 @@ def _call(step: Step, method: str, data: object) -> Outcome:
     op, started = step.operation, time.perf_counter()
     kind = KINDS[op.endpoint]
     version = resources.required_version(op.version) if step.action == "run" else None
+    # The change events of an operation name it, not the /Bulk request, as their source.
+    path = op.endpoint if method == "POST" else f"{op.endpoint}/{step.target}"
+    origin = {**requestlog.source(), "method": method, "path": f"/scim/v2/{g.idp}{path}"}
     try:
         if method == "POST":
-            outcome = Outcome(resources.create_one(kind, data))
+            outcome = Outcome(resources.create_one(kind, data, origin))
         elif method == "PUT":
-            outcome = Outcome(resources.replace_one(kind, step.target, data, version))
+            outcome = Outcome(resources.replace_one(kind, step.target, data, version, origin))
         elif method == "PATCH":
-            outcome = Outcome(resources.patch_one(kind, step.target, data, version))
+            outcome = Outcome(resources.patch_one(kind, step.target, data, version, origin))
         else:
-            resources.delete_one(kind, step.target, version)
+            resources.delete_one(kind, step.target, version, origin)
             outcome = Outcome()
     except ScimError as exc:
         outcome = Outcome(error=exc)

@@ -38,6 +38,13 @@ def _start() -> None:
     g.request_started = time.perf_counter()
 
 
+def source() -> dict:
+    """Return what a write made in this request was: its method, its path and its id
+    (``monitoring.requestid``: the ``request_id`` of its entry in the request log and its
+    ``X-Request-Id``), the ``source`` of the change events it records."""
+    return {"method": request.method, "path": request.path, "request_id": g.get("request_id")}
+
+
 def scrub(text: str) -> str:
     """Return ``text`` with tokens replaced, and storable: a lone surrogate becomes "?" and
     U+0000 (which PostgreSQL cannot store) becomes U+FFFD."""

@@ -22,6 +22,7 @@ from scim.messages import load_patch, load_query, load_search
 from scim.models import load_resource
 from scim.patch import apply_patch
 from scim.projection import Shown, project, sort_key, split_attribute_list
+from scim.requestlog import source
 from storage import get_store
 
 Hook = Callable[..., dict]
@@ -125,15 +126,25 @@ def _internal(resource: dict | None) -> dict:
 # --- the writes, one function each, shared by the views below and by /Bulk (scim.bulk) -----
 
 
-def create_one(kind: Kind, body: object) -> dict:
+# ``origin``: what the write's change events name as their source (``scim.requestlog.source``:
+# the request's method, path and id); a /Bulk operation names itself.
+
+
+def create_one(kind: Kind, body: object, origin: dict | None = None) -> dict:
     """Store a new resource from a request body; return it as stored (RFC 7644 §3.3)."""
     new = kind.seal(load_resource(kind.rtype, body))
     return get_store().create(
-        kind.rtype.name, g.idp, new, prepare=lambda data: kind.prepare(data, None)
+        kind.rtype.name,
+        g.idp,
+        new,
+        prepare=lambda data: kind.prepare(data, None),
+        source=origin or source(),
     )
 
 
-def replace_one(kind: Kind, id: str, body: object, if_version: str | None) -> dict:
+def replace_one(
+    kind: Kind, id: str, body: object, if_version: str | None, origin: dict | None = None
+) -> dict:
     """Replace every client-writable attribute of a resource; return it as stored
     (RFC 7644 §3.5.1)."""
     new = kind.seal(load_resource(kind.rtype, body))
@@ -143,10 +154,14 @@ def replace_one(kind: Kind, id: str, body: object, if_version: str | None) -> di
         # Internal fields carry over unless the new body sealed its own (a new password hash).
         return kind.prepare({**_internal(current), **new}, current)
 
-    return get_store().update(kind.rtype.name, g.idp, id, change, if_version=if_version)
+    return get_store().update(
+        kind.rtype.name, g.idp, id, change, if_version=if_version, source=origin or source()
+    )
 
 
-def patch_one(kind: Kind, id: str, body: object, if_version: str | None) -> dict:
+def patch_one(
+    kind: Kind, id: str, body: object, if_version: str | None, origin: dict | None = None
+) -> dict:
     """Apply a PatchOp's operations, all or none; return the resource as stored
     (RFC 7644 §3.5.2)."""
     operations = load_patch(body, max_operations=_limits()["max_operations"])
@@ -165,12 +180,14 @@ def patch_one(kind: Kind, id: str, body: object, if_version: str | None) -> dict
         new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
         return kind.prepare({**new, **internal}, current)
 
-    return get_store().update(kind.rtype.name, g.idp, id, change, if_version=if_version)
+    return get_store().update(
+        kind.rtype.name, g.idp, id, change, if_version=if_version, source=origin or source()
+    )
 
 
-def delete_one(kind: Kind, id: str, if_version: str | None) -> None:
+def delete_one(kind: Kind, id: str, if_version: str | None, origin: dict | None = None) -> None:
     """Delete a resource (RFC 7644 §3.6)."""
-    get_store().delete(kind.rtype.name, g.idp, id, if_version=if_version)
+    get_store().delete(kind.rtype.name, g.idp, id, if_version=if_version, source=origin or source())
 
 
 # --- the views ------------------------------------------------------------------------------

@@ -31,18 +31,22 @@ from storage.requestlog import DatabaseRequestLog, RequestLog
 _EXTENSION = "roster.store"
 _LOG_EXTENSION = "roster.requestlog"
 _opening = threading.Lock()
+# Whether stores record change events. Only the benchmark turns it off (bench/no_events.py),
+# to measure what recording them costs; Roster itself always records them.
+RECORD_EVENTS = True
 
 
 def open_store(config: dict) -> Store:
     """Open the store the configuration names: the TinyDB data folder or a PostgreSQL DSN."""
+    feed = {"retention_days": config["event_retention_days"], "record_events": RECORD_EVENTS}
     if config["backend"] == "postgres":
         from storage.postgres_store import PostgresStore
 
         # One connection per waitress thread and a spare (the request log has its own pool).
-        return PostgresStore(config["database_url"], pool_size=config["threads"] + 1)
+        return PostgresStore(config["database_url"], pool_size=config["threads"] + 1, **feed)
     from storage.tinydb_store import TinyStore
 
-    return TinyStore(config["data_dir"])
+    return TinyStore(config["data_dir"], **feed)
 
 
 def init_app(app: Flask) -> None:

@@ -53,6 +53,15 @@ class StoreFull(StoreUnavailable):
     """The write was refused because the disk (or the database's) is out of space."""
 
 
+class CursorExpired(StoreError):
+    """A change-feed cursor is older than the oldest event kept: events after it were pruned.
+    ``pruned_through`` is the newest seq pruned; the reader must read the state again."""
+
+    def __init__(self, pruned_through: int):
+        self.pruned_through = pruned_through
+        super().__init__(f"events up to {pruned_through} were pruned")
+
+
 class OutcomeUnknown(StoreUnavailable):
     """The connection to the database was lost while a write was being committed, and whether
     the write was stored could not be learnt: it may have been. Unlike its base class, this

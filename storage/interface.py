@@ -22,6 +22,17 @@ Promises every backend keeps:
 - Tenants never see each other: a resource of another IdP is reported as not found.
 - Uniqueness (case-insensitive ``userName`` for Users, ``displayName`` for Groups, per IdP) is
   checked in the same step as the write, so two racing creates cannot both win.
+- Every resource write records its change events (``scim.events``) in the same step: the same
+  journal line, the same transaction. An acknowledged write has all its events and an event
+  exists only for a write that was made, crash or not. A write that changes nothing (``meta``
+  aside; members in another order are the same members) is not made: no event, and
+  ``meta.version`` stays as it was.
+- Events get ``seq`` numbers that increase in commit order across the whole installation: a
+  reader that has seen ``seq`` N never later finds a new event below N (with several
+  processes on one PostgreSQL database too). Numbers may skip (a rolled back transaction).
+
+``source``, which every resource write takes, is the ``source`` of its events: ``{"method",
+"path", "request_id"}`` of the request that made it, or None (the events then name none).
 """
 
 from __future__ import annotations
@@ -102,6 +113,7 @@ class Store(Protocol):
         resource: dict,
         *,
         prepare: Callable[[dict], dict] | None = None,
+        source: dict | None = None,
     ) -> dict:
         """Store a new resource, assigning ``id`` and ``meta``; return it (read-only).
 
@@ -119,9 +131,11 @@ class Store(Protocol):
         change: Callable[[dict], dict],
         *,
         if_version: str | None = None,
+        source: dict | None = None,
     ) -> dict:
         """Read-modify-write in one step: ``change(current)`` returns the new resource, which
-        is returned (read-only).
+        is returned (read-only). When it equals ``current`` (``meta`` aside) nothing is
+        written and ``current`` is returned, its version unchanged.
 
         ``change`` runs while the store is locked against other writers and may read the store
         (it may raise to abort: nothing is written). It receives the stored resource itself,
@@ -138,9 +152,19 @@ class Store(Protocol):
         block returns or raises. A caller acknowledges none of them before then (a /Bulk
         request answers once, at the end). Other threads' writes are not affected."""
 
-    def delete(self, kind: str, idp: str, id: str, *, if_version: str | None = None) -> None:
+    def delete(
+        self,
+        kind: str,
+        idp: str,
+        id: str,
+        *,
+        if_version: str | None = None,
+        source: dict | None = None,
+    ) -> None:
         """Delete a resource. Deleting a User also removes it from every Group (RFC 7644 §3.6
-        leaves this to the server; clients expect it). Raises NotFound or VersionMismatch."""
+        leaves this to the server; clients expect it): the events are, in order,
+        ``user.deactivated`` (if it was active), ``group.members_removed`` for each of its
+        Groups, ``user.deleted``. Raises NotFound or VersionMismatch."""
 
     def count(self, kind: str, idp: str) -> int:
         """Return how many resources of ``kind`` the IdP has, without scanning."""
@@ -162,6 +186,34 @@ class Store(Protocol):
         """Return the ``seq`` of the newest recorded change event (0 when there is none): a
         read that follows this call reflects every event up to it."""
 
+    def events(
+        self, after: int, limit: int, *, types: frozenset | None = None, idp: str | None = None
+    ) -> tuple[list[dict], int, bool]:
+        """Return ``(events, next_after, has_more)``: the first ``limit`` events with a
+        ``seq`` above ``after``, in seq order, of the ``types`` and the ``idp`` asked for (None:
+        all).
+
+        ``next_after`` is the cursor to read on from: the seq of the last event returned, or,
+        when filters skipped events, of the last event looked at (a read looks at a bounded
+        number of events, so a filter that matches nothing still moves on). ``has_more``:
+        more events may follow at once. The events are read-only (the embedded store returns
+        its own: a page of 1,000 is serialized once and dropped). Raises CursorExpired when
+        events after ``after`` were pruned."""
+
+    def wait_for_event(self, after: int, timeout: float) -> bool:
+        """Wait until an event with a seq above ``after`` is recorded (by any process sharing
+        the store), for at most ``timeout`` seconds, without busy waiting; return whether one
+        was."""
+
+    def events_for(self, kind: str, idp: str, id: str, limit: int = 20) -> list[dict]:
+        """Return the newest ``limit`` events about one User or Group, newest first (pruned
+        ones are gone)."""
+
+    def prune_events(self) -> int:
+        """Drop the events older than the retention period now (stores also do it on their
+        own, once a minute at most, after a write); return the seq up to which events are gone
+        (0: none ever were). Readers with an older cursor get CursorExpired."""
+
     # --- records ---------------------------------------------------------------------------
 
     def get_record(self, table: str, key: str) -> dict | None:
@@ -180,8 +232,10 @@ class Store(Protocol):
     def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
         """Return the records of a table (records tables are small: this may scan)."""
 
-    def delete_idp(self, idp: str) -> None:
-        """Delete an IdP's record, tokens and every resource it provisioned, in one step."""
+    def delete_idp(self, idp: str, *, source: dict | None = None) -> None:
+        """Delete an IdP's record, tokens and every resource it provisioned, in one step, with
+        the events of deleting each resource: for each User ``user.deactivated`` (if active)
+        and ``user.deleted``, then ``group.deleted`` for each Group."""
 
     # --- the audit trail ---------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Both sides speak the data folder's table shape (``storage.files.Tables``): records under their
 key, resources under their id as ``{"idp", "data"}``, each table in creation order. A copy
 keeps everything the contract exposes: ids, ``meta`` (versions, timestamps), creation order,
-records. The destination must be empty. After writing, the destination is read back
+records, and the change feed (events keep their ``seq``; the next one continues above). The
+destination must be empty. After writing, the destination is read back
 independently and compared with the source by row counts and a checksum over every row in
 order; any difference is an error. The audit trail is copied (the ``audit`` table of a data
 folder, ``audit_log`` in PostgreSQL). The request log is not: it is diagnostics, not data.
@@ -22,6 +23,7 @@ from storage import files
 from storage import folder as folders
 from storage.backup import read_folder
 from storage.errors import StoreUnavailable
+from storage.feed import EVENTS, STATE
 from storage.interface import AUDIT_TABLE, RECORD_TABLES, RESOURCE_KINDS
 from storage.pg_schema import derived_columns, member_ids
 from storage.postgres_store import PostgresStore
@@ -48,7 +50,36 @@ def read_tables(store: PostgresStore) -> files.Tables:
             tables.setdefault(table, {})[key] = data
         for (entry,) in conn.execute("SELECT entry FROM audit_log ORDER BY seq"):
             tables[AUDIT_TABLE][entry["id"]] = entry
+        _read_feed(conn, tables)
     return tables
+
+
+def _read_feed(conn, tables: files.Tables) -> None:
+    """Add the change feed to ``tables`` as the data folder keeps it (``storage.feed``)."""
+    tables[EVENTS] = {
+        str(seq): {**doc, "seq": seq}
+        for seq, doc in conn.execute("SELECT seq, doc FROM events ORDER BY seq")
+    }
+    floor = conn.execute("SELECT pruned_through FROM event_feed").fetchone()[0]
+    if floor:
+        tables[STATE] = {"state": {"pruned_through": floor}}
+
+
+def _write_feed(conn, cursor, tables: files.Tables) -> None:
+    """Load the change feed of ``tables``; the next event's seq follows the last one."""
+    last = 0
+    with cursor.copy(
+        "COPY events (seq, type, idp, resource_id, occurred_at, doc) FROM STDIN"
+    ) as copy:
+        for event in tables.get(EVENTS, {}).values():
+            doc = {k: v for k, v in event.items() if k != "seq"}
+            row = (event["seq"], event["type"], event["idp"]["id"], event["resource"]["id"])
+            copy.write_row((*row, event["occurred_at"], Jsonb(doc)))
+            last = max(last, event["seq"])
+    floor = tables.get(STATE, {}).get("state", {}).get("pruned_through", 0)
+    conn.execute("UPDATE event_feed SET pruned_through = %s", [floor])
+    if max(last, floor):
+        conn.execute("SELECT setval('events_seq', %s)", [max(last, floor)])
 
 
 def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progress = _none) -> None:
@@ -56,6 +87,7 @@ def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progres
     with store.connection() as conn, conn.transaction():
         used = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM records)"
+            " OR EXISTS (SELECT 1 FROM events)"
         ).fetchone()[0]
         if used:
             raise StoreUnavailable("the destination database already holds a Roster store")
@@ -74,7 +106,7 @@ def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progres
                     copy.write_row((id, row["idp"], member))
         with cursor.copy("COPY records (tbl, key, data) FROM STDIN") as copy:
             for table, rows in tables.items():
-                if table in RESOURCE_KINDS or table == AUDIT_TABLE:
+                if table in (*RESOURCE_KINDS, AUDIT_TABLE, EVENTS, STATE):
                     continue
                 for key, record in rows.items():
                     copy.write_row((table, key, Jsonb(record)))
@@ -83,6 +115,8 @@ def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progres
             for entry in tables.get(AUDIT_TABLE, {}).values():
                 copy.write_row((entry["time"], Jsonb(entry)))
                 progress(1)
+        _write_feed(conn, cursor, tables)
+        progress(sum(len(tables.get(table, {})) for table in (EVENTS, STATE)))
 
 
 def write_folder(folder: Path, tables: files.Tables, progress: Progress = _none) -> None:

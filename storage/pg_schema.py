@@ -18,6 +18,9 @@ says otherwise, e.g. ``?options=-csearch_path%3Droster``).
 - ``request_log``: every IdP's recent SCIM requests, shared by all processes.
 - ``audit_log``: the audit trail of admin actions, indexed on ``time`` for retention and
   ``--since``.
+- ``events``: the change feed (``storage.pg_events``), one row per event, keyed by ``seq``;
+  ``event_feed`` holds the newest seq pruned; ``roster_record_events`` appends a write's
+  events at the end of its transaction.
 
 A migration is a list of statements that runs in one transaction under an advisory lock, so
 processes starting together apply it exactly once; ``roster_schema`` records the version.
@@ -35,6 +38,8 @@ from storage.interface import UNIQUE, fold
 
 # pg_advisory_xact_lock(MIGRATION_LOCK): any 64-bit number no other lock of ours uses.
 MIGRATION_LOCK = 0x526F73746572  # "Roster"
+# pg_advisory_xact_lock(FEED_LOCK): taken by every transaction that records change events.
+FEED_LOCK = 0x526F737465726576  # "Rosterev"
 
 MIGRATIONS: list[list[str]] = [
     # 1: the first schema.
@@ -89,10 +94,57 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX audit_log_time ON audit_log (time)",
     ],
+    # 4: the change feed. ``doc`` is the event without ``seq``; the columns beside it are what
+    # reads filter on. ``occurred_at`` is RFC 3339 text, which orders as time does.
+    [
+        "CREATE SEQUENCE events_seq AS bigint",
+        """CREATE TABLE events (
+            seq         bigint PRIMARY KEY,
+            type        text NOT NULL,
+            idp         text NOT NULL,
+            resource_id text COLLATE "C" NOT NULL,
+            occurred_at text COLLATE "C" NOT NULL,
+            doc         jsonb NOT NULL
+        )""",
+        "CREATE INDEX events_resource ON events (resource_id, seq)",
+        "CREATE TABLE event_feed (pruned_through bigint NOT NULL)",
+        "INSERT INTO event_feed VALUES (0)",
+        # Appends a write's events, last thing before its COMMIT. The lock is held until the
+        # transaction ends, so transactions that record events commit one after another, in
+        # seq order: a reader that sees seq N already sees every event below N (a sequence
+        # alone does not promise this: concurrent transactions commit out of order).
+        # PostgreSQL makes a commit visible before it releases the transaction's locks.
+        # ``p_docs`` is one JSON array (a jsonb[] parameter is escaped element by element on
+        # the client: 120 ms for the ten events of a 10,000-member PUT, against 1 ms).
+        f"""CREATE FUNCTION roster_record_events(p_idp text, p_docs jsonb) RETURNS bigint
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            first bigint;
+            n integer := jsonb_array_length(p_docs);
+            ref jsonb;
+        BEGIN
+            PERFORM pg_advisory_xact_lock({FEED_LOCK});
+            SELECT jsonb_build_object('id', p_idp, 'name', data->>'name', 'kind', data->>'kind')
+              INTO ref FROM records WHERE tbl = 'idps' AND key = p_idp;
+            ref := coalesce(ref, jsonb_build_object('id', p_idp, 'name', null, 'kind', null));
+            -- Under the lock nothing else draws from the sequence: the block is contiguous.
+            first := nextval('events_seq');
+            IF n > 1 THEN
+                PERFORM setval('events_seq', first + n - 1);
+            END IF;
+            INSERT INTO events (seq, type, idp, resource_id, occurred_at, doc)
+                SELECT first + i - 1, d->>'type', p_idp, d->'resource'->>'id',
+                       d->>'occurred_at', d || jsonb_build_object('idp', ref)
+                FROM jsonb_array_elements(p_docs) WITH ORDINALITY AS t(d, i);
+            -- Delivered at commit, to every process that LISTENs (long-polling readers).
+            PERFORM pg_notify('roster_events', (first + n - 1)::text);
+            RETURN first;
+        END $$""",
+    ],
 ]
 
 VERSION = len(MIGRATIONS)
-TABLES = ("members", "resources", "records", "request_log", "audit_log")
+TABLES = ("members", "resources", "records", "request_log", "audit_log", "events")
 
 
 def current_version(conn: psycopg.Connection) -> int:

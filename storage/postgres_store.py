@@ -20,6 +20,9 @@ Outages. Connections come from ``storage.pg_pool``, which checks them before len
 bounds every wait; a failure to reach the database raises StoreUnavailable (``translated``).
 A write whose COMMIT loses its connection is never run again here (it might be stored twice):
 the database is asked what became of its transaction (``pg_pool.settle``).
+
+Change events (``scim.events``) are written in the same transaction as the change, by
+``storage.pg_events``, which also says how they stay in seq order across processes.
 """
 
 from __future__ import annotations
@@ -29,19 +32,22 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from datetime import timedelta
+from functools import partial
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from storage import jsonio, pg_pool, pg_schema
+from scim import events as changes
+from storage import jsonio, pg_events, pg_pool, pg_schema
 from storage.clone import clone
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
 from storage.interface import UNIQUE, fold
 from storage.pg_schema import add_members, derived_columns, member_ids, remove_members
 from storage.sql import page_query, sort_key, translate
-from storage.tinydb_store import now
+from storage.tinydb_store import cutoff, new_version, now
 
 # classid of pg_advisory_xact_lock(classid, hashtext(idp)): keeps our locks apart from others'.
 TENANT_LOCK = 0x526F73
@@ -66,9 +72,23 @@ def describe(dsn: str) -> str:
 class PostgresStore:
     """A ``storage.interface.Store`` in a PostgreSQL database."""
 
-    def __init__(self, dsn: str, *, pool_size: int = 10, connect_timeout: int = 10):
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_size: int = 10,
+        connect_timeout: int = 10,
+        retention_days: float = 30,
+        record_events: bool = True,
+    ):
         self.dsn = dsn
         self._local = threading.local()
+        self._retention = timedelta(days=retention_days)
+        # Off only for the benchmark, which measures what recording events costs.
+        self._record_events = record_events
+        self._listener: pg_events.Listener | None = None
+        self._listening = threading.Lock()
+        self.pruner = pg_events.Pruner(self.prune_events)
         self._pool = pg_pool.make_pool(
             dsn,
             name="roster",
@@ -235,6 +255,7 @@ class PostgresStore:
         resource: dict,
         *,
         prepare: Callable[[dict], dict] | None = None,
+        source: dict | None = None,
     ) -> dict:
         data = clone(resource)
         try:
@@ -250,10 +271,13 @@ class PostgresStore:
                 )
                 if kind == "Group":
                     add_members(conn, idp, data["id"], member_ids(data))
+                drafts = self._drafts(kind, None, data, idp)
+                self._record(conn, idp, drafts, source, data["meta"]["lastModified"])
         except psycopg.errors.UniqueViolation:
             # RFC 7644 §3.3: a duplicate is 409 with scimType uniqueness.
             raise Conflict(UNIQUE[kind], data.get(UNIQUE[kind])) from None
         self.analyzer.inserted()
+        self._recorded(drafts)
         return data
 
     def update(
@@ -264,6 +288,7 @@ class PostgresStore:
         change: Callable[[dict], dict],
         *,
         if_version: str | None = None,
+        source: dict | None = None,
     ) -> dict:
         try:
             with self._transaction(idp, shared=True) as conn:
@@ -273,6 +298,10 @@ class PostgresStore:
                 # serialized here: neither needs a copy (storage.interface says who owns what).
                 data = change(current)
                 data["id"] = id
+                if changes.unchanged(current, data):
+                    # Nothing to write (Okta re-sends whole users, Entra known members): no
+                    # event, and the version stays, so the client's ETag stays valid.
+                    return current
                 _stamp(kind, data, created=created)
                 conn.execute(
                     "UPDATE resources SET unique_name = %s, external_id = %s, head = %s,"
@@ -283,8 +312,11 @@ class PostgresStore:
                     new = member_ids(data)
                     remove_members(conn, id, old - new)
                     add_members(conn, idp, id, new - old)
+                drafts = self._drafts(kind, current, data, idp)
+                self._record(conn, idp, drafts, source, data["meta"]["lastModified"])
         except psycopg.errors.UniqueViolation:
             raise Conflict(UNIQUE[kind], data.get(UNIQUE[kind])) from None
+        self._recorded(drafts)
         return data
 
     def _locked(
@@ -300,21 +332,44 @@ class PostgresStore:
             raise VersionMismatch(id)
         return row[0]
 
-    def delete(self, kind: str, idp: str, id: str, *, if_version: str | None = None) -> None:
+    def delete(
+        self,
+        kind: str,
+        idp: str,
+        id: str,
+        *,
+        if_version: str | None = None,
+        source: dict | None = None,
+    ) -> None:
         with self._transaction(idp) as conn:
-            self._locked(conn, kind, idp, id, if_version)
+            before = self._locked(conn, kind, idp, id, if_version)
+            drafts = self._drafts(kind, before, None, idp)
             conn.execute("DELETE FROM resources WHERE id = %s", [id])
-            self._drop_memberships(conn, idp, [id])
+            changed = self._drop_memberships(conn, idp, [id])
+            if drafts:
+                # Its groups lose it before the deletion is recorded: user.deleted is the last
+                # word about it.
+                drafts[-1:-1] = [
+                    draft
+                    for old, new in changed
+                    for draft in changes.drafts("Group", old, new, idp, added=[], removed=[id])
+                ]
+            self._record(conn, idp, drafts, source, now())
+        self._recorded(drafts)
 
-    def _drop_memberships(self, conn: psycopg.Connection, idp: str, ids: list) -> None:
-        """Take ``ids`` out of every Group of ``idp`` that lists them."""
+    def _drop_memberships(self, conn: psycopg.Connection, idp: str, ids: list) -> list:
+        """Take ``ids`` out of every Group of ``idp`` that lists them; return each Group's
+        (before, after)."""
         gone = set(ids)
         rows = conn.execute(
             "SELECT r.id, r.data FROM resources r WHERE r.id IN"
             " (SELECT group_id FROM members WHERE idp = %s AND member_id = ANY(%s))",
             [idp, [fold(m) for m in gone]],
         ).fetchall()
+        changed = []
         for gid, data in rows:
+            before = dict(data)  # shallow: members and meta are replaced below, not modified
+            changed.append((before, data))
             data["members"] = [m for m in data.get("members", []) if m["value"] not in gone]
             if not data["members"]:
                 del data["members"]
@@ -324,6 +379,7 @@ class PostgresStore:
                 "UPDATE resources SET head = %s, data = %s WHERE id = %s", [head, Jsonb(data), gid]
             )
             remove_members(conn, gid, {fold(m) for m in gone})
+        return changed
 
     def count(self, kind: str, idp: str) -> int:
         with self.connection() as conn:
@@ -400,7 +456,61 @@ class PostgresStore:
     # --- records ---------------------------------------------------------------------------
 
     def last_seq(self) -> int:
-        return 0  # no change events are recorded yet
+        with self.connection() as conn:
+            return pg_events.last_seq(conn)
+
+    def events(
+        self, after: int, limit: int, *, types: frozenset | None = None, idp: str | None = None
+    ) -> tuple[list[dict], int, bool]:
+        with self.connection() as conn:
+            return pg_events.read(conn, after, limit, types, idp)
+
+    def wait_for_event(self, after: int, timeout: float) -> bool:
+        return self.listener().wait(lambda: self.last_seq() > after, timeout)
+
+    def listener(self) -> pg_events.Listener:
+        """This process's LISTEN connection for new events, opened on first use."""
+        with self._listening:
+            if self._listener is None:
+                self._listener = pg_events.Listener(self.dsn)
+            return self._listener
+
+    def events_for(self, kind: str, idp: str, id: str, limit: int = 20) -> list[dict]:
+        with self.connection() as conn:
+            return pg_events.for_resource(conn, kind, idp, id, limit)
+
+    def prune_events(self) -> int:
+        with pg_pool.translated(), self._pool.connection() as conn:
+            return pg_events.prune(conn, cutoff(self._retention))
+
+    # --- the change feed: events written with the change ------------------------------------
+
+    def _drafts(self, kind: str, before: dict | None, after: dict | None, idp: str) -> list:
+        """The events of one resource write (``scim.events``), with what the store knows."""
+        if not self._record_events:
+            return []
+        own = after if after is not None else before
+        # A deletion's version after the change is a new one (see ``changes.drafts``).
+        version = new_version() if after is None else None
+        groups = self.groups_of(idp, own["id"]) if kind == "User" and before else []
+        return changes.drafts(kind, before, after, idp, groups=groups, version=version)
+
+    def _record(
+        self, conn: psycopg.Connection, idp: str, drafts: list, source: dict | None, at: str
+    ) -> None:
+        """Append ``drafts`` as events to the transaction: the last statement before COMMIT
+        (from here on, other transactions that record events wait for this one)."""
+        # The IdP (its name at this moment) and the seq are filled in by the database.
+        stamp = partial(changes.stamp, seq=None, occurred_at=at, idp=None, source=source)
+        pg_events.record(conn, idp, [stamp(d, id=str(uuid.uuid4())) for d in drafts])
+
+    def _recorded(self, drafts: list) -> None:
+        """After a commit that recorded events: wake this process's readers at once, and
+        prune now and then."""
+        if drafts:
+            if self._listener is not None:
+                self._listener.bump()
+            self.pruner.written()
 
     def get_record(self, table: str, key: str) -> dict | None:
         with self.connection() as conn:
@@ -445,14 +555,35 @@ class PostgresStore:
             ).fetchall()
         return [row[0] for row in rows if where is None or where(row[0])]
 
-    def delete_idp(self, idp: str) -> None:
+    def delete_idp(self, idp: str, *, source: dict | None = None) -> None:
         with self._transaction(idp) as conn:
+            drafts = self._idp_drafts(conn, idp)
+            # First, while the IdP's record (its name, for the events) is still there.
+            self._record(conn, idp, drafts, source, now())
             conn.execute("DELETE FROM resources WHERE idp = %s", [idp])
             conn.execute(
                 "DELETE FROM records WHERE (tbl = 'tokens' AND data->>'idp' = %s)"
                 " OR (tbl = 'idps' AND key = %s)",
                 [idp, idp],
             )
+        self._recorded(drafts)
+
+    def _idp_drafts(self, conn: psycopg.Connection, idp: str) -> list[dict]:
+        """The events of deleting every resource of ``idp``: its Users, then its Groups."""
+        if not self._record_events:
+            return []
+        rows = conn.execute(
+            "SELECT kind, data FROM resources WHERE idp = %s ORDER BY kind DESC, seq", [idp]
+        ).fetchall()
+        users = [data["id"] for kind, data in rows if kind == "User"]
+        groups = self.groups_of_each(idp, users)
+        return [
+            draft
+            for kind, data in rows
+            for draft in changes.drafts(
+                kind, data, None, idp, groups=groups.get(data["id"], []), version=new_version()
+            )
+        ]
 
     # --- the audit trail -------------------------------------------------------------------
 
@@ -528,6 +659,9 @@ class PostgresStore:
 
     def close(self) -> None:
         self.analyzer.wait()
+        self.pruner.wait()
+        if self._listener is not None:
+            self._listener.close()
         self._log_pool.close()
         self._pool.close()
 
@@ -598,6 +732,5 @@ def _stamp(kind: str, data: dict, created: str | None = None) -> None:
         "resourceType": kind,
         "created": created or stamp,
         "lastModified": stamp,
-        # RFC 7644 §3.14: a weak entity tag that changes on every write.
-        "version": f'W/"{uuid.uuid4().hex[:16]}"',
+        "version": new_version(),
     }

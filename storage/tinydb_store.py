@@ -17,6 +17,9 @@ Concurrency (waitress runs several threads) uses two locks:
 
 Stored documents are never mutated in place (a write replaces them), so a reader holding a
 reference always sees a whole document; callers get copies.
+
+Change events (``scim.events``) are ops of the journal line of the write that caused them, and
+live in memory in ``storage.feed.Feed``.
 """
 
 from __future__ import annotations
@@ -26,16 +29,19 @@ import itertools
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from scim import events as changes
 from storage import files, journal
 from storage import folder as folders
 from storage.clone import clone, clone_resource
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
+from storage.feed import EVENTS, STATE, Feed, select, window_size
 from storage.indexes import Indexes
 from storage.interface import (
     AUDIT_TABLE,
@@ -56,21 +62,47 @@ DELTA_MEMBERS = 64
 FREEZE_AFTER = 10_000
 # The most audit entries kept (they live in memory like everything else); the oldest go first.
 AUDIT_LIMIT = 100_000
+# How often (seconds) a write looks for events older than the retention period to prune.
+PRUNE_EVERY = 60.0
 
 Op = tuple[str, str, dict | None]  # (table, key, document or None to delete)
 
 
-def now() -> str:
-    """Return the current time as RFC 3339 UTC with milliseconds (RFC 7643 §2.3.5)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def now(moment: datetime | None = None) -> str:
+    """Return the current time (or ``moment``) as RFC 3339 UTC with milliseconds (RFC 7643
+    §2.3.5)."""
+    moment = moment or datetime.now(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_version() -> str:
+    """Return a new ``meta.version``: RFC 7644 §3.14, a weak entity tag that changes on every
+    write."""
+    return f'W/"{uuid.uuid4().hex[:16]}"'
+
+
+def cutoff(retention: timedelta) -> str:
+    """The ``occurred_at`` up to which events are past ``retention``."""
+    return now(datetime.now(UTC) - retention)
 
 
 class TinyStore:
     """A ``storage.interface.Store`` kept in a data folder."""
 
-    def __init__(self, folder: str | Path, *, compact_after: int = COMPACT_AFTER_BYTES):
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        compact_after: int = COMPACT_AFTER_BYTES,
+        retention_days: float = 30,
+        record_events: bool = True,
+    ):
         self.folder = Path(folder)
         self._compact_after = compact_after
+        self._retention = timedelta(days=retention_days)
+        # Off only for the benchmark, which measures what recording events costs.
+        self._record_events = record_events
+        self._next_prune = 0.0
         self._lock = threading.RLock()
         self._view = threading.Lock()
         self._batching = threading.local()  # depth of batch() blocks, per thread
@@ -98,6 +130,7 @@ class TinyStore:
         tables = (*RESOURCE_KINDS, *RECORD_TABLES, AUDIT_TABLE)
         self._tables: files.Tables = {name: {} for name in tables}
         self._indexes = Indexes()
+        self._feed = Feed()
         # Loading allocates millions of objects without a single reference cycle: the cyclic
         # garbage collector would run hundreds of times for nothing (a third of the start-up).
         collecting = gc.isenabled()
@@ -157,6 +190,9 @@ class TinyStore:
         """Make ``doc`` the document under ``key`` (None deletes) and update the indexes.
 
         ``delta``: the membership change of a delta op, when ``doc`` was written as one."""
+        if table in (EVENTS, STATE):  # the change feed's ops: on load as on commit
+            self._feed.put(table, key, doc)
+            return
         rows = self._tables.setdefault(table, {})
         old = rows.get(key)
         if doc is None:
@@ -170,19 +206,39 @@ class TinyStore:
 
     # --- the one write path ------------------------------------------------------------------
 
-    def _commit(self, writes: list[Op]) -> None:
-        """Make ``writes`` durable in the journal, then visible. Caller holds ``_lock``."""
-        ops = []
-        for table, key, doc in writes:
-            delta = None
-            if table == "Group":
-                old = self._tables[table].get(key)
-                delta = files.delta_op(table, key, old, doc, DELTA_MEMBERS)
-            ops.append(delta or [table, key, doc])
-        self._journal.append(ops, sync=not getattr(self._batching, "depth", 0))
+    def _op(self, table: str, key: str, doc: dict | None) -> list:
+        """The journal op of one write: a membership delta for a large Group when it can be."""
+        if table == "Group":
+            old = self._tables[table].get(key)
+            delta = files.delta_op(table, key, old, doc, DELTA_MEMBERS)
+            if delta is not None:
+                return delta
+        return [table, key, doc]
+
+    def _commit(
+        self,
+        writes: list[Op],
+        drafts: list[dict] = (),
+        *,
+        idp: str | None = None,
+        source: dict | None = None,
+        at: str | None = None,
+        ops: list[list] | None = None,
+    ) -> None:
+        """Make ``writes`` and the events of ``drafts`` durable in one journal line, then
+        visible together. Caller holds ``_lock``; ``ops``: the writes' ops, if already made."""
+        ops = ops or [self._op(*write) for write in writes]
+        feed = self._events(drafts, idp, source, at or now())
+        if feed:
+            feed += self._prune_ops()
+        self._journal.append(ops + feed, sync=not getattr(self._batching, "depth", 0))
         with self._view:
             for (table, key, doc), op in zip(writes, ops, strict=True):
                 self._put(table, key, doc, op[3] if len(op) > 3 else None)
+            for table, key, doc in feed:
+                self._put(table, key, doc)
+        if feed:
+            self._feed.notify()
         if self._journal.size >= self._compact_after:
             self._start_compaction()
 
@@ -203,6 +259,46 @@ class TinyStore:
                     if self._journal.size >= self._compact_after:
                         self._start_compaction()
 
+    # --- the change feed: events written with the change ---------------------------------------
+
+    def _drafts(self, kind: str, before: dict | None, after: dict | None, idp: str) -> list:
+        """The events of one resource write (``scim.events``), with what the store knows."""
+        if not self._record_events:
+            return []
+        own = after if after is not None else before
+        # A deletion's version after the change is a new one (see ``changes.drafts``).
+        version = new_version() if after is None else None
+        groups = self._groups_with(idp, own["id"]) if kind == "User" and before else []
+        return changes.drafts(kind, before, after, idp, groups=groups, version=version)
+
+    def _groups_with(self, idp: str, member: str) -> list[dict]:
+        """The stored Groups with ``member`` (read-only: for an event's data)."""
+        rows = self._tables["Group"]
+        return [rows[gid]["data"] for gid in self._indexes.groups_with(idp, member)]
+
+    def _events(self, drafts: list[dict], idp: str | None, source: dict | None, at: str) -> list:
+        """The journal ops of ``drafts``, each stamped with the next seq (under ``_lock``)."""
+        if not drafts:
+            return []
+        ref = changes.idp_ref(idp, self._tables["idps"].get(idp))
+        first = self._feed.next_seq()
+        stamped = [
+            changes.stamp(
+                draft, id=str(uuid.uuid4()), seq=first + n, occurred_at=at, idp=ref, source=source
+            )
+            for n, draft in enumerate(drafts)
+        ]
+        return [[EVENTS, str(event["seq"]), event] for event in stamped]
+
+    def _prune_ops(self) -> list:
+        """The op that prunes events past the retention period, once a minute at most: it
+        rides on a write's journal line, so pruning costs no fsync of its own."""
+        if time.monotonic() < self._next_prune:
+            return []
+        self._next_prune = time.monotonic() + PRUNE_EVERY
+        through = self._feed.expired_through(cutoff(self._retention))
+        return [[STATE, "state", {"pruned_through": through}]] if through else []
+
     def _check_unique(self, kind: str, idp: str, data: dict, own_id: str | None) -> None:
         attribute = UNIQUE[kind]
         folded = fold(data.get(attribute))
@@ -217,8 +313,7 @@ class TinyStore:
             "resourceType": kind,
             "created": created or stamp,
             "lastModified": stamp,
-            # RFC 7644 §3.14: a weak entity tag that changes on every write.
-            "version": f'W/"{uuid.uuid4().hex[:16]}"',
+            "version": new_version(),
         }
         return data
 
@@ -244,6 +339,7 @@ class TinyStore:
         resource: dict,
         *,
         prepare: Callable[[dict], dict] | None = None,
+        source: dict | None = None,
     ) -> dict:
         data = clone(resource)
         with self._lock:
@@ -252,7 +348,10 @@ class TinyStore:
             self._check_unique(kind, idp, data, None)
             data["id"] = str(uuid.uuid4())
             self._stamp(kind, data)
-            self._commit([(kind, data["id"], {"idp": idp, "data": data})])
+            new = {"idp": idp, "data": data}
+            drafts = self._drafts(kind, None, data, idp)
+            at = data["meta"]["lastModified"]
+            self._commit([(kind, data["id"], new)], drafts, idp=idp, source=source, at=at)
         return data  # read-only: stored documents are never modified, only replaced
 
     def update(
@@ -263,6 +362,7 @@ class TinyStore:
         change: Callable[[dict], dict],
         *,
         if_version: str | None = None,
+        source: dict | None = None,
     ) -> dict:
         with self._lock:
             doc = self._owned(kind, idp, id)
@@ -277,21 +377,63 @@ class TinyStore:
             # returned it unchanged.
             data = dict(change(current))
             data["id"] = id
+            if changes.unchanged(current, data):
+                # Nothing to write (Okta re-sends whole users, Entra known members): no event,
+                # and the version stays, so the client's ETag stays valid.
+                return current
             self._check_unique(kind, idp, data, id)
             self._stamp(kind, data, created=current["meta"]["created"])
-            self._commit([(kind, id, {"idp": idp, "data": data})])
+            new = {"idp": idp, "data": data}
+            op = self._op(kind, id, new)
+            drafts = self._member_drafts(current, data, idp, op) if kind == "Group" else None
+            if drafts is None:
+                drafts = self._drafts(kind, current, data, idp)
+            at = data["meta"]["lastModified"]
+            self._commit([(kind, id, new)], drafts, idp=idp, source=source, at=at, ops=[op])
         return data
 
-    def delete(self, kind: str, idp: str, id: str, *, if_version: str | None = None) -> None:
+    def _member_drafts(self, before: dict, after: dict, idp: str, op: list) -> list | None:
+        """A Group write's events, with the member ids its journal delta already names (a
+        membership PATCH on 10,000 members looks at none of them again); None without one."""
+        if not self._record_events:
+            return []
+        if len(op) <= 3:
+            return None
+        delta = op[3]["members"]
+        removed = list(dict.fromkeys(delta["remove"]))
+        gone = set(removed)
+        added = [m["value"] for m in delta["add"] if m.get("value") not in gone]
+        return changes.drafts("Group", before, after, idp, added=added, removed=removed)
+
+    def delete(
+        self,
+        kind: str,
+        idp: str,
+        id: str,
+        *,
+        if_version: str | None = None,
+        source: dict | None = None,
+    ) -> None:
         with self._lock:
             doc = self._owned(kind, idp, id)
             if doc is None:
                 raise NotFound(id)
             if if_version is not None and if_version != doc["data"]["meta"]["version"]:
                 raise VersionMismatch(id)
-            writes: list[Op] = [(kind, id, None)]
-            writes += self._membership_removals(idp, [id])
-            self._commit(writes)
+            removals = self._membership_removals(idp, [id])
+            drafts = self._drafts(kind, doc["data"], None, idp)
+            if drafts:
+                rows = self._tables["Group"]
+                # Its groups lose it before the deletion is recorded: user.deleted is the last
+                # word about it.
+                drafts[-1:-1] = [
+                    draft
+                    for _, gid, new in removals
+                    for draft in changes.drafts(
+                        "Group", rows[gid]["data"], new["data"], idp, added=[], removed=[id]
+                    )
+                ]
+            self._commit([(kind, id, None), *removals], drafts, idp=idp, source=source)
 
     def _membership_removals(self, idp: str, member_ids: Iterable[str]) -> list[Op]:
         """Return the writes that take ``member_ids`` out of every group of ``idp``."""
@@ -378,7 +520,34 @@ class TinyStore:
     # --- records -----------------------------------------------------------------------------
 
     def last_seq(self) -> int:
-        return 0  # no change events are recorded yet
+        return self._feed.last
+
+    def events(
+        self, after: int, limit: int, *, types: frozenset | None = None, idp: str | None = None
+    ) -> tuple[list[dict], int, bool]:
+        size = window_size(limit, types, idp)
+        with self._view:  # references, taken in C
+            window = self._feed.window(after, size)
+        return select(window, after, limit, types, idp)
+
+    def wait_for_event(self, after: int, timeout: float) -> bool:
+        return self._feed.wait(after, timeout)
+
+    def events_for(self, kind: str, idp: str, id: str, limit: int = 20) -> list[dict]:
+        wanted = "user" if kind == "User" else "group"
+        with self._view:
+            found = self._feed.for_resource(id, limit)
+        return [e for e in found if e["idp"]["id"] == idp and e["resource"]["type"] == wanted]
+
+    def prune_events(self) -> int:
+        with self._lock:
+            through = self._feed.expired_through(cutoff(self._retention))
+            if through:
+                op = [STATE, "state", {"pruned_through": through}]
+                self._journal.append([op])
+                with self._view:
+                    self._put(*op)
+            return self._feed.pruned_through
 
     def get_record(self, table: str, key: str) -> dict | None:
         record = self._tables[table].get(key)
@@ -409,17 +578,20 @@ class TinyStore:
             rows = list(self._tables[table].values())
         return [clone(r) for r in rows if where is None or where(r)]
 
-    def delete_idp(self, idp: str) -> None:
+    def delete_idp(self, idp: str, *, source: dict | None = None) -> None:
         with self._lock:
             writes: list[Op] = []
+            drafts: list[dict] = []
             for kind in RESOURCE_KINDS:
-                writes += [(kind, id, None) for id in self._indexes.tenant.get((kind, idp), ())]
+                for id, data in self._indexes.tenant.get((kind, idp), {}).items():
+                    writes.append((kind, id, None))
+                    drafts += self._drafts(kind, data, None, idp)
             tokens = self._tables["tokens"]
             writes += [("tokens", k, None) for k, t in tokens.items() if t.get("idp") == idp]
             if idp in self._tables["idps"]:
                 writes.append(("idps", idp, None))
             if writes:
-                self._commit(writes)
+                self._commit(writes, drafts, idp=idp, source=source)
 
     # --- the audit trail -----------------------------------------------------------------------
 
@@ -491,9 +663,15 @@ class TinyStore:
     # --- snapshots ---------------------------------------------------------------------------
 
     def _freeze(self) -> files.Tables:
-        """Return a consistent shallow copy of every table (documents are never mutated)."""
+        """Return a consistent shallow copy of every table (documents are never mutated),
+        the change feed's included."""
         with self._view:
-            return {name: dict(rows) for name, rows in self._tables.items()}
+            frozen = {name: dict(rows) for name, rows in self._tables.items()}
+            events, state = list(self._feed.events), self._feed.state()
+        frozen[EVENTS] = self._feed.table(events)
+        if state:
+            frozen[STATE] = state
+        return frozen
 
     def _start_compaction(self) -> None:
         """Switch to a new journal segment and write a snapshot of everything before it in

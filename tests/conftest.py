@@ -63,6 +63,7 @@ def stored_text(app) -> str:
                 "SELECT data::text FROM resources UNION ALL SELECT data::text FROM records"
                 " UNION ALL SELECT entry::text FROM request_log"
                 " UNION ALL SELECT entry::text FROM audit_log"
+                " UNION ALL SELECT doc::text FROM events"
             ).fetchall()
         return "\n".join(row[0] for row in rows)
     files = Path(values["data_dir"]).rglob("*")
@@ -120,6 +121,7 @@ def database_url(postgres_schema):
     dsn, conn = postgres_schema
     # DELETE, not TRUNCATE: on tables this small it is several times faster.
     conn.execute("; ".join(f"DELETE FROM {table}" for table in pg_schema.TABLES))
+    conn.execute("UPDATE event_feed SET pruned_through = 0")
     return dsn
 
 

@@ -5,7 +5,9 @@ It writes to a ``TinyStore`` that compacts every few kilobytes (so kills land in
 too), with the membership-delta threshold lowered so that its group's membership changes are
 journaled as deltas. Before each write it prints ``P <op>``, after the store acknowledges it
 ``A <op>`` (with the id of a new user), flushed: the test rebuilds from these lines what must
-be in the store. ``R`` marks the end of the set-up of a fresh folder.
+be in the store. ``R`` marks the end of the set-up of a fresh folder. Each op carries ``rid``,
+which its change events carry as their ``source.request_id``: the test finds the events of
+exactly the acknowledged writes (and perhaps of the one in flight).
 """
 
 from __future__ import annotations
@@ -55,15 +57,23 @@ def next_op(rng: random.Random, ids: dict[str, str], members: set[str], step: in
 
 
 def apply(store: TinyStore, op: dict, ids: dict, group: str = "", members: set | None = None):
-    kind = op["op"]
+    """Make the write ``op`` names; return ``op`` with what the test needs to know of it."""
+    before = store.last_seq()
+    op = _apply(store, op, ids, group, members)
+    return {**op, "recorded": store.last_seq() > before}  # a write that changed nothing: no
+
+
+def _apply(store: TinyStore, op: dict, ids: dict, group: str, members: set | None) -> dict:
+    kind, source = op["op"], {"method": "TEST", "path": op["op"], "request_id": op.get("rid")}
     if kind == "create":
         user = {"schemas": [CORE], "userName": op["name"], "title": op["title"]}
-        ids[op["name"]] = store.create("User", IDP, user)["id"]
+        ids[op["name"]] = store.create("User", IDP, user, source=source)["id"]
         op = {**op, "id": ids[op["name"]]}
     elif kind == "title":
-        store.update("User", IDP, ids[op["name"]], lambda cur: {**cur, "title": op["title"]})
+        uid, title = ids[op["name"]], op["title"]
+        store.update("User", IDP, uid, lambda cur: {**cur, "title": title}, source=source)
     elif kind == "delete":
-        store.delete("User", IDP, ids.pop(op["name"]))
+        store.delete("User", IDP, ids.pop(op["name"]), source=source)
         members.discard(op["name"])  # the store takes a deleted user out of its groups
     elif kind in ("add", "remove"):
         member = ids[op["name"]]
@@ -74,10 +84,11 @@ def apply(store: TinyStore, op: dict, ids: dict, group: str = "", members: set |
                 kept.append({"value": member, "type": "User"})
             return {**cur, "members": kept}
 
-        store.update("Group", IDP, group, change)
+        store.update("Group", IDP, group, change, source=source)
         (members.add if kind == "add" else members.discard)(op["name"])
     elif kind == "rename":
-        store.update("Group", IDP, group, lambda cur: {**cur, "displayName": op["title"]})
+        name = op["title"]
+        store.update("Group", IDP, group, lambda cur: {**cur, "displayName": name}, source=source)
     else:
         store.put_record("settings", "crash", {"value": op["title"]})
     return op
@@ -90,18 +101,22 @@ def main(folder: str, seed: int) -> None:
     ids, group = world(store)
     members: set[str] = set()
     if group is None:  # set up a fresh folder: users, and a group holding most of them
-        group = store.create("Group", IDP, {"schemas": [GROUP], "displayName": "group"})["id"]
-        say("A", {"op": "group", "id": group})
+        body = {"schemas": [GROUP], "displayName": "group"}
+        source = {"method": "TEST", "path": "group", "request_id": f"{seed}-group"}
+        group = store.create("Group", IDP, body, source=source)["id"]
+        say("A", {"op": "group", "id": group, "rid": source["request_id"], "recorded": True})
         for step in range(DELTA_MEMBERS * 2):
-            say("A", apply(store, {"op": "create", "name": f"s{step}", "title": "new"}, ids))
+            op = {"op": "create", "name": f"s{step}", "title": "new", "rid": f"{seed}-s{step}"}
+            say("A", apply(store, op, ids))
         for name in sorted(ids)[: DELTA_MEMBERS + 2]:
-            say("A", apply(store, {"op": "add", "name": name}, ids, group, members))
+            op = {"op": "add", "name": name, "rid": f"{seed}-a{name}"}
+            say("A", apply(store, op, ids, group, members))
     current = store.get("Group", IDP, group) or {}
     names = {v: k for k, v in ids.items()}
     members = {names[m["value"]] for m in current.get("members", [])}
     say("R", {"op": "ready"})
     for step in range(10**9):
-        op = next_op(rng, ids, members, step)
+        op = {**next_op(rng, ids, members, step), "rid": f"{seed}-{step}"}
         say("P", op)
         say("A", apply(store, op, ids, group, members))
 

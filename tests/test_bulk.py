@@ -285,3 +285,21 @@ def test_a_request_whose_writes_cannot_be_made_durable_says_so(scim, store, monk
     assert response.status_code == 503
     assert "may be lost" in response.get_json()["detail"]
     assert response.headers["Retry-After"]
+
+
+def test_each_operation_records_its_change_events_as_the_single_write_would(scim, store):
+    response = scim.post(
+        "/Bulk",
+        job(post_user("ann", "ann"), post_group("team", "Team", "bulkId:ann")),
+        headers={"User-Agent": "bulk-test"},
+    )
+    assert response.status_code == 200
+    ann, team = (id_of(answer) for answer in response.get_json()["Operations"])
+    events, _, _ = store.events(0, 100, idp=scim.id)
+    sources = {(e["type"], e["source"]["method"], e["source"]["path"]) for e in events}
+    base = f"/scim/v2/{scim.id}"
+    assert ("user.created", "POST", f"{base}/Users") in sources
+    assert ("group.created", "POST", f"{base}/Groups") in sources
+    request_id = response.headers["X-Request-Id"]
+    assert {e["source"]["request_id"] for e in events} == {request_id}
+    assert {e["data"]["id"] for e in events} >= {ann, team}

@@ -14,8 +14,8 @@ EXAMPLE = Path(__file__).parents[1] / "config.example.toml"
 
 def test_example_documents_every_key_with_its_default():
     text = EXAMPLE.read_text()
-    for name in config.KEYS:
-        assert f"\n{name} = " in text, f"{name} is not documented"
+    for key in config.KEYS.values():
+        assert f"\n{key.name} = " in text, f"{key.section}.{key.name} is not documented"
     values = config.load(str(EXAMPLE))
     assert values == config.load(None)
 
@@ -172,3 +172,13 @@ def test_storage_backend_from_file(tmp_path):
 def test_bad_storage_backend_is_one_line(overrides, message):
     with pytest.raises(config.ConfigError, match=message):
         config.load(None, overrides)
+
+
+def test_events_and_audit_each_keep_their_own_retention(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[events]\nretention_days = 7\n\n[audit]\nretention_days = 90\n")
+    values = config.load(str(path))
+    assert (values["event_retention_days"], values["retention_days"]) == (7, 90)
+    path.write_text("[events]\nretention_days = 0\n")
+    with pytest.raises(config.ConfigError, match="events.retention_days must be at least 1"):
+        config.load(str(path))

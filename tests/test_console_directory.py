@@ -10,7 +10,7 @@ import pytest
 
 from console import listing, present
 from scim.filter import Compare, Or, parse_filter
-from tests.conftest import Tenant
+from tests.conftest import Tenant, patch_op
 from tests.consoletools import seed, text
 
 USERS = "/settings/provisioned-users"
@@ -229,3 +229,21 @@ def test_attribute_rows_flatten_one_level():
         "enterprise.department": "R&D",
         "active": "false",
     }
+
+
+def test_detail_pages_show_recent_change_events(signed_in, scim):
+    ann = scim.create_user("ann@example.com", title="Eng")
+    crew = scim.create_group("Crew", (ann["id"],))
+    scim.patch(f"/Users/{ann['id']}", patch_op({"op": "replace", "path": "title", "value": "CTO"}))
+    scim.patch(f"/Users/{ann['id']}", patch_op({"op": "replace", "path": "active", "value": False}))
+    page = text(signed_in.get(f"{USERS}/{scim.id}/users/{ann['id']}"))
+    changes = page[page.index("Recent changes") :]
+    rows = re.findall(r'class="mono">([a-z_.]+)</th>.*?class="break">([^<]*)</td>', changes, re.S)
+    assert rows == [
+        ("user.deactivated", "active"),
+        ("user.updated", "scim.title"),
+        ("user.created", "—"),
+    ]
+    page = text(signed_in.get(f"{USERS}/{scim.id}/groups/{crew['id']}"))
+    changes = page[page.index("Recent changes") :]
+    assert "group.members_added" in changes and "1 member added" in changes

@@ -5,7 +5,10 @@ the server is killed with SIGKILL at a random moment; then it is restarted, and 
 resources must be exactly in the state of its last acknowledged write, or in the state its one
 unacknowledged request would have made. Anything else (a lost write, a write half applied, a
 user deleted but still a member, a store that does not load) fails. Several rounds run on the
-same folder, each starting from what the previous one left.
+same folder, each starting from what the previous one left. After each restart the change
+feed must hold the events of exactly the acknowledged writes (found by the request id each
+answer carries), plus perhaps those of the requests in flight, and folding it must give the
+state the server answers with.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ import tokens
 from cli import create_idp
 from scim.filter import parse_filter
 from storage import backup
+from storage.postgres_store import PostgresStore
 from storage.tinydb_store import TinyStore
+from tests.feedtools import fold, held, read_feed
 from tests.live import ROOT, LiveServer
+from tokens import apikeys
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -36,12 +42,13 @@ WRITERS = 4
 ROUNDS = 5
 
 
-def provision(data_dir) -> tuple[str, str]:
-    """Create an IdP and its token directly in the store (the server is not running yet)."""
-    store = TinyStore(data_dir)
+def provision(data_dir, dsn: str | None = None) -> tuple[str, str, str]:
+    """Create an IdP, its token and an API key directly in the store (the server is not
+    running yet); return them."""
+    store = PostgresStore(dsn) if dsn else TinyStore(data_dir)
     try:
         idp = create_idp(store, "Crash", "generic")["id"]
-        return idp, tokens.issue(store, idp)
+        return idp, tokens.issue(store, idp), apikeys.issue(store, "crash test")[1]
     finally:
         store.close()
 
@@ -53,6 +60,7 @@ class Connection:
         self.base = f"/scim/v2/{idp}"
         self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         self.headers = {"Authorization": f"Bearer {token}"}
+        self.request_id: str | None = None  # of the last answer
 
     def send(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
         headers = dict(self.headers)
@@ -63,6 +71,7 @@ class Connection:
         self.conn.request(method, self.base + path, body=data, headers=headers)
         response = self.conn.getresponse()
         raw = response.read()
+        self.request_id = response.getheader("X-Request-Id")
         return response.status, json.loads(raw) if raw else None
 
     def close(self) -> None:
@@ -84,6 +93,7 @@ class Writer:
     members: set[str] = field(default_factory=set)  # userNames, acknowledged
     ids: dict[str, str] = field(default_factory=dict)  # userName -> id
     pending: State | None = None  # the state the request in flight would leave
+    requests: set[str] = field(default_factory=set)  # ids of the acknowledged writes
     writes: int = 0
     failure: str | None = None
 
@@ -175,6 +185,7 @@ class Writer:
         assert status in (200, 201, 204), f"{method} {path} answered {status}: {answer}"
         if created is not None:
             self.ids[created] = answer["id"]
+        self.requests.add(conn.request_id)
         self.users, self.members, self.pending = dict(users), set(members), None
 
 
@@ -204,20 +215,54 @@ def check_and_adopt(conn: Connection, writer: Writer) -> None:
     writer.users, writer.members, writer.pending = dict(seen[0]), set(seen[1]), None
 
 
-def test_acknowledged_writes_survive_sigkill_at_random_moments(tmp_path):
+def read_events(server: LiveServer, key: str) -> list[dict]:
+    found, after = [], 0
+    while True:
+        status, _, body = server.request("GET", f"/api/v1/events?after={after}&limit=1000", key)
+        assert status == 200, body
+        found += body["data"]
+        after = body["next_after"]
+        if not body["has_more"]:
+            return found
+
+
+def check_feed(server: LiveServer, key: str, conn: Connection, writers: list[Writer]) -> None:
+    """The feed holds the events of every acknowledged write, and only others of requests
+    that were in flight; folded, it gives each writer's world as the server shows it."""
+    events = read_events(server, key)
+    recorded = {e["source"]["request_id"] for e in events}
+    acknowledged = set().union(*(w.requests for w in writers))
+    assert acknowledged <= recorded, f"events lost: {acknowledged - recorded}"
+    in_flight = recorded - acknowledged
+    assert len(in_flight) <= sum(w.pending is not None for w in writers), in_flight
+    folded = fold(events)
+    for writer in writers:
+        prefix = f"w{writer.n}-"
+        users = {u["username"]: u["scim"].get("title") for u in folded.users.values()}
+        users = {name: title for name, title in users.items() if name.startswith(prefix)}
+        names = {uid: u["username"] for uid, u in folded.users.items()}
+        members = {names.get(m, f"dangling {m}") for m in folded.members[writer.group_id]}
+        assert (frozenset(users.items()), frozenset(members)) == observe(conn, writer)
+    for writer in writers:  # whichever wrote them, they are history now
+        writer.requests |= in_flight
+
+
+def test_acknowledged_writes_survive_sigkill_at_random_moments(tmp_path, backend, request):
     data_dir = tmp_path / "data"
-    idp, token = provision(data_dir)
+    dsn = request.getfixturevalue("database_url") if backend == "postgres" else None
+    idp, token, key = provision(data_dir, dsn)
     rng = random.Random()
     writers: list[Writer] = []
     for round_ in range(ROUNDS + 1):
-        with LiveServer(data_dir) as server:
+        with LiveServer(data_dir, env={"ROSTER_DATABASE_URL": dsn} if dsn else None) as server:
             conn = Connection(server, idp, token)
             if round_ == 0:
                 for n in range(WRITERS):
                     body = {"schemas": [GROUP], "displayName": f"crash group {n}"}
                     status, group = conn.send("POST", "/Groups", body)
                     assert status == 201
-                    writers.append(Writer(n, group["id"]))
+                    writers.append(Writer(n, group["id"], requests={conn.request_id}))
+            check_feed(server, key, conn, writers)
             for writer in writers:
                 check_and_adopt(conn, writer)
             conn.close()
@@ -271,7 +316,7 @@ def test_racing_creates_over_http_have_one_winner(tmp_path, attempt):
     """RFC 7644 §3.3: of 8 clients creating the same userName at once, one gets 201 and the
     others 409 uniqueness, never two 201s."""
     data_dir = tmp_path / "data"
-    idp, token = provision(data_dir)
+    idp, token, _ = provision(data_dir)
     with LiveServer(data_dir) as server:
         connections = [Connection(server, idp, token) for _ in range(8)]
         barrier = threading.Barrier(8)
@@ -360,10 +405,27 @@ def observe_store(store: TinyStore) -> Model:
     )
 
 
+def check_events(store: TinyStore, folder, acked: set, pending: dict | None) -> None:
+    """The events are exactly those of the acknowledged writes, and perhaps of the one in
+    flight, whole: folded, they give what the store holds. Adopt the one in flight if it is
+    there."""
+    events = read_feed(store)
+    recorded = {e["source"]["request_id"] for e in events}
+    maybe = {pending["rid"]} if pending else set()
+    assert acked <= recorded, f"events lost: {sorted(acked - recorded)[:5]}"
+    assert recorded <= acked | maybe, f"events of no write: {sorted(recorded - acked - maybe)}"
+    acked |= recorded
+    folded, expected = fold(events), held(store, ["crash"])
+    assert (folded.users, folded.groups) == (expected.users, expected.groups)
+    assert (folded.members, folded.versions) == (expected.members, expected.versions)
+    assert len(backup.read_folder(folder).get("events", {})) == len(events)
+
+
 def test_store_survives_sigkill_mid_write_and_mid_compaction(tmp_path):
     folder = tmp_path / "data"
     rng = random.Random()
     model = Model()
+    recorded: set[str] = set()  # request ids of acknowledged writes that recorded events
     for _ in range(6):
         writer = subprocess.Popen(
             [sys.executable, "-m", "tests.crash_writer", str(folder), str(rng.randrange(1 << 30))],
@@ -382,6 +444,8 @@ def test_store_survives_sigkill_mid_write_and_mid_compaction(tmp_path):
                     pending = op
                 elif kind == "A":
                     model, pending = model.after(op), None
+                    if op.get("recorded"):
+                        recorded.add(op["rid"])
                     acked = None if acked is None else acked + 1
                 if acked == target:
                     writer.kill()  # the writer is somewhere in its next write, or compacting
@@ -395,6 +459,7 @@ def test_store_survives_sigkill_mid_write_and_mid_compaction(tmp_path):
             # The backup reader (storage.backup) replays the folder to the same documents.
             tables = backup.read_folder(folder)
             assert {u["data"]["userName"] for u in tables["User"].values()} == set(seen.users)
+            check_events(store, folder, recorded, pending)
         finally:
             store.close()
         model = seen

@@ -135,7 +135,7 @@ def test_check_runs_beside_a_server_and_recover_waits_for_it_to_stop(tmp_path):
     with LiveServer(data_dir):
         checked = flask_cli(data_dir, "check")
         assert checked.returncode == 0, checked.stderr
-        assert "no problems (3 User, 1 idps, 1 settings, 1 tokens)" in checked.stdout
+        assert "no problems (3 User, 3 events, 1 idps, 1 settings, 1 tokens)" in checked.stdout
         refused = flask_cli(data_dir, "recover")
         assert refused.returncode == 1
         assert "in use by another Roster process" in refused.stderr

@@ -15,6 +15,7 @@ import tokens
 from providers import create_idp
 from storage.postgres_store import PostgresStore
 from tests.live import LiveServer, flask_cli
+from tokens import apikeys
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -156,3 +157,88 @@ def test_request_log_is_shared(servers, tenant, data_dir, env):
     assert shown.returncode == 0, shown.stderr
     paths = {s.port: f"/scim/v2/{idp}/Users/{s.port}" for s in servers}
     assert all(path in shown.stdout for path in paths.values())
+
+
+def new_tenant(dsn: str) -> tuple[str, str]:
+    store = PostgresStore(dsn)
+    try:
+        idp = create_idp(store, f"Okta {uuid.uuid4().hex[:8]}", "okta")["id"]
+        return idp, tokens.issue(store, idp)
+    finally:
+        store.close()
+
+
+def test_a_reader_sees_every_event_once_and_never_behind_its_cursor(servers, env):
+    """Three processes commit events at once (each for its own IdP, so no tenant lock orders
+    them); a reader follows the feed through all three processes in turn, long-polling. It
+    must see every event exactly once, each above its cursor."""
+    dsn = env["ROSTER_DATABASE_URL"]
+    store = PostgresStore(dsn)
+    try:
+        key = apikeys.issue(store, "follower")[1]
+        start = store.last_seq()
+    finally:
+        store.close()
+    tenants = [new_tenant(dsn) for _ in servers]
+    acknowledged: list[str] = []
+    seen: list[dict] = []
+    failures: list[str] = []
+    final: list[int] = []
+
+    def write(server: LiveServer, idp: str, token: str) -> None:
+        base = f"/scim/v2/{idp}"
+        for i in range(25):
+            status, headers, user = server.request(
+                "POST", f"{base}/Users", token, {"schemas": [CORE], "userName": f"u{i}"}
+            )
+            assert status == 201
+            acknowledged.append(headers["X-Request-Id"])
+            op = {"op": "replace", "path": "active", "value": False}
+            status, headers, _ = server.request(
+                "PATCH",
+                f"{base}/Users/{user['id']}",
+                token,
+                {"schemas": [PATCH], "Operations": [op]},
+            )
+            assert status == 200
+            acknowledged.append(headers["X-Request-Id"])
+
+    def follow() -> None:
+        after, turn = start, 0
+        while not (final and after >= final[0]):
+            server = servers[turn % len(servers)]
+            turn += 1
+            query = f"/api/v1/events?after={after}&limit=7&wait=2"
+            status, _, body = server.request("GET", query, key)
+            if status != 200:
+                failures.append(f"{status} {body}")
+                return
+            for event in body["data"]:
+                if event["seq"] <= after:
+                    failures.append(f"seq {event['seq']} at or behind the cursor {after}")
+                after = event["seq"]
+                seen.append(event)
+            after = body["next_after"]
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    writers = [
+        threading.Thread(target=write, args=(s, *t)) for s, t in zip(servers, tenants, strict=True)
+    ]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    store = PostgresStore(dsn)
+    try:
+        final.append(store.last_seq())
+        everything = store.events(start, 1000)[0]
+    finally:
+        store.close()
+    reader.join(timeout=60)
+    assert not failures, failures[:5]
+    assert len(acknowledged) == 150
+    ids = [e["id"] for e in seen]
+    assert len(ids) == len(set(ids)), "an event was seen twice"
+    assert ids == [e["id"] for e in everything]
+    assert set(acknowledged) <= {e["source"]["request_id"] for e in seen}

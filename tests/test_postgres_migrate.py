@@ -11,6 +11,7 @@ import storage
 from app import create_app
 from storage import files, migrate
 from storage.backup import read_folder
+from storage.postgres_store import PostgresStore
 from storage.tinydb_store import TinyStore
 
 IDP = "3f9c2a1b7d4e"
@@ -45,7 +46,25 @@ def tenant_tables(users: int) -> files.Tables:
                       "action": action, "object": f"idp:{IDP}", "outcome": "success"}
         for n, action in ((1, "idp.create"), (2, "token.generate"))
     }  # fmt: skip
+    # The change feed: its first 100 events pruned, the next 50 kept.
+    tables["events"] = {str(seq): _event(seq, user_ids[seq % users]) for seq in range(101, 151)}
+    tables["feed"] = {"state": {"pruned_through": 100}}
     return tables
+
+
+def _event(seq: int, user: str) -> dict:
+    data = {"id": user, "username": f"user{seq}@example.com", "active": True}
+    return {
+        "id": str(uuid.UUID(int=seq)),
+        "seq": seq,
+        "type": "user.updated",
+        "occurred_at": "2026-11-28T15:00:00.000Z",
+        "idp": {"id": IDP, "name": "JumpCloud", "kind": "jumpcloud"},
+        "resource": {"type": "user", "id": user, "version": 'W/"2"', "username": data["username"]},
+        "data": data,
+        "changed": ["active"],
+        "source": {"method": None, "path": None, "request_id": None},
+    }
 
 
 def _resource(kind: str, id: str, body: dict) -> dict:
@@ -80,7 +99,8 @@ def test_round_trip_of_a_10000_user_store_is_exact(tmp_path, database_url):
     assert there.exit_code == 0, there.output
     report = json.loads(there.stdout)
     assert report["counts"] == {
-        "Group": 20, "User": USERS, "audit": 2, "idps": 1, "settings": 1, "tokens": 1
+        "Group": 20, "User": USERS, "audit": 2, "events": 50, "feed": 1, "idps": 1,
+        "settings": 1, "tokens": 1,
     }  # fmt: skip
     assert report["checksum"] == migrate.checksum(original)
 
@@ -95,6 +115,9 @@ def test_round_trip_of_a_10000_user_store_is_exact(tmp_path, database_url):
         assert store.get("Group", IDP, group) == original["Group"][group]["data"]
         trail = store.audit_entries()[1]
         assert trail == list(reversed(original["audit"].values()))  # newest first
+        # The feed goes on where it was: the same events under the same cursors.
+        assert store.events(100, 1000)[0] == list(original["events"].values())
+        assert store.last_seq() == 150 and store.prune_events() == 100
     finally:
         storage.close_store(copy_app)
 
@@ -107,6 +130,12 @@ def test_round_trip_of_a_10000_user_store_is_exact(tmp_path, database_url):
     assert {k: v for k, v in returned.items() if v} == {k: v for k, v in original.items() if v}
     for table, rows in original.items():  # creation order too, not only the same rows
         assert list(returned.get(table, {})) == list(rows)
+    for store in (TinyStore(tmp_path / "back"), PostgresStore(database_url)):
+        try:  # each copy's next event follows the last one
+            store.create("User", IDP, {"userName": "new@example.com"})
+            assert store.last_seq() == 151
+        finally:
+            store.close()
 
 
 def test_destination_must_be_empty(tmp_path, database_url):
@@ -137,7 +166,7 @@ def test_backup_of_a_database_is_a_data_folder(tmp_path, database_url):
     created = store.create("User", IDP, {"userName": "ann"})
     result = run(app, "backup", str(tmp_path / "backup"), "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["rows"] == {"User": 1}
+    assert json.loads(result.stdout)["rows"] == {"User": 1, "events": 1}
     restored = TinyStore(tmp_path / "backup")
     try:
         assert restored.get("User", IDP, created["id"]) == created
