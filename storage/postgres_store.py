@@ -175,10 +175,10 @@ class PostgresStore:
             self._local.conn = conn
             try:
                 # A create or an update is pipelined: BEGIN goes out with the first statement,
-                # and the last statements with the COMMIT, each group in one round trip (a
-                # POST /Users is two: the lock, then the INSERT and the COMMIT). Other writes
-                # read what their statements did (rowcount), which a pipeline only tells at
-                # its end.
+                # and the last statements with the COMMIT, rather than each on its own (in
+                # process, 300 POST /Users: p50 3.1-4.2 ms pipelined, 5.1-5.8 ms not). Other
+                # writes read what their statements did (rowcount), which a pipeline only
+                # tells at its end.
                 with conn.pipeline() if shared else nullcontext(), conn.transaction():
                     xid = self._begin(conn, idp, shared)
                     yield conn
