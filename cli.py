@@ -1,6 +1,7 @@
 """Admin commands: ``flask --app app idp …``, ``token …``, ``apikey …``, ``log``, ``audit``,
-``backup`` and ``migrate``. Each change an admin makes here is recorded in the audit trail
-(``audit.py``) as ``cli`` with the OS user, as the console records it with the signed-in admin.
+``backup``, ``migrate`` (and ``hold …``, in ``lifecycle.cli``). Each change an admin makes
+here is recorded in the audit trail (``audit.py``) as ``cli`` with the OS user, as the
+console records it with the signed-in admin.
 
 Every command takes ``--json``; errors go to stderr with exit status 1. The commands open the
 same data folder as the server, under the same folder lock: while a server holds it, they
@@ -19,8 +20,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 import audit
+import clock
+import durations
 import storage
 import tokens
+from lifecycle.cli import hold_group, policy_command
 from providers import KINDS, create_idp, delete_idp, endpoint, summary
 from storage import check, migrate
 from storage.backup import backup
@@ -48,6 +52,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(idp_group)
+    idp_group.add_command(policy_command)
     app.cli.add_command(token_group)
     app.cli.add_command(apikey_group)
     app.cli.add_command(show_log)
@@ -56,6 +61,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(migrate_command)
     app.cli.add_command(check_command)
     app.cli.add_command(recover_command)
+    app.cli.add_command(hold_group)
 
 
 def _store() -> storage.Store:
@@ -103,13 +109,17 @@ def idp_create(name: str, kind: str, as_json: bool) -> None:
 def idp_list(as_json: bool) -> None:
     """List identity providers with their synchronized users and groups."""
     store = _store()
-    rows = [summary(store, r) for r in sorted(store.records("idps"), key=lambda r: r["created"])]
+    records = sorted(store.records("idps"), key=lambda r: r["created"])
+    rows = [summary(store, r, clock.now()) for r in records]
     if as_json:
         _emit(True, rows, "")
         return
     header = ("ID", "NAME", "KIND", "USERS", "GROUPS", "TOKEN")
     fields = ("id", "name", "kind", "users", "groups", "token")
     _table(header, [tuple(str(r[f]) for f in fields) for r in rows])
+    for r in rows:
+        for warning in r["token_warnings"]:
+            click.echo(f"warning: {r['name']}: {warning}")
 
 
 @idp_group.command("delete")
@@ -135,28 +145,127 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
     )
 
 
+def _duration(least, most):
+    """A click callback that turns ``90m``/``24h``/``7d`` into a timedelta, or refuses."""
+
+    def convert(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            return durations.parse(value, least=least, most=most)
+        except durations.BadDuration as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return convert
+
+
 @token_group.command("generate")
 @click.argument("idp")
+@click.option(
+    "--keep-old",
+    metavar="DURATION",
+    callback=_duration(min(tokens.GRACE), max(tokens.GRACE)),
+    help="Keep the live token working this long (1h, 24h or 7d) instead of revoking it now.",
+)
+@click.option(
+    "--expires-in",
+    metavar="DURATION",
+    callback=_duration(*tokens.LIFETIME),
+    help="Make the new token stop working after this long (e.g. 90d); default: never.",
+)
+@click.option("--label", help="A name to recognise the token by (default: Token N).")
 @json_option
-def token_generate(idp: str, as_json: bool) -> None:
-    """Issue a new token (revoking the previous one) and print endpoint and token once."""
+def token_generate(idp, keep_old, expires_in, label, as_json: bool) -> None:
+    """Issue a new token and print endpoint and token once.
+
+    The previous token is revoked at once, unless --keep-old keeps it working for a grace
+    period while the IdP is given the new one."""
     store = _store()
-    record = find_idp(store, idp)
-    token = tokens.issue(store, idp)
-    audit.record("token.generate", f"idp:{idp}", detail=record["name"])
-    data = {"endpoint": endpoint(current_app.config["ROSTER"], idp), "token": token}
+    idp_record = find_idp(store, idp)
+    try:
+        record, token = tokens.rotate(
+            store, idp, now=clock.now(), label=label, keep_old=keep_old, expires_in=expires_in
+        )
+    except tokens.TokenError as exc:
+        audit.record("token.generate", f"idp:{idp}", "failure", detail=str(exc))
+        raise click.ClickException(str(exc)) from None
+    detail = tokens.describe(idp_record["name"], record, keep_old)
+    audit.record("token.generate", f"idp:{idp}", detail=detail)
+    data = {
+        "endpoint": endpoint(current_app.config["ROSTER"], idp),
+        "token": token,
+        **_token_row(record, clock.now()),
+    }
     _emit(as_json, data, f"endpoint: {data['endpoint']}\ntoken: {data['token']}")
+
+
+def _token_row(record: dict, now) -> dict:
+    """A token as ``token list`` shows it: never its plaintext, nor its digest."""
+    return {
+        "id": tokens.public_id(record),
+        "label": record.get("label") or "",
+        "prefix": record["prefix"],
+        "created": record["created"],
+        "last_used": record["last_used"],
+        "expires": record.get("expires"),
+        "revoked": record["revoked"],
+        "state": tokens.status(record, now),
+    }
+
+
+@token_group.command("list")
+@click.argument("idp")
+@json_option
+def token_list(idp: str, as_json: bool) -> None:
+    """List the IdP's tokens, newest first, with their state and last use."""
+    store = _store()
+    find_idp(store, idp)
+    now = clock.now()
+    rows = [_token_row(r, now) for r in tokens.tokens_of(store, idp)]
+    if as_json:
+        _emit(True, rows, "")
+        return
+    if not rows:
+        click.echo(f"no tokens for {idp} (see 'token generate')")
+        return
+    header = ("ID", "LABEL", "PREFIX", "STATE", "CREATED", "LAST USED", "EXPIRES")
+    _table(
+        header,
+        [
+            (r["id"], r["label"], r["prefix"] + "…", r["state"], r["created"],
+             r["last_used"] or "never", r["expires"] or "never")
+            for r in rows
+        ],
+    )  # fmt: skip
+    for warning in tokens.warnings(tokens.tokens_of(store, idp), now):
+        click.echo(f"warning: {warning}")
+
+
+def _table(header: tuple, body: list[tuple]) -> None:
+    table = [header, *body]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 @token_group.command("revoke")
 @click.argument("idp")
+@click.argument("token_id", required=False)
 @json_option
-def token_revoke(idp: str, as_json: bool) -> None:
-    """Revoke the IdP's token: SCIM requests with it are refused from now on."""
+def token_revoke(idp: str, token_id: str | None, as_json: bool) -> None:
+    """Revoke the IdP's token TOKEN_ID (see 'token list'), or every live one without it:
+    SCIM requests with it are refused from now on."""
     store = _store()
-    record = find_idp(store, idp)
-    count = tokens.revoke(store, idp)
-    audit.record("token.revoke", f"idp:{idp}", detail=f"{record['name']}: {count} revoked")
+    idp_record = find_idp(store, idp)
+    count = tokens.revoke(store, idp, token_id, now=clock.now())
+    what = f"token {token_id}" if token_id else "every live token"
+    if token_id is not None and not count:
+        audit.record("token.revoke", f"idp:{idp}", "failure", detail=f"no live {what}")
+        raise click.ClickException(
+            f"{idp} has no live token with id {token_id!r} (see 'token list {idp}')"
+        )
+    detail = f"{idp_record['name']}: {what}, {count} revoked"
+    audit.record("token.revoke", f"idp:{idp}", detail=detail)
     _emit(as_json, {"idp": idp, "revoked": count}, f"revoked {count} token(s) of {idp}")
 
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import storage
 import tokens
+from lifecycle import holds
+from lifecycle.policy import Policy
 
 KINDS = {
     "jumpcloud": "JumpCloud",
@@ -26,15 +28,19 @@ def endpoint(values: dict, idp: str) -> str:
     return f"{public}/scim/v2/{idp}"
 
 
-def summary(store: storage.Store, record: dict) -> dict:
-    """Return an IdP's row: id, name, kind, synchronized counts, token state."""
+def summary(store: storage.Store, record: dict, now: datetime | None = None) -> dict:
+    """Return an IdP's row: id, name, kind, synchronized counts, token state and what to warn
+    about its tokens (one about to stop, an old one still in use)."""
+    now = now or datetime.now(UTC)
+    history = tokens.tokens_of(store, record["id"])
     return {
         "id": record["id"],
         "name": record["name"],
         "kind": record["kind"],
         "users": store.count("User", record["id"]),
         "groups": store.count("Group", record["id"]),
-        "token": tokens.state(store, record["id"]),
+        "token": tokens.state(store, record["id"], now),
+        "token_warnings": tokens.warnings(history, now),
     }
 
 
@@ -74,10 +80,20 @@ def update_idp(store: storage.Store, idp: str, name: str, kind: str) -> dict | N
         return store.update_record("idps", idp, lambda r: {**r, "name": name, "kind": kind})
 
 
-def delete_idp(store: storage.Store, idp: str, source: dict | None = None) -> None:
+def set_policy(store: storage.Store, idp: str, policy: Policy) -> dict | None:
+    """Save an IdP's deprovisioning policy; return the record, or None if there is no such
+    IdP."""
+    return store.update_record("idps", idp, lambda r: {**r, "deprovisioning": policy.to_record()})
+
+
+def delete_idp(
+    store: storage.Store, idp: str, source: dict | None = None, now: datetime | None = None
+) -> None:
     """Delete the IdP, its tokens, everything it provisioned and its request log.
 
     ``source``: what asked for it, for the change events of the deletion (a console request;
     the CLI's is ``{"method": "CLI", ...}``)."""
+    # The users only the applications still have (kept or held) are deleted for them first.
+    holds.forget(store, idp, now or datetime.now(UTC), source)
     store.delete_idp(idp, source=source)
     storage.get_request_log().forget(idp)

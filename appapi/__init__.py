@@ -9,14 +9,26 @@ their query parameters are checked at the edge (``appapi.params``), lists are pa
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, current_app, request
 
+import clock
 from appapi import auth, events, groups, idps, openapi, problems, users
+from lifecycle import holds
+from storage import get_store
 
 PREFIX = "/api/v1"
 
 bp = Blueprint("appapi", __name__, url_prefix=PREFIX)
 bp.before_request(auth.require_key)
+
+
+@bp.before_request
+def delete_kept_users_when_due():
+    """Let kept users whose time is up be deleted (``lifecycle.holds.purge``) before reading,
+    at most once a minute."""
+    holds.purge_now_and_then(get_store(), clock.now(), current_app.extensions)
+
+
 bp.register_blueprint(idps.bp)
 bp.register_blueprint(users.bp)
 bp.register_blueprint(groups.bp)

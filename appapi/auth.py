@@ -26,7 +26,16 @@ def _bearer() -> str | None:
 
 def require_key() -> None:
     """Refuse the request with 401 (or 429 after too many failures) unless it carries a live
-    API key; remember the key's record in ``g.api_key``."""
+    API key; remember the key's record in ``g.api_key``.
+
+    A live key is always served, whatever failed before it from the same address (an
+    attacker behind the same NAT or proxy must not lock an application out); failures alone
+    are throttled."""
+    key = _bearer()
+    record = apikeys.verify(get_store(), key) if key else None
+    if record is not None:
+        g.api_key = record
+        return
     limit = current_app.config["ROSTER"]["auth_failures_per_minute"]
     throttle = for_app(current_app.extensions, "roster.auth_throttle", limit, WINDOW)
     client = request.remote_addr or "unknown"
@@ -37,11 +46,7 @@ def require_key() -> None:
             f"Too many failed authentications from this address; retry in {wait} s.",
             headers={"Retry-After": str(wait)},
         )
-    key = _bearer()
-    record = apikeys.verify(get_store(), key) if key else None
-    if record is None:
-        throttle.fail(client)
-        raise Problem(
-            401, "A valid API key is required (Authorization: Bearer <key>).", headers=CHALLENGE
-        )
-    g.api_key = record
+    throttle.fail(client)
+    raise Problem(
+        401, "A valid API key is required (Authorization: Bearer <key>).", headers=CHALLENGE
+    )

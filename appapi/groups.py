@@ -11,6 +11,7 @@ from flask import Blueprint
 from appapi import idps, params, reading
 from appapi.paging import listing
 from appapi.problems import Problem
+from lifecycle.downstream import view
 from scim import shape
 from storage import get_store
 from storage.interface import Store
@@ -50,6 +51,7 @@ def index():
     args = params.parse(GroupQuery())
     store = get_store()
     seq = store.last_seq()  # before the data: the page reflects at least every event to seq
+    store = view(store)  # as the applications see it: held changes left out
     page = _page(store, args)
     last = page.items[-1][1]["id"] if page.items else None
     data = [shape.group(group, idp) for idp, group in page.items]
@@ -69,6 +71,7 @@ def show(id: str):
     params.parse(params.Plain())
     store = get_store()
     seq = store.last_seq()
+    store = view(store)  # as the applications see it: held changes left out
     idp, group = _group(store, id)
     return {"data": shape.group(group, idp), "seq": seq}
 
@@ -96,6 +99,7 @@ def members(id: str):
     args = params.parse(MemberQuery())
     store = get_store()
     seq = store.last_seq()
+    store = view(store)  # as the applications see it: held changes left out
     idp, group = _group(store, id)
     by_id = {m["value"]: m for m in group.get("members") or () if isinstance(m.get("value"), str)}
     ids = sorted(by_id)

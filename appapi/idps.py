@@ -7,6 +7,7 @@ from flask import Blueprint
 
 from appapi import params
 from appapi.problems import Problem
+from lifecycle.downstream import view
 from storage import get_store
 from storage.interface import Store
 
@@ -42,5 +43,6 @@ def index():
     params.parse(params.Plain())
     store = get_store()
     seq = store.last_seq()  # before the data: the answer reflects at least every event to seq
+    store = view(store)  # as the applications see it: held changes left out
     records = sorted(store.records("idps"), key=lambda r: (r["name"].casefold(), r["id"]))
     return {"data": [shape(store, r) for r in records], "seq": seq}

@@ -9,6 +9,7 @@ from marshmallow import fields
 from appapi import idps, params, reading
 from appapi.paging import listing
 from appapi.problems import Problem
+from lifecycle.downstream import view
 from scim import shape
 from scim.filter import AttrPath, Compare, Expr, Not, Or
 from storage import get_store
@@ -88,6 +89,7 @@ def index():
     args = params.parse(UserQuery())
     store = get_store()
     seq = store.last_seq()  # before the data: the page reflects at least every event to seq
+    store = view(store)  # as the applications see it: held changes left out
     page = _page(store, args)
     last = page.items[-1][1]["id"] if page.items else None
     return listing(LIST, shaped(store, page.items), page.has_more, last, seq)
@@ -99,6 +101,7 @@ def show(id: str):
     params.parse(params.Plain())
     store = get_store()
     seq = store.last_seq()
+    store = view(store)  # as the applications see it: held changes left out
     found = reading.locate(store, "User", idps.scope(store), id)
     if found is None:
         raise Problem(404, "There is no user with this id.")

@@ -26,6 +26,7 @@ from console import (
     auth,
     directory,
     errors,
+    holds,
     idps,
     provisioning,
     redirects,
@@ -52,6 +53,7 @@ bp.register_blueprint(activity.bp)
 bp.register_blueprint(account.bp)
 bp.register_blueprint(audit.bp)
 bp.register_blueprint(apikeys.bp)
+bp.register_blueprint(holds.bp)
 
 
 @bp.get("/")

@@ -100,6 +100,9 @@ def user(idp: str, id: str):
         groups=groups,
         raw=present.raw_json(present.public(found, _location(idp, "User", id))),
         events=_events("User", idp, id),
+        # What the applications see of the user, when a held or discarded change makes it
+        # differ from what the IdP said.
+        downstream=get_store().get_record("downstream", id),
     )
 
 

@@ -114,3 +114,42 @@ def load(schema: Schema, form) -> tuple[dict, dict[str, str]]:
     except ValidationError as exc:
         messages = exc.normalized_messages()
         return {}, {field: problems[0] for field, problems in messages.items()}
+
+
+# What the console offers for a new token's lifetime and the old token's grace period (the
+# CLI accepts the same grace periods, and any lifetime tokens.LIFETIME allows).
+EXPIRY_CHOICES = {
+    "": "Never",
+    "30d": "30 days",
+    "90d": "90 days",
+    "180d": "180 days",
+    "365d": "1 year",
+}
+OLD_TOKEN_CHOICES = {
+    "revoke": "Revoke it now",
+    "1h": "Keep it working for 1 hour",
+    "24h": "Keep it working for 24 hours",
+    "7d": "Keep it working for 7 days",
+}
+
+
+class TokenForm(_Form):
+    label = fields.String(
+        load_default="",
+        validate=[
+            validate.Length(max=100, error="Enter a label of at most 100 characters."),
+            validate.Regexp(
+                r"^[^\x00-\x1f\x7f]*$", error="A label cannot hold control characters."
+            ),
+        ],
+    )
+    expires = fields.String(
+        load_default="",
+        validate=validate.OneOf(list(EXPIRY_CHOICES), error="Choose when the token expires."),
+    )
+    old = fields.String(
+        load_default="",
+        validate=validate.OneOf(
+            ["", *OLD_TOKEN_CHOICES], error="Choose what happens to the current token."
+        ),
+    )

@@ -1,12 +1,15 @@
-"""Settings → Identity Providers: the table, Add identity provider, Edit (General), Delete."""
+"""Settings → Identity Providers: the table, Add identity provider, Edit (General: name, kind
+and the deprovisioning policy), Delete."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 import audit
+import clock
 from console import forms, hints
-from providers import create_idp, delete_idp, summary, update_idp
+from lifecycle import policy
+from providers import create_idp, delete_idp, set_policy, summary, update_idp
 from scim.requestlog import source
 from storage import Store, get_request_log, get_store
 
@@ -29,7 +32,7 @@ def all_idps(store: Store) -> list[dict]:
 def row(store: Store, record: dict) -> dict:
     """Return what the table shows of an IdP: its summary and the time of its last request."""
     last = get_request_log().entries(record["id"], limit=1)
-    return {**summary(store, record), "last_request": last[0] if last else None}
+    return {**summary(store, record, clock.now()), "last_request": last[0] if last else None}
 
 
 def _sentence(message: str) -> str:
@@ -74,9 +77,8 @@ def new():
 def edit(idp: str):
     """Show and change an IdP's name and kind (Edit → General)."""
     record = find_idp(idp)
-    context = {"idp": record, "hint": hints.HINTS[record["kind"]], "kind": record["kind"]}
     if request.method == "GET":
-        return render_template("idps/edit.html", values=record, errors={}, **context)
+        return _general(record, record, {})
     data, errors = forms.load(forms.IdpForm(), request.form)
     if not errors:
         try:
@@ -88,7 +90,40 @@ def edit(idp: str):
             audit.record("idp.update", f"idp:{idp}", detail=f"{data['name']} ({data['kind']})")
             flash("Saved.")
             return redirect(url_for(".edit", idp=idp), code=303)
-    return render_template("idps/edit.html", values=request.form, errors=errors, **context), 400
+    return _general(record, request.form, errors), 400
+
+
+def _general(record: dict, values: dict, errors: dict, *, policy_values=None, policy_errors=None):
+    chosen = policy.of(record)
+    return render_template(
+        "idps/edit.html",
+        idp=record,
+        hint=hints.HINTS[record["kind"]],
+        kind=record["kind"],
+        values=values,
+        errors=errors,
+        policy=policy_values or chosen.to_record(),
+        policy_errors=policy_errors or {},
+        policy_text=policy.describe(chosen),
+    )
+
+
+@bp.post("/<idp>/deprovisioning")
+def deprovisioning(idp: str):
+    """Save what a SCIM DELETE means for this IdP and its mass-deprovisioning guard."""
+    record = find_idp(idp)
+    fields = ("on_delete", "keep_days", "guard", "guard_users", "guard_percent", "guard_minutes")
+    given = {name: request.form.get(name, "") for name in fields}
+    try:
+        chosen = policy.check(given)
+    except policy.BadPolicy as exc:
+        audit.record("idp.update", f"idp:{idp}", "failure", detail=f"{exc.field}: {exc}")
+        errors = {exc.field: str(exc)}
+        return _general(record, record, {}, policy_values=given, policy_errors=errors), 400
+    set_policy(get_store(), idp, chosen)
+    audit.record("idp.update", f"idp:{idp}", detail=f"{record['name']}: {policy.summary(chosen)}")
+    flash("Deprovisioning policy saved.")
+    return redirect(url_for(".edit", idp=idp) + "#deprovisioning", code=303)
 
 
 @bp.route("/<idp>/delete", methods=["GET", "POST"])

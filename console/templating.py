@@ -14,7 +14,12 @@ from console import hints
 from console.security import csrf_token
 from providers import KINDS
 
-TOKEN_STATES = {"none": "No token", "active": "Active", "revoked": "Revoked"}
+TOKEN_STATES = {
+    "none": "No token",
+    "active": "Active",
+    "expired": "Expired",
+    "revoked": "Revoked",
+}
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -61,4 +66,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def console_globals() -> dict:
-        return {"current_admin": g.get("admin")}
+        # Held changes are announced on every page: they wait for an admin's decision.
+        from console.holds import banners
+
+        return {"current_admin": g.get("admin"), "held_banners": banners()}

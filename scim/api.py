@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint, current_app, g
 
+import clock
+from lifecycle import holds
 from scim import bulk, discovery, groups, search, users
 from scim.auth import authenticate
 from scim.errors import NotFound, Unauthorized
+from storage import get_store
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2/<idp>")
 
@@ -33,8 +36,10 @@ def add_idp(endpoint, values):
 
 @bp.before_request
 def require_token():
-    """Authenticate every request, discovery included (RFC 7644 §2)."""
+    """Authenticate every request, discovery included (RFC 7644 §2); then let kept users
+    whose time is up be deleted (``lifecycle.holds.purge``), at most once a minute."""
     authenticate(g.idp)
+    holds.purge_now_and_then(get_store(), clock.now(), current_app.extensions)
 
 
 bp.register_blueprint(users.bp)

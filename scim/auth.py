@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
+import clock
 import tokens
 from scim.errors import TooManyRequests, Unauthorized
 from storage import get_store
@@ -30,12 +31,19 @@ def _throttle() -> Throttle:
 def authenticate(idp: str) -> None:
     """Raise 401 unless the request carries a live token of ``idp``.
 
-    An unknown IdP, a token of another IdP, a revoked token and no token all get the same
-    answer, so that a client learns nothing about other tenants. A client address that keeps
-    failing is refused with 429 before its tokens are even looked at; other addresses, where
-    the real IdPs are, are not slowed.
+    An unknown IdP, a token of another IdP, a revoked or expired token and no token all get
+    the same answer, so that a client learns nothing about other tenants. A live token is
+    always served, whatever failed before it from the same address: behind a NAT or a reverse
+    proxy, an attacker and the real IdP may share one, and the attacker's guesses must not
+    lock the IdP out. Failures alone are throttled: an address that keeps failing gets 429
+    instead of 401 (a 256-bit token is not guessable; the throttle only keeps a scanner
+    cheap to answer and visible in the logs).
     """
     client = request.remote_addr or "unknown"
+    token = bearer_token()
+    if token is not None and tokens.verify(get_store(), idp, token, now=clock.now()):
+        g.authenticated_idp = idp  # a live token: its IdP exists (deleting one deletes its tokens)
+        return
     throttle = _throttle()
     wait = throttle.retry_after(client)
     if wait:
@@ -43,11 +51,7 @@ def authenticate(idp: str) -> None:
             f"Too many failed authentications from this address; retry in {wait} s.",
             headers={"Retry-After": str(wait)},
         )
-    token = bearer_token()
+    throttle.fail(client)
     if token is None:
-        throttle.fail(client)
         raise Unauthorized("A bearer token is required (Authorization: Bearer <token>).")
-    if not tokens.verify(get_store(), idp, token):
-        throttle.fail(client)
-        raise Unauthorized("The bearer token is not valid for this endpoint.")
-    g.authenticated_idp = idp  # a live token: its IdP exists (deleting one deletes its tokens)
+    raise Unauthorized("The bearer token is not valid for this endpoint.")

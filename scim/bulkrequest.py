@@ -23,6 +23,7 @@ BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 PREFIX = "bulkId:"
 METHODS = ("POST", "PUT", "PATCH", "DELETE")
 ENDPOINTS = ("/Users", "/Groups")
+_CANONICAL = {endpoint.lower(): endpoint for endpoint in ENDPOINTS}
 # A reference quoted inside a PATCH path's filter: members[value eq "bulkId:qwerty"].
 _QUOTED = re.compile(r'"bulkId:([^"]*)"')
 
@@ -134,8 +135,9 @@ def _route(method: str, path: str) -> tuple[str, str | None]:
     returned if a single HTTP request would have been used")."""
     # RFC 7644 §3.7: the path is relative to the service provider's root: "/Users/{id}".
     parts = [part for part in path.split("/") if part]
-    endpoint = f"/{parts[0]}" if parts else "/"
-    if endpoint not in ENDPOINTS or len(parts) > 2:
+    # Endpoint names are matched in any case, as the single requests' routes are.
+    endpoint = _CANONICAL.get(f"/{parts[0]}".lower() if parts else "/")
+    if endpoint is None or len(parts) > 2:
         raise NotFound(f"There is no SCIM endpoint at {path}.")
     target = parts[1] if len(parts) == 2 else None
     if (method == "POST") != (target is None):

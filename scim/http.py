@@ -219,8 +219,40 @@ def register_error_handlers(app: Flask) -> None:
         return Response("Internal Server Error", status=500, mimetype="text/plain")
 
 
+# RFC 7644 §3.2 names the endpoints with this case; several IdP test collections send others
+# (/users, /serviceproviderconfig). They are matched whatever the case, and Roster writes the
+# canonical names (meta.location, discovery).
+ENDPOINTS = {
+    name.lower(): name
+    for name in (
+        "Users",
+        "Groups",
+        "ServiceProviderConfig",
+        "ResourceTypes",
+        "Schemas",
+        "Bulk",
+        "Me",
+    )
+}
+SEARCH = ".search"  # RFC 7644 §3.4.3, at the root and under each resource endpoint
+
+
+def canonical_path(path: str) -> str:
+    """Return a SCIM path with doubled and trailing slashes dropped and its endpoint names
+    (never an IdP or resource id) spelled as RFC 7644 §3.2 spells them."""
+    parts = [p for p in path.split("/") if p]
+    # /scim/v2/<idp>/<endpoint>[/<id> | /.search]
+    if len(parts) >= 4 and parts[:2] == ["scim", "v2"]:
+        endpoint = parts[3].lower()
+        parts[3] = ENDPOINTS.get(endpoint, SEARCH if endpoint == SEARCH else parts[3])
+        if len(parts) == 5 and parts[3] in ("Users", "Groups") and parts[4].lower() == SEARCH:
+            parts[4] = SEARCH
+    return "/" + "/".join(parts)
+
+
 class NormalizePath:
-    """WSGI middleware: collapse doubled slashes and drop a trailing slash on SCIM paths.
+    """WSGI middleware: collapse doubled slashes, drop a trailing slash and match endpoint
+    names without regard to case on SCIM paths (``canonical_path``).
 
     Clients build URLs by concatenation (JumpCloud appends ``/Users`` to the Base URL), so
     ``/scim/v2/x//Users/`` must reach ``/scim/v2/x/Users``.
@@ -232,6 +264,5 @@ class NormalizePath:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if "/scim" in path:
-            parts = [p for p in path.split("/") if p]
-            environ["PATH_INFO"] = "/" + "/".join(parts)
+            environ["PATH_INFO"] = canonical_path(path)
         return self.app(environ, start_response)

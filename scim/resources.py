@@ -13,6 +13,8 @@ from functools import partial
 
 from flask import Blueprint, current_app, g, request
 
+import clock
+from lifecycle import screen as downstream
 from scim import errors, membership, requestlog
 from scim.attributes import ResourceType
 from scim.discovery_docs import list_response
@@ -130,15 +132,24 @@ def _internal(resource: dict | None) -> dict:
 # the request's method, path and id); a /Bulk operation names itself.
 
 
+def _screen(origin: dict):
+    """What the applications learn of this write (``lifecycle.screen``)."""
+    return downstream.for_request(get_store(), g.idp, clock.now(), origin)
+
+
 def create_one(kind: Kind, body: object, origin: dict | None = None) -> dict:
     """Store a new resource from a request body; return it as stored (RFC 7644 §3.3)."""
     new = kind.seal(load_resource(kind.rtype, body))
-    return get_store().create(
+    store, origin = get_store(), origin or source()
+    given = downstream.adoptable(store, g.idp, new) if kind.rtype.name == "User" else None
+    return store.create(
         kind.rtype.name,
         g.idp,
         new,
         prepare=lambda data: kind.prepare(data, None),
-        source=origin or source(),
+        source=origin,
+        screen=_screen(origin),
+        id=given,
     )
 
 
@@ -154,8 +165,15 @@ def replace_one(
         # Internal fields carry over unless the new body sealed its own (a new password hash).
         return kind.prepare({**_internal(current), **new}, current)
 
+    origin = origin or source()
     return get_store().update(
-        kind.rtype.name, g.idp, id, change, if_version=if_version, source=origin or source()
+        kind.rtype.name,
+        g.idp,
+        id,
+        change,
+        if_version=if_version,
+        source=origin,
+        screen=_screen(origin),
     )
 
 
@@ -180,14 +198,24 @@ def patch_one(
         new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
         return kind.prepare({**new, **internal}, current)
 
+    origin = origin or source()
     return get_store().update(
-        kind.rtype.name, g.idp, id, change, if_version=if_version, source=origin or source()
+        kind.rtype.name,
+        g.idp,
+        id,
+        change,
+        if_version=if_version,
+        source=origin,
+        screen=_screen(origin),
     )
 
 
 def delete_one(kind: Kind, id: str, if_version: str | None, origin: dict | None = None) -> None:
     """Delete a resource (RFC 7644 §3.6)."""
-    get_store().delete(kind.rtype.name, g.idp, id, if_version=if_version, source=origin or source())
+    origin = origin or source()
+    get_store().delete(
+        kind.rtype.name, g.idp, id, if_version=if_version, source=origin, screen=_screen(origin)
+    )
 
 
 # --- the views ------------------------------------------------------------------------------

@@ -33,18 +33,43 @@ Promises every backend keeps:
 
 ``source``, which every resource write takes, is the ``source`` of its events: ``{"method",
 "path", "request_id"}`` of the request that made it, or None (the events then name none).
+
+``screen``, which every resource write also takes, decides what of the write the applications
+learn (``lifecycle.screen``: held deprovisionings, kept users). The store calls
+``screen(kind, before, after, drafts)`` while other writers of the IdP are locked out, once the
+write's events are drafted (``before`` None for a creation, ``after`` None for a deletion; both
+read-only); it returns ``(drafts, records)``: the events to record instead, and record writes
+``(table, key, record or None)`` made in the same step as the write. It may read the store
+(records and resources) and may raise to abort the write. ``commit`` is its counterpart for
+work that writes only records and releases events stamped earlier.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 from scim.filter import Expr
 
 RESOURCE_KINDS = ("User", "Group")
-RECORD_TABLES = ("idps", "tokens", "admins", "settings", "apikeys")
+RECORD_TABLES = (
+    "idps",
+    "tokens",
+    "admins",
+    "settings",
+    "apikeys",
+    # lifecycle.screen: the guard's window per IdP, holds, held changes, downstream copies.
+    "guard",
+    "holds",
+    "held",
+    "downstream",
+)
+RecordWrite: TypeAlias = tuple[str, str, dict | None]  # (table, key, record or None: delete)
+# screen(kind, before, after, drafts) -> (drafts to record, record writes): see above.
+Screen: TypeAlias = Callable[
+    [str, dict | None, dict | None, list[dict]], tuple[list[dict], list[RecordWrite]]
+]
 # The audit trail's table, beside the records (not one of them: it is only appended to).
 AUDIT_TABLE = "audit"
 # What ``Store.stats`` may report, and what each figure measures (``monitoring.metrics``).
@@ -114,8 +139,14 @@ class Store(Protocol):
         *,
         prepare: Callable[[dict], dict] | None = None,
         source: dict | None = None,
+        screen: Screen | None = None,
+        id: str | None = None,
     ) -> dict:
         """Store a new resource, assigning ``id`` and ``meta``; return it (read-only).
+
+        ``id``: the id to give it instead of a new one (a user the applications still have,
+        given back when its IdP creates it again: ``lifecycle.screen.adoptable``); Conflict if
+        a resource has it.
 
         ``prepare(resource)``, if given, runs while other writers are locked out and returns
         the resource to store (it may read the store, or raise to abort). It receives the
@@ -132,6 +163,7 @@ class Store(Protocol):
         *,
         if_version: str | None = None,
         source: dict | None = None,
+        screen: Screen | None = None,
     ) -> dict:
         """Read-modify-write in one step: ``change(current)`` returns the new resource, which
         is returned (read-only). When it equals ``current`` (``meta`` aside) nothing is
@@ -160,6 +192,7 @@ class Store(Protocol):
         *,
         if_version: str | None = None,
         source: dict | None = None,
+        screen: Screen | None = None,
     ) -> None:
         """Delete a resource. Deleting a User also removes it from every Group (RFC 7644 §3.6
         leaves this to the server; clients expect it): the events are, in order,
@@ -232,8 +265,15 @@ class Store(Protocol):
     def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
         """Return the records of a table (records tables are small: this may scan)."""
 
+    def commit(self, idp: str, work: Callable[[], tuple[list[RecordWrite], list[dict]]]) -> None:
+        """Run ``work()`` while the IdP's writers are locked out (it may read the store); make
+        the record writes it returns and record the events it returns (stamped earlier, each
+        with its ``id``, ``occurred_at``, ``idp`` and ``source``; they get their ``seq`` now,
+        in the order given) in one step. ``work`` may raise to abort: nothing is written."""
+
     def delete_idp(self, idp: str, *, source: dict | None = None) -> None:
-        """Delete an IdP's record, tokens and every resource it provisioned, in one step, with
+        """Delete an IdP's record, every record naming it (``"idp"``: its tokens, its holds…)
+        and every resource it provisioned, in one step, with
         the events of deleting each resource: for each User ``user.deactivated`` (if active)
         and ``user.deleted``, then ``group.deleted`` for each Group."""
 

@@ -44,7 +44,7 @@ from scim import events as changes
 from storage import jsonio, pg_events, pg_pool, pg_schema
 from storage.clone import clone
 from storage.errors import Conflict, NotFound, StoreUnavailable, VersionMismatch
-from storage.interface import UNIQUE, fold
+from storage.interface import UNIQUE, Screen, fold
 from storage.pg_schema import add_members, derived_columns, member_ids, remove_members
 from storage.sql import page_query, sort_key, translate
 from storage.tinydb_store import cutoff, new_version, now
@@ -256,13 +256,15 @@ class PostgresStore:
         *,
         prepare: Callable[[dict], dict] | None = None,
         source: dict | None = None,
+        screen: Screen | None = None,
+        id: str | None = None,
     ) -> dict:
         data = clone(resource)
         try:
             with self._transaction(idp, shared=True) as conn:
                 if prepare is not None:
                     data = prepare(data)
-                data["id"] = str(uuid.uuid4())
+                data["id"] = id or str(uuid.uuid4())
                 _stamp(kind, data)
                 conn.execute(
                     "INSERT INTO resources (id, kind, idp, unique_name, external_id, head, data)"
@@ -272,8 +274,11 @@ class PostgresStore:
                 if kind == "Group":
                     add_members(conn, idp, data["id"], member_ids(data))
                 drafts = self._drafts(kind, None, data, idp)
+                drafts = self._screened(conn, screen, kind, None, data, drafts)
                 self._record(conn, idp, drafts, source, data["meta"]["lastModified"])
-        except psycopg.errors.UniqueViolation:
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "resources_pkey":
+                raise Conflict("id", data["id"]) from None
             # RFC 7644 §3.3: a duplicate is 409 with scimType uniqueness.
             raise Conflict(UNIQUE[kind], data.get(UNIQUE[kind])) from None
         self.analyzer.inserted()
@@ -289,6 +294,7 @@ class PostgresStore:
         *,
         if_version: str | None = None,
         source: dict | None = None,
+        screen: Screen | None = None,
     ) -> dict:
         try:
             with self._transaction(idp, shared=True) as conn:
@@ -313,6 +319,7 @@ class PostgresStore:
                     remove_members(conn, id, old - new)
                     add_members(conn, idp, id, new - old)
                 drafts = self._drafts(kind, current, data, idp)
+                drafts = self._screened(conn, screen, kind, current, data, drafts)
                 self._record(conn, idp, drafts, source, data["meta"]["lastModified"])
         except psycopg.errors.UniqueViolation:
             raise Conflict(UNIQUE[kind], data.get(UNIQUE[kind])) from None
@@ -340,6 +347,7 @@ class PostgresStore:
         *,
         if_version: str | None = None,
         source: dict | None = None,
+        screen: Screen | None = None,
     ) -> None:
         with self._transaction(idp) as conn:
             before = self._locked(conn, kind, idp, id, if_version)
@@ -354,6 +362,7 @@ class PostgresStore:
                     for old, new in changed
                     for draft in changes.drafts("Group", old, new, idp, added=[], removed=[id])
                 ]
+            drafts = self._screened(conn, screen, kind, before, None, drafts)
             self._record(conn, idp, drafts, source, now())
         self._recorded(drafts)
 
@@ -495,6 +504,35 @@ class PostgresStore:
         groups = self.groups_of(idp, own["id"]) if kind == "User" and before else []
         return changes.drafts(kind, before, after, idp, groups=groups, version=version)
 
+    def _screened(self, conn, screen, kind: str, before, after, drafts: list) -> list:
+        """Run a write's ``screen`` (``storage.interface``) in its transaction: make the
+        record writes it asks for, and return the events to record."""
+        if screen is None:
+            return drafts
+        drafts, records = screen(kind, before, after, drafts)
+        self._write_records(conn, records)
+        return drafts
+
+    @staticmethod
+    def _write_records(conn: psycopg.Connection, writes: list) -> None:
+        for table, key, record in writes:
+            if record is None:
+                conn.execute("DELETE FROM records WHERE tbl = %s AND key = %s", [table, key])
+            else:
+                conn.execute(
+                    "INSERT INTO records (tbl, key, data) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (tbl, key) DO UPDATE SET data = EXCLUDED.data",
+                    [table, key, Jsonb(record)],
+                )
+
+    def commit(self, idp: str, work: Callable[[], tuple[list, list]]) -> None:
+        with self._transaction(idp) as conn:
+            writes, events = work()
+            self._write_records(conn, writes)
+            # Stamped when they were held: they keep their id, time and source.
+            pg_events.record(conn, idp, events)
+        self._recorded(events)
+
     def _record(
         self, conn: psycopg.Connection, idp: str, drafts: list, source: dict | None, at: str
     ) -> None:
@@ -561,9 +599,9 @@ class PostgresStore:
             # First, while the IdP's record (its name, for the events) is still there.
             self._record(conn, idp, drafts, source, now())
             conn.execute("DELETE FROM resources WHERE idp = %s", [idp])
+            # Every record naming it (its tokens, its holds…), and its own.
             conn.execute(
-                "DELETE FROM records WHERE (tbl = 'tokens' AND data->>'idp' = %s)"
-                " OR (tbl = 'idps' AND key = %s)",
+                "DELETE FROM records WHERE data->>'idp' = %s OR (tbl = 'idps' AND key = %s)",
                 [idp, idp],
             )
         self._recorded(drafts)

@@ -48,6 +48,7 @@ from storage.interface import (
     RECORD_TABLES,
     RESOURCE_KINDS,
     UNIQUE,
+    Screen,
     audit_matches,
     fold,
 )
@@ -79,6 +80,11 @@ def new_version() -> str:
     """Return a new ``meta.version``: RFC 7644 §3.14, a weak entity tag that changes on every
     write."""
     return f'W/"{uuid.uuid4().hex[:16]}"'
+
+
+def _stamped(event: dict) -> dict:
+    """The stamp of an event stamped earlier, to stamp it again with its seq."""
+    return {k: event[k] for k in ("id", "occurred_at", "idp", "source")}
 
 
 def cutoff(retention: timedelta) -> str:
@@ -224,11 +230,14 @@ class TinyStore:
         source: dict | None = None,
         at: str | None = None,
         ops: list[list] | None = None,
+        released: list[dict] = (),
     ) -> None:
         """Make ``writes`` and the events of ``drafts`` durable in one journal line, then
-        visible together. Caller holds ``_lock``; ``ops``: the writes' ops, if already made."""
+        visible together. Caller holds ``_lock``; ``ops``: the writes' ops, if already made;
+        ``released``: events stamped earlier (held ones), recorded after ``drafts``."""
         ops = ops or [self._op(*write) for write in writes]
         feed = self._events(drafts, idp, source, at or now())
+        feed += self._released(released, self._feed.next_seq() + len(feed))
         if feed:
             feed += self._prune_ops()
         self._journal.append(ops + feed, sync=not getattr(self._batching, "depth", 0))
@@ -290,6 +299,22 @@ class TinyStore:
         ]
         return [[EVENTS, str(event["seq"]), event] for event in stamped]
 
+    def _released(self, events: list[dict], first: int) -> list:
+        """The journal ops of events stamped earlier, numbered from ``first`` on."""
+        return [
+            [EVENTS, str(first + n), changes.stamp(event, seq=first + n, **_stamped(event))]
+            for n, event in enumerate(events)
+        ]
+
+    def _screened(self, screen, kind: str, before, after, drafts: list) -> tuple[list, list]:
+        """Run a write's ``screen`` (see ``storage.interface``): return the events to record
+        and the record writes to make with it."""
+        if screen is None:
+            return drafts, []
+        drafts, records = screen(kind, before, after, drafts)
+        return drafts, [(table, key, clone(doc) if doc is not None else None)
+                        for table, key, doc in records]  # fmt: skip
+
     def _prune_ops(self) -> list:
         """The op that prunes events past the retention period, once a minute at most: it
         rides on a write's journal line, so pruning costs no fsync of its own."""
@@ -340,18 +365,24 @@ class TinyStore:
         *,
         prepare: Callable[[dict], dict] | None = None,
         source: dict | None = None,
+        screen: Screen | None = None,
+        id: str | None = None,
     ) -> dict:
         data = clone(resource)
         with self._lock:
             if prepare is not None:
                 data = dict(prepare(data))  # the contract hands the result over: no copy
             self._check_unique(kind, idp, data, None)
-            data["id"] = str(uuid.uuid4())
+            if id is not None and any(id in self._tables[k] for k in RESOURCE_KINDS):
+                raise Conflict("id", id)
+            data["id"] = id or str(uuid.uuid4())
             self._stamp(kind, data)
             new = {"idp": idp, "data": data}
             drafts = self._drafts(kind, None, data, idp)
+            drafts, records = self._screened(screen, kind, None, data, drafts)
             at = data["meta"]["lastModified"]
-            self._commit([(kind, data["id"], new)], drafts, idp=idp, source=source, at=at)
+            writes = [(kind, data["id"], new), *records]
+            self._commit(writes, drafts, idp=idp, source=source, at=at)
         return data  # read-only: stored documents are never modified, only replaced
 
     def update(
@@ -363,6 +394,7 @@ class TinyStore:
         *,
         if_version: str | None = None,
         source: dict | None = None,
+        screen: Screen | None = None,
     ) -> dict:
         with self._lock:
             doc = self._owned(kind, idp, id)
@@ -388,8 +420,10 @@ class TinyStore:
             drafts = self._member_drafts(current, data, idp, op) if kind == "Group" else None
             if drafts is None:
                 drafts = self._drafts(kind, current, data, idp)
+            drafts, records = self._screened(screen, kind, current, data, drafts)
             at = data["meta"]["lastModified"]
-            self._commit([(kind, id, new)], drafts, idp=idp, source=source, at=at, ops=[op])
+            writes, ops = [(kind, id, new), *records], [op, *(self._op(*r) for r in records)]
+            self._commit(writes, drafts, idp=idp, source=source, at=at, ops=ops)
         return data
 
     def _member_drafts(self, before: dict, after: dict, idp: str, op: list) -> list | None:
@@ -413,6 +447,7 @@ class TinyStore:
         *,
         if_version: str | None = None,
         source: dict | None = None,
+        screen: Screen | None = None,
     ) -> None:
         with self._lock:
             doc = self._owned(kind, idp, id)
@@ -433,7 +468,9 @@ class TinyStore:
                         "Group", rows[gid]["data"], new["data"], idp, added=[], removed=[id]
                     )
                 ]
-            self._commit([(kind, id, None), *removals], drafts, idp=idp, source=source)
+            drafts, records = self._screened(screen, kind, doc["data"], None, drafts)
+            writes = [(kind, id, None), *removals, *records]
+            self._commit(writes, drafts, idp=idp, source=source)
 
     def _membership_removals(self, idp: str, member_ids: Iterable[str]) -> list[Op]:
         """Return the writes that take ``member_ids`` out of every group of ``idp``."""
@@ -578,6 +615,13 @@ class TinyStore:
             rows = list(self._tables[table].values())
         return [clone(r) for r in rows if where is None or where(r)]
 
+    def commit(self, idp: str, work: Callable[[], tuple[list, list]]) -> None:
+        with self._lock:
+            writes, events = work()
+            writes = [(t, k, clone(d) if d is not None else None) for t, k, d in writes]
+            if writes or events:
+                self._commit(writes, idp=idp, released=events)
+
     def delete_idp(self, idp: str, *, source: dict | None = None) -> None:
         with self._lock:
             writes: list[Op] = []
@@ -586,8 +630,9 @@ class TinyStore:
                 for id, data in self._indexes.tenant.get((kind, idp), {}).items():
                     writes.append((kind, id, None))
                     drafts += self._drafts(kind, data, None, idp)
-            tokens = self._tables["tokens"]
-            writes += [("tokens", k, None) for k, t in tokens.items() if t.get("idp") == idp]
+            for table in RECORD_TABLES:  # its tokens, holds…: every record naming it
+                rows = self._tables[table]
+                writes += [(table, k, None) for k, r in rows.items() if r.get("idp") == idp]
             if idp in self._tables["idps"]:
                 writes.append(("idps", idp, None))
             if writes:

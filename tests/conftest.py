@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+import clock
 import storage
 import tokens
 from app import create_app
@@ -144,6 +146,28 @@ def app(request, backend, tmp_path):
     app.config["TESTING"] = True
     yield app
     storage.close_store(app)
+
+
+class FakeClock:
+    """A clock a test moves by hand (``advance``), so that nothing waits for time to pass."""
+
+    def __init__(self, start: datetime | None = None):
+        self.moment = start or datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta) -> datetime:
+        self.moment += timedelta(**delta)
+        return self.moment
+
+
+@pytest.fixture
+def fake_clock(app) -> FakeClock:
+    """The time ``app`` goes by, moved by the test."""
+    moved = FakeClock()
+    clock.set_clock(app, moved)
+    return moved
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lifecycle.downstream import view
 from scim import shape
 from scim.events import public
 
@@ -50,7 +51,10 @@ def fold(events: list[dict], state: State | None = None) -> State:
 
 
 def held(store, idps: list[str]) -> State:
-    """The state ``store`` holds for ``idps``, in the application shape."""
+    """The state ``store`` holds for ``idps`` as the applications see it (changes the
+    mass-deprovisioning guard holds left out: ``lifecycle.downstream``), in the application
+    shape."""
+    store = view(store)
     state = State()
     for idp in idps:
         for user in store.query("User", idp)[1]:

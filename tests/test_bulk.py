@@ -131,6 +131,7 @@ def test_unknown_and_failed_bulk_ids_fail_only_their_operations(scim):
         ({"method": "POST", "path": "/Users/x", "bulkId": "a", "data": {}}, "405"),
         ({"method": "PUT", "path": "/Users", "data": {}}, "405"),
         ({"method": "DELETE", "path": "/Widgets/1"}, "404"),
+        ({"method": "DELETE", "path": "/users/nobody"}, "404"),  # any case: no such user
         ({"method": "PUT", "path": "/Users/x"}, "400"),
         ({"method": "GET", "path": "/Users/x"}, "400"),
         ({"path": "/Users/x"}, "400"),

@@ -133,7 +133,7 @@ def test_replacing_a_live_token_asks_first(signed_in, scim, store):
     ask = generate(signed_in, scim.id)
     assert "Replace the active token?" in text(ask) and shown_token(ask) is None
     assert scim.get("/Users").status_code == 200  # asking changed nothing
-    replaced = generate(signed_in, scim.id, replace="yes")
+    replaced = generate(signed_in, scim.id, old="revoke")
     new = shown_token(replaced)
     assert new and new != scim.token
     assert scim.get("/Users").status_code == 401  # the old token stopped working

@@ -27,6 +27,7 @@ WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 IDPS = "/settings/identity-providers"
 USERS = "/settings/provisioned-users"
 KEYS = "/settings/api-keys"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def submitted(path: str, button: str, **fields: str):
         page.goto(world.base + path.format(w=world))
         for label, value in fields.items():
             page.get_by_label(label.replace("_", " "), exact=True).fill(value)
-        page.get_by_role("button", name=button).click()
+        page.get_by_role("button", name=button, exact=True).click()
         page.wait_for_load_state()
 
     return step
@@ -113,6 +114,29 @@ def opened(path: str):
     def step(page, world: World) -> None:
         page.goto(world.base + path.format(w=world))
         page.locator("details").evaluate_all("all => all.forEach(d => { d.open = true; })")
+
+    return step
+
+
+def held(suffix: str = "", then: str | None = None):
+    """Make Entra deactivate 12 of 12 users (the guard holds the last two), open its hold's
+    page (``suffix`` after it), and press ``then`` if given."""
+
+    def step(page, world: World) -> None:
+        store = storage.get_store(world.app)
+        entra = Tenant(world.app.test_client(), store, "Entra", "entra")
+        off = {
+            "schemas": [PATCH],
+            "Operations": [{"op": "replace", "path": "active", "value": False}],
+        }
+        for n in range(12):
+            user = entra.create_user(f"user{n}@entra.example")
+            assert entra.patch(f"/Users/{user['id']}", off).status_code == 200
+        (hold,) = store.records("holds")
+        page.goto(f"{world.base}/settings/held-changes/{hold['id']}{suffix}")
+        if then:
+            page.get_by_role("button", name=then, exact=True).click()
+            page.wait_for_load_state()
 
     return step
 
@@ -140,7 +164,12 @@ SIGNED_IN = {
     "edit, replace token?": submitted(
         IDPS + "/{w.idp}/advanced?section=scim", "Generate new token"
     ),
-    "edit, token revoked": submitted(IDPS + "/{w.idp}/advanced?section=scim", "Revoke token"),
+    "edit, token revoked": submitted(IDPS + "/{w.idp}/advanced?section=scim", "Revoke all tokens"),
+    "edit, deprovisioning, errors": submitted(
+        IDPS + "/{w.idp}/edit",
+        "Save deprovisioning",
+        Days_to_keep_a_deactivated_user_before_deleting_it="0",
+    ),
     "delete identity provider?": signed_in(IDPS + "/{w.idp}/delete"),
     "provisioned users": signed_in(USERS),
     "provisioned users, nothing found": submitted(USERS, "Apply", Search="nobody"),
@@ -153,6 +182,11 @@ SIGNED_IN = {
     "api keys, errors": submitted(KEYS, "Create API key"),
     "api keys, new key shown": submitted(KEYS, "Create API key", Name="Billing"),
     "api keys, one revoked": revoked_key,
+    "held changes, none": signed_in("/settings/held-changes"),
+    "held changes, a hold and its banner": held(),
+    "held changes, applied": held(then="Apply"),
+    "held changes, discarded": held(then="Discard"),
+    "phone: held changes": on_phone(held()),
     "activity": signed_in("/activity"),
     "activity, bodies open": opened("/activity"),
     "activity, only failures": signed_in("/activity?errors=1"),

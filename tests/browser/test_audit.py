@@ -19,7 +19,7 @@ def test_who_generated_and_revoked_the_token(page, served, app, admin, store):
     page.get_by_text("User Auto-Provisioning (SCIM)").click()
     page.get_by_role("button", name="Generate new token").click()
     token = page.get_by_label("SCIM Provisioning Token").input_value()
-    page.get_by_role("button", name="Revoke token").click()
+    page.get_by_role("button", name="Revoke all tokens").click()
     assert "Token revoked." in page.inner_text("main")
 
     with app.app_context():

@@ -150,8 +150,8 @@ def test_no_secret_in_the_audit_trail_after_every_console_action(client, app, ad
     idp = store.records("idps")[0]["id"]
     advanced = f"{idps}/{idp}/advanced"
     shown = set()
-    for replace in ("", "yes"):  # a first token, then one replacing it
-        page = submit(client, f"{idps}/{idp}/token", {"replace": replace}, page=advanced)
+    for old in ("", "revoke"):  # a first token, then one replacing it
+        page = submit(client, f"{idps}/{idp}/token", {"old": old}, page=advanced)
         shown.update(re.findall(r"roster_scim_[A-Za-z0-9_-]{20,}", page.get_data(as_text=True)))
     assert len(shown) == 2
     submit(client, f"{idps}/{idp}/token/revoke", page=advanced)

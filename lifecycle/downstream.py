@@ -1,0 +1,139 @@
+"""The store as the applications see it: what the IdP did, except where a change is held,
+discarded or a deleted user kept (``lifecycle.screen``'s ``downstream`` entries).
+
+``view(store)`` wraps a store for the application API. Its reads answer as the store would if
+the held changes had never been made: a held or diverged user is its ``downstream`` copy (also
+when the IdP deleted it, and then again a member of the groups it was in), a kept user is there,
+inactive, until it is purged. Everything else is the store's own answer. Entries are few (a
+hold's users), so each read lays them over the store's answer in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from scim.evaluate import matches
+from scim.filter import Expr
+from scim.schemas import RESOURCE_TYPES
+from storage.clone import clone
+from storage.interface import Store
+from storage.query import run_query
+
+RESTORES_MEMBERSHIP = ("held", "diverged")
+
+
+def view(store: Store) -> DownstreamView | Store:
+    """Return ``store`` as the applications see it (the store itself when nothing differs)."""
+    entries = store.records("downstream")
+    return DownstreamView(store, entries) if entries else store
+
+
+class DownstreamView:
+    """The reads of ``storage.interface.Store`` the application API makes, with the
+    ``downstream`` entries laid over them; every other attribute is the store's."""
+
+    def __init__(self, store: Store, entries: list[dict]):
+        self._store = store
+        self._users: dict[str, dict[str, dict]] = {}  # idp -> user id -> entry
+        for entry in entries:
+            self._users.setdefault(entry["idp"], {})[entry["id"]] = entry
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+    # --- what the entries say -----------------------------------------------------------------
+
+    def _user(self, entry: dict) -> dict:
+        return clone(entry["data"]["scim"])
+
+    def _groups(self, entry: dict) -> list[dict]:
+        return [{"id": g["id"], "displayName": g["name"]} for g in entry["data"]["groups"]]
+
+    def _restored(self, idp: str) -> dict[str, list[dict]]:
+        """Group id -> the members it had that the IdP deleted while their change is held or
+        was discarded (their deletion took them out of their groups)."""
+        found: dict[str, list[dict]] = {}
+        for entry in self._users.get(idp, {}).values():
+            if entry.get("gone") and entry["reason"] in RESTORES_MEMBERSHIP:
+                member = {"value": entry["id"], "type": "User"}
+                if entry["data"].get("display_name"):
+                    member["display"] = entry["data"]["display_name"]
+                for group in entry["data"]["groups"]:
+                    found.setdefault(group["id"], []).append(member)
+        return found
+
+    def _with_members(self, group: dict, restored: list[dict]) -> dict:
+        present = {m.get("value") for m in group.get("members") or ()}
+        missing = [m for m in restored if m["value"] not in present]
+        if not missing:
+            return group
+        return {**group, "members": [*(group.get("members") or []), *missing]}
+
+    def _overlay(self, kind: str, idp: str) -> dict[str, dict]:
+        """Id -> the document the applications see, for the resources that differ."""
+        if kind == "User":
+            return {uid: self._user(e) for uid, e in self._users.get(idp, {}).items()}
+        restored = self._restored(idp)
+        groups = self._store.get_each("Group", idp, list(restored))
+        return {gid: self._with_members(doc, restored[gid]) for gid, doc in groups.items()}
+
+    # --- the reads ------------------------------------------------------------------------------
+
+    def get(self, kind: str, idp: str, id: str) -> dict | None:
+        return self.get_each(kind, idp, [id]).get(id)
+
+    def get_each(self, kind: str, idp: str, ids: list[str]) -> dict[str, dict]:
+        over = self._overlay(kind, idp)
+        found = self._store.get_each(kind, idp, [i for i in ids if i not in over])
+        found.update({i: over[i] for i in ids if i in over})
+        return found
+
+    def query(
+        self,
+        kind: str,
+        idp: str,
+        *,
+        filter: Expr | None = None,
+        sort_by: str | None = None,
+        descending: bool = False,
+        start_index: int = 1,
+        count: int | None = None,
+    ) -> tuple[int, list[dict]]:
+        over = self._overlay(kind, idp)
+        if not over:
+            return self._store.query(
+                kind, idp, filter=filter, sort_by=sort_by, descending=descending,
+                start_index=start_index, count=count,
+            )  # fmt: skip
+        # Enough of the store's matches to fill the page once the overlaid ones are dropped.
+        fetch = None if count is None else max(start_index, 1) - 1 + count + len(over)
+        total, page = self._store.query(
+            kind, idp, filter=filter, sort_by=sort_by, descending=descending, count=fetch
+        )
+        rtype = RESOURCE_TYPES[kind]
+        wanted = [doc for doc in over.values() if filter is None or matches(filter, doc, rtype)]
+        current = self._store.get_each(kind, idp, list(over))
+        shadowed = sum(1 for d in current.values() if filter is None or matches(filter, d, rtype))
+        candidates = [doc for doc in page if doc["id"] not in over] + wanted
+        _, page = run_query(kind, candidates, None, sort_by, descending, start_index, count)
+        return total - shadowed + len(wanted), page
+
+    def count(self, kind: str, idp: str) -> int:
+        gone = sum(1 for e in self._users.get(idp, {}).values() if e.get("gone"))
+        return self._store.count(kind, idp) + (gone if kind == "User" else 0)
+
+    def groups_of(self, idp: str, member_id: str) -> list[dict]:
+        return self.groups_of_each(idp, [member_id])[member_id]
+
+    def groups_of_each(self, idp: str, member_ids: list[str]) -> dict[str, list[dict]]:
+        entries = self._users.get(idp, {})
+        found = self._store.groups_of_each(idp, [m for m in member_ids if m not in entries])
+        found.update({m: self._groups(entries[m]) for m in member_ids if m in entries})
+        return found
+
+    def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:
+        wanted = list(ids)
+        found = self._store.existing_ids(idp, wanted)
+        entries = self._users.get(idp, {})
+        found.update({i: "User" for i in wanted if i in entries})
+        return found
