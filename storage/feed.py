@@ -8,8 +8,12 @@ both through ``put``, on load and on commit alike, so what a reader sees after a
 exactly what it saw before.
 
 Why a reader never finds a new event behind its cursor: ``seq`` is allocated under the store's
-writer lock and events are made visible under its view lock in the same step as the write,
-one write after another, so they become visible in ``seq`` order.
+writer lock and events are applied under its view lock in the same step as the write, one
+write after another, so they are applied in ``seq`` order. Readers see them only up to
+``durable``, which the store advances once the journal is fsynced up to them: a write inside
+``Store.batch()`` applies its events at once, but they stay hidden until the batch's fsync,
+because a machine crash before it would take them away and their seqs would be drawn again
+for other events.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class Feed:
     def __init__(self) -> None:
         self.events: list[dict] = []  # in seq order
         self.last = 0  # the newest seq recorded (or pruned)
+        self.durable = 0  # the newest seq readers see: journaled and fsynced
         self.pruned_through = 0  # every event up to here is gone
         self._by_resource: dict[str, deque] = {}
         self.changed = threading.Condition()
@@ -61,6 +66,13 @@ class Feed:
         self.last = max(self.last, seq)
         self._by_resource.setdefault(doc["resource"]["id"], deque()).append(doc)
 
+    def publish(self) -> bool:
+        """Show readers every event recorded so far, once the journal holding them is fsynced
+        (the caller holds the view lock); return whether there were new ones to ``notify``."""
+        advanced = self.last > self.durable
+        self.durable = self.last
+        return advanced
+
     def notify(self) -> None:
         """Wake the readers waiting for a new event."""
         with self.changed:
@@ -72,6 +84,7 @@ class Feed:
             return
         self.pruned_through = through
         self.last = max(self.last, through)
+        self.durable = max(self.durable, through)
         cut = bisect_right(self.events, through, key=_seq)
         for event in self.events[:cut]:
             kept = self._by_resource.get(event["resource"]["id"])
@@ -94,26 +107,30 @@ class Feed:
     # --- reading ---------------------------------------------------------------------------
 
     def window(self, after: int, size: int) -> list[dict]:
-        """Return up to ``size`` events after ``after``, in seq order.
+        """Return up to ``size`` durable events after ``after``, in seq order.
 
         Raises CursorExpired when events after ``after`` were pruned. The caller holds the
         view lock: this takes references, in C."""
         if after < self.pruned_through:
             raise CursorExpired(self.pruned_through)
         begin = bisect_right(self.events, after, key=_seq)
-        return self.events[begin : begin + size]
+        end = begin + size
+        if self.events and self.events[-1]["seq"] > self.durable:  # only inside a batch
+            end = min(end, bisect_right(self.events, self.durable, key=_seq))
+        return self.events[begin:end]
 
     def for_resource(self, id: str, limit: int) -> list[dict]:
-        """The newest ``limit`` events about resource ``id``, newest first."""
-        kept = self._by_resource.get(id, ())
-        return list(reversed(list(kept)[-limit:])) if limit > 0 else []
+        """The newest ``limit`` durable events about resource ``id``, newest first."""
+        kept = [e for e in self._by_resource.get(id, ()) if e["seq"] <= self.durable]
+        return list(reversed(kept[-limit:])) if limit > 0 else []
 
     def wait(self, after: int, timeout: float) -> bool:
-        """Wait until an event after ``after`` is recorded, or ``timeout`` seconds pass."""
+        """Wait until a durable event after ``after`` is recorded, or ``timeout`` seconds
+        pass."""
         with self.changed:
             self.waiting += 1
             try:
-                return self.changed.wait_for(lambda: self.last > after, timeout)
+                return self.changed.wait_for(lambda: self.durable > after, timeout)
             finally:
                 self.waiting -= 1
 

@@ -195,7 +195,8 @@ class PostgresStore:
     def _begin(self, conn: psycopg.Connection, idp: str | None, shared: bool = False) -> str:
         """Take ``idp``'s lock (if given) and return the transaction's id, by which
         ``pg_pool.settle`` asks what became of it (one round trip either way). Inside
-        ``batch()`` the commit does not wait for the WAL flush: the batch's end does, once."""
+        ``batch()`` the commit does not wait for the WAL flush (the batch's end does, once),
+        unless it records events (``pg_events.record``)."""
         lazy = ", set_config('synchronous_commit', 'off', true)" if self._batched() else ""
         if idp is None:
             return conn.execute(f"SELECT pg_current_xact_id()::text{lazy}").fetchone()[0]
@@ -530,7 +531,7 @@ class PostgresStore:
             writes, events = work()
             self._write_records(conn, writes)
             # Stamped when they were held: they keep their id, time and source.
-            pg_events.record(conn, idp, events)
+            pg_events.record(conn, idp, events, durable=self._batched())
         self._recorded(events)
 
     def _record(
@@ -540,7 +541,8 @@ class PostgresStore:
         (from here on, other transactions that record events wait for this one)."""
         # The IdP (its name at this moment) and the seq are filled in by the database.
         stamp = partial(changes.stamp, seq=None, occurred_at=at, idp=None, source=source)
-        pg_events.record(conn, idp, [stamp(d, id=str(uuid.uuid4())) for d in drafts])
+        events = [stamp(d, id=str(uuid.uuid4())) for d in drafts]
+        pg_events.record(conn, idp, events, durable=self._batched())
 
     def _recorded(self, drafts: list) -> None:
         """After a commit that recorded events: wake this process's readers at once, and

@@ -155,6 +155,12 @@ class TinyStore:
             gc.freeze()
         if found.new:
             folders.create(self.folder, {})
+        else:
+            # What was replayed reaches readers, so it must be durable: a batch of the process
+            # before may have left records written but not fsynced.
+            folders.sync_segments(self.folder)
+        with self._view:
+            self._feed.publish()
         self._journal = journal.Journal(
             self.folder, found.next_segment, found.next_record, self._folder_lock
         )
@@ -246,7 +252,9 @@ class TinyStore:
                 self._put(table, key, doc, op[3] if len(op) > 3 else None)
             for table, key, doc in feed:
                 self._put(table, key, doc)
-        if feed:
+            # An fsync makes every record before it durable, a batch's too: show their events.
+            published = not self._journal.unsynced and self._feed.publish()
+        if published:
             self._feed.notify()
         if self._journal.size >= self._compact_after:
             self._start_compaction()
@@ -256,17 +264,25 @@ class TinyStore:
         """Make this thread's writes inside the block durable together (``Store.batch``)."""
         # One fsync for every write of the block: the journal is appended as usual, and
         # synced when the block ends (also when it raises: what was applied must be durable
-        # before anything is answered).
+        # before anything is answered). Its events reach readers only after that fsync (or
+        # an earlier one of another thread's write): see ``storage.feed``.
         self._batching.depth = getattr(self._batching, "depth", 0) + 1
         try:
             yield
         finally:
             self._batching.depth -= 1
             if not self._batching.depth:
-                with self._lock:
-                    self._journal.sync()
-                    if self._journal.size >= self._compact_after:
-                        self._start_compaction()
+                self._end_batch()
+
+    def _end_batch(self) -> None:
+        with self._lock:
+            self._journal.sync()
+            with self._view:
+                published = self._feed.publish()
+            if self._journal.size >= self._compact_after:
+                self._start_compaction()
+        if published:
+            self._feed.notify()
 
     # --- the change feed: events written with the change ---------------------------------------
 
@@ -557,7 +573,7 @@ class TinyStore:
     # --- records -----------------------------------------------------------------------------
 
     def last_seq(self) -> int:
-        return self._feed.last
+        return self._feed.durable
 
     def events(
         self, after: int, limit: int, *, types: frozenset | None = None, idp: str | None = None

@@ -8,11 +8,11 @@ import threading
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
 from scim.filter import parse_filter
-from storage import pg_schema
+from storage import pg_events, pg_schema
 from storage.errors import StoreUnavailable
 from storage.postgres_store import PostgresStore, describe
 from storage.query import run_query
@@ -305,3 +305,44 @@ def test_creates_and_updates_of_one_idp_do_not_wait_for_each_other(store, databa
     assert not deleting.is_alive()
     assert store.get("User", "idp-a", ann["id"]) is None
     assert store.count("User", "idp-a") == 1
+
+
+def test_a_batch_commits_the_transactions_that_record_events_durably(database_url, monkeypatch):
+    # Inside a batch, commits do not wait for the WAL flush; one that records events must,
+    # or a reader could see events a crash then takes away, and their seqs be drawn again.
+    options = conninfo_to_dict(database_url).get("options", "")
+    # As in production (the test cluster turns synchronous_commit off for speed).
+    store = PostgresStore(
+        make_conninfo(database_url, options=f"{options} -c synchronous_commit=on")
+    )
+    committed_with = []
+    real = pg_events.record
+
+    def record(conn, idp, events, **options):
+        last = real(conn, idp, events, **options)
+        setting = conn.execute("SELECT current_setting('synchronous_commit')").fetchone()[0]
+        committed_with.append(setting)
+        return last
+
+    monkeypatch.setattr(pg_events, "record", record)
+    before = store.last_seq()
+    written, release = threading.Event(), threading.Event()
+    made = []
+
+    def bulk():
+        with store.batch():
+            made.append(store.create("User", IDP, {"userName": "ann"}))
+            written.set()
+            release.wait(30)
+
+    writer = threading.Thread(target=bulk)
+    writer.start()
+    try:
+        assert written.wait(30)
+        events = store.events(before, 10)[0]  # read while the batch is open
+        assert [e["resource"]["id"] for e in events] == [made[0]["id"]]
+        assert committed_with == ["on"]  # so it was durable before anyone could read it
+    finally:
+        release.set()
+        writer.join()
+        store.close()
