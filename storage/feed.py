@@ -84,7 +84,6 @@ class Feed:
             return
         self.pruned_through = through
         self.last = max(self.last, through)
-        self.durable = max(self.durable, through)
         cut = bisect_right(self.events, through, key=_seq)
         for event in self.events[:cut]:
             kept = self._by_resource.get(event["resource"]["id"])
@@ -95,13 +94,20 @@ class Feed:
         del self.events[:cut]
 
     def expired_through(self, cutoff: str) -> int | None:
-        """The seq of the newest event that occurred by ``cutoff`` (RFC 3339 text, which
-        orders as time does), if the oldest one did; the prefix up to it is prunable."""
+        """The seq of the newest durable event that occurred by ``cutoff`` (RFC 3339 text,
+        which orders as time does), if the oldest one did; the prefix up to it is prunable.
+        (Pruning an event a crash could take away would move ``last_seq`` past it.)"""
         if not self.events or self.events[0]["occurred_at"] > cutoff:
             return None
         at = 0
-        while at < len(self.events) and self.events[at]["occurred_at"] <= cutoff:
+        while (
+            at < len(self.events)
+            and self.events[at]["occurred_at"] <= cutoff
+            and self.events[at]["seq"] <= self.durable
+        ):
             at += 1
+        if at == 0:
+            return None
         return self.events[at - 1]["seq"]
 
     # --- reading ---------------------------------------------------------------------------
