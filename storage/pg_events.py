@@ -37,19 +37,19 @@ log = logging.getLogger(__name__)
 
 
 def record(
-    conn: psycopg.Connection, idp: str, events: list[dict], *, durable: bool = False
+    conn: psycopg.Connection, idp: str, events: list[dict], *, batched: bool = False
 ) -> int | None:
     """Append ``events`` (without ``seq``) in ``conn``'s transaction; return the last seq.
 
     Call it last before the transaction commits: the feed's lock is held from here on.
-    ``durable``: the transaction had turned ``synchronous_commit`` off (``Store.batch``);
+    ``batched``: the transaction had turned ``synchronous_commit`` off (``Store.batch``);
     turn it back to the server's setting, because events must never be visible before they
     are durable: a crash would take them away, and their seqs would be drawn again for
     other events, behind the cursor of a reader who saw them."""
     if not events:
         return None
     statement = "SELECT roster_record_events(%s, %s)"
-    if durable:  # in the same statement: no round trip of its own
+    if batched:  # in the same statement: no round trip of its own
         statement += (
             ", set_config('synchronous_commit', reset_val, true)"
             " FROM pg_settings WHERE name = 'synchronous_commit'"

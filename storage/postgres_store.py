@@ -531,7 +531,7 @@ class PostgresStore:
             writes, events = work()
             self._write_records(conn, writes)
             # Stamped when they were held: they keep their id, time and source.
-            pg_events.record(conn, idp, events, durable=self._batched())
+            pg_events.record(conn, idp, events, batched=self._batched())
         self._recorded(events)
 
     def _record(
@@ -542,7 +542,7 @@ class PostgresStore:
         # The IdP (its name at this moment) and the seq are filled in by the database.
         stamp = partial(changes.stamp, seq=None, occurred_at=at, idp=None, source=source)
         events = [stamp(d, id=str(uuid.uuid4())) for d in drafts]
-        pg_events.record(conn, idp, events, durable=self._batched())
+        pg_events.record(conn, idp, events, batched=self._batched())
 
     def _recorded(self, drafts: list) -> None:
         """After a commit that recorded events: wake this process's readers at once, and
