@@ -27,13 +27,17 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the accessibility tests will be skipped (apt-get install -y npm)"; fi
 
-# PYTEST_ARGS narrows a run, e.g. make test PYTEST_ARGS="tests/test_patch.py -x".
+# PYTEST_ARGS narrows a run, e.g. make test PYTEST_ARGS="tests/core/test_patch.py -x".
 test: $(VENV)/.dev $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff (style), mypy (types, and both stores against the Store protocol) and lint-imports (the
+# layers of pyproject.toml: a wrong import fails here, not in review).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # After editing requirements.in or requirements-dev.in: resolve them again, with every indirect
 # dependency pinned and hashed, into requirements.txt and requirements-dev.txt. pip-tools runs

@@ -28,8 +28,7 @@ from lifecycle.cli import hold_group, policy_command
 from providers import KINDS, create_idp, delete_idp, endpoint, summary
 from storage import check, migrate
 from storage.backup import backup
-from storage.postgres_store import describe
-from storage.recover import recover
+from storage.tinydb.recover import recover
 from tokens import apikeys
 
 
@@ -432,7 +431,12 @@ def migrate_command(backend: str, destination: str, as_json: bool) -> None:
             report = migrate.copy_store(tables, backend, destination, bar.update)
     except storage.StoreError as exc:
         raise click.ClickException(str(exc)) from None
-    where = describe(destination) if backend == "postgres" else destination
+    if backend == "postgres":
+        from storage.postgres.store import describe  # psycopg, only when it is used
+
+        where = describe(destination)
+    else:
+        where = destination
     rows = ", ".join(f"{n} {table}" for table, n in report["counts"].items())
     _emit(
         as_json,
@@ -453,6 +457,8 @@ def check_command(as_json: bool) -> None:
     values = current_app.config["ROSTER"]
     try:
         if values["backend"] == "postgres":
+            from storage.postgres.store import describe  # psycopg, only when it is used
+
             report = check.check_tables(
                 describe(values["database_url"]), migrate.read_tables(_store())
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _NAMES = {"m": "minute", "h": "hour", "d": "day", "w": "week"}
@@ -59,6 +60,14 @@ def until(moment: datetime, now: datetime) -> str:
 def iso(moment: datetime) -> str:
     """Return ``moment`` as RFC 3339 UTC to the second (``2025-01-31T14:05:00Z``)."""
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@overload
+def parse_iso(value: str) -> datetime: ...
+@overload
+def parse_iso(value: None) -> None: ...
+@overload
+def parse_iso(value: str | None) -> datetime | None: ...
 
 
 def parse_iso(value: str | None) -> datetime | None:

@@ -1,5 +1,5 @@
 """The application API, ``/api/v1/``: what the apps behind Roster read (users, groups, IdPs
-and the change feed), in an application shape (``scim.shape``) rather than SCIM's.
+and the change feed), in an application shape (``scim.core.shape``) rather than SCIM's.
 
 Every request needs an API key (``appapi.auth``); every error is an RFC 9457 problem
 (``appapi.problems``). One module of views per resource (``idps``, ``users``, ``groups``);

@@ -20,7 +20,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from appapi import params
 from appapi.problems import Problem
-from scim.events import TYPES
+from scim.core.events import TYPES
 from storage import get_store
 from storage.errors import CursorExpired
 
@@ -34,7 +34,7 @@ _WAITERS = "roster.feed_waiters"
 
 
 class Types(fields.String):
-    """Event types, comma-separated, each one of ``scim.events.TYPES``."""
+    """Event types, comma-separated, each one of ``scim.core.events.TYPES``."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         wanted = {t.strip() for t in super()._deserialize(value, attr, data, **kwargs).split(",")}

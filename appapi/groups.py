@@ -1,6 +1,6 @@
 """``GET /api/v1/groups`` (filtered by IdP and member), ``GET /api/v1/groups/{id}`` and its
 members a page at a time, ``GET /api/v1/groups/{id}/members``, in the application shape
-(``scim.shape.group``: a group without its members, which may number 100,000)."""
+(``scim.core.shape.group``: a group without its members, which may number 100,000)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from appapi import idps, params, reading
 from appapi.paging import listing
 from appapi.problems import Problem
 from lifecycle.downstream import view
-from scim import shape
+from scim.core import shape
 from storage import get_store
 from storage.interface import Store
 

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of both of Roster's APIs: the SCIM API (``scim.openapi``) and the
+"""The OpenAPI 3.1 document of both of Roster's APIs: the SCIM API (``scim.core.openapi``) and the
 application API, ``/api/v1/`` (described here, change feed included). Served without
 credentials at ``/scim/v2/openapi.json`` and ``/api/v1/openapi.json`` (it holds no data) and
 shipped as ``docs/openapi.json`` (``python docs/openapi.py``).
@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify
 
 from appapi import paging
 from appapi.openapi_shapes import EVENT_TYPES, ref, schemas
-from scim import openapi as scim_openapi
+from scim.core import openapi as scim_openapi
 
 bp = Blueprint("openapi", __name__)
 

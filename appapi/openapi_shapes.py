@@ -1,4 +1,4 @@
-"""JSON Schemas of the application API's answers (``scim.shape``, the list envelope of
+"""JSON Schemas of the application API's answers (``scim.core.shape``, the list envelope of
 ``appapi.paging``, RFC 9457 problems and change-feed events), for the OpenAPI document
 (``appapi.openapi``)."""
 

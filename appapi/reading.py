@@ -3,7 +3,7 @@ lookups by id. Plain functions over the store; no web.
 
 Lists are ordered by ``id``: ids are unique across IdPs and never change, so the last id of a
 page is a cursor that stays valid whatever is written meanwhile. The bound is a SCIM filter
-(``id gt "…"``) joined to the list's own, which PostgreSQL answers in SQL (``storage.sql``,
+(``id gt "…"``) joined to the list's own, which PostgreSQL answers in SQL (``storage.postgres.sql``,
 exactly, ``id`` being a column) and the embedded store by its key-set path
 (``storage.query``); ``sort_by="id"`` orders both the same way, by code point (``id`` is
 caseExact, RFC 7643 §3.1).
@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from scim.evaluate import matches
-from scim.filter import And, AttrPath, Compare, Expr
-from scim.schemas import RESOURCE_TYPES
+from scim.core.evaluate import matches
+from scim.core.filter import And, AttrPath, Compare, Expr
+from scim.core.schemas import RESOURCE_TYPES
 from storage.interface import Store
 
 ORDER = "id"

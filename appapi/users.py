@@ -1,5 +1,5 @@
 """``GET /api/v1/users`` (filtered by IdP, active, group, email and text) and
-``GET /api/v1/users/{id}``, in the application shape (``scim.shape.user``)."""
+``GET /api/v1/users/{id}``, in the application shape (``scim.core.shape.user``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from appapi import idps, params, reading
 from appapi.paging import listing
 from appapi.problems import Problem
 from lifecycle.downstream import view
-from scim import shape
-from scim.filter import AttrPath, Compare, Expr, Not, Or
+from scim.core import shape
+from scim.core.filter import AttrPath, Compare, Expr, Not, Or
 from storage import get_store
 from storage.interface import Store
 
@@ -45,7 +45,7 @@ def user_filter(args: dict) -> Expr | None:
     """Return the SCIM filter for the ``active``, ``email`` and ``q`` parameters."""
     parts: list[Expr] = []
     if "active" in args:
-        # A user is active unless the IdP said otherwise (scim.shape.user): "not false"
+        # A user is active unless the IdP said otherwise (scim.core.shape.user): "not false"
         # also holds for a user stored without ``active``.
         inactive = Compare(AttrPath(None, "active"), "eq", False)
         parts.append(Not(inactive) if args["active"] else inactive)

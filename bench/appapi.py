@@ -28,8 +28,8 @@ from appapi import paging  # noqa: E402
 from bench.client import Client  # noqa: E402
 from bench.preload import preload  # noqa: E402
 from bench.servers import start_roster  # noqa: E402
-from storage.postgres_store import PostgresStore  # noqa: E402
-from storage.tinydb_store import TinyStore  # noqa: E402
+from storage.postgres.store import PostgresStore  # noqa: E402
+from storage.tinydb.store import TinyStore  # noqa: E402
 from tokens import apikeys  # noqa: E402
 
 

@@ -23,12 +23,12 @@ from pathlib import Path
 RATE = 1000  # samples a second
 # (part, a frame that puts a sample in it), first match wins: order from the innermost parts.
 PARTS = (
-    ("journal write + fsync", "append (storage/journal.py"),
-    ("store: the rest of the write", "create (storage/tinydb_store.py"),
-    ("store: PostgreSQL write", "create (storage/postgres_store.py"),
+    ("journal write + fsync", "append (storage/tinydb/journal.py"),
+    ("store: the rest of the write", "create (storage/tinydb/store.py"),
+    ("store: PostgreSQL write", "create (storage/postgres/store.py"),
     ("request log", "_record (scim/requestlog.py"),
     ("token check", "authenticate (scim/auth.py"),
-    ("validation (marshmallow)", "load_resource (scim/models.py"),
+    ("validation (marshmallow)", "load_resource (scim/core/models.py"),
     ("JSON body parsing", "read_json (scim/http.py"),
     ("password hashing", "seal (scim/users.py"),
     ("rendering the answer", "_single (scim/resources.py"),

@@ -43,8 +43,8 @@ GROUP_SIZE = 10_000
 
 
 def open_store(data: Dataset, dsn: str | None, folder: Path | None = None, record=True):
-    from storage.postgres_store import PostgresStore
-    from storage.tinydb_store import TinyStore
+    from storage.postgres.store import PostgresStore
+    from storage.tinydb.store import TinyStore
 
     if dsn:
         return PostgresStore(dsn, record_events=record)

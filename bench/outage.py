@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
 
 import tokens  # noqa: E402
 from providers import create_idp  # noqa: E402
-from storage.postgres_store import PostgresStore  # noqa: E402
+from storage.postgres.store import PostgresStore  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 from tests.pgcluster import Cluster  # noqa: E402
 

@@ -2,9 +2,9 @@
 
 ``python bench/pool_check.py [--database-url DSN] [--loans N]`` borrows and returns one
 connection N times from a pool with no check, with psycopg_pool's ``check_connection`` (a
-round trip), and with Roster's check (``storage.pg_pool``: a look at the socket, a round trip
-only when the server has said something), and prints the microseconds per loan. Without
-``--database-url`` it starts a throwaway cluster (``tests/pgcluster.py``).
+round trip), and with Roster's check (``storage.postgres.pg_pool``: a look at the socket, a
+round trip only when the server has said something), and prints the microseconds per loan.
+Without ``--database-url`` it starts a throwaway cluster (``tests/pgcluster.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from psycopg_pool import ConnectionPool  # noqa: E402
 
-from storage import pg_pool  # noqa: E402
+from storage.postgres import pg_pool  # noqa: E402
 
 
 def per_loan(pool: ConnectionPool, loans: int) -> float:
@@ -40,7 +40,7 @@ def pools(dsn: str) -> dict[str, ConnectionPool]:
         "check_connection (a round trip)": ConnectionPool(
             dsn, check=ConnectionPool.check_connection, **options
         ),
-        "Roster's check (storage.pg_pool)": pg_pool.make_pool(
+        "Roster's check (storage.postgres.pg_pool)": pg_pool.make_pool(
             dsn, name="bench", min_size=1, max_size=2, timeout=5, configure=lambda conn: None
         ),
     }

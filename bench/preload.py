@@ -9,10 +9,10 @@ from pathlib import Path
 import tokens
 from bench.progress import Progress
 from cli import create_idp
-from scim.models import load_resource
-from scim.schemas import GROUP_TYPE, USER_TYPE
-from storage.postgres_store import PostgresStore
-from storage.tinydb_store import TinyStore
+from scim.core.models import load_resource
+from scim.core.schemas import GROUP_TYPE, USER_TYPE
+from storage.postgres.store import PostgresStore
+from storage.tinydb.store import TinyStore
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

@@ -7,7 +7,7 @@
     .venv/bin/python bench/run.py --peer               # and scim2-server's POST /Users beside
     .venv/bin/python bench/run.py --breakdown          # where a POST's time goes (py-spy)
 
-For each size the data folder is preloaded through ``storage.tinydb_store.TinyStore`` (not
+For each size the data folder is preloaded through ``storage.tinydb.store.TinyStore`` (not
 HTTP), then ``python app.py`` is started on it and measured: start-up (process start to the
 first authenticated answer), sequential POST /Users, ``userName eq`` lookups, pages of 100,
 and peak RSS. At the largest size also: PATCH add/remove of one member on a 10,000-member

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from console import listing, present
 from console.idps import all_idps, find_idp
 from providers import endpoint
-from scim.errors import ScimError
+from scim.core.errors import ScimError
 from storage import Store, get_store
 
 bp = Blueprint("directory", __name__, url_prefix="/settings/provisioned-users")

@@ -9,8 +9,8 @@ import audit
 import clock
 from console import forms, hints
 from lifecycle import policy
+from monitoring.requestid import source
 from providers import create_idp, delete_idp, set_policy, summary, update_idp
-from scim.requestlog import source
 from storage import Store, get_request_log, get_store
 
 bp = Blueprint("idps", __name__, url_prefix="/settings/identity-providers")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from scim.filter import Expr, parse_filter
+from scim.core.filter import Expr, parse_filter
 from storage import Store
 
 PAGE_SIZE = 50

@@ -1,7 +1,8 @@
 """Write docs/openapi.json, the OpenAPI 3.1 description of Roster's SCIM API and application API.
 
-Run ``python docs/openapi.py`` after changing ``scim/schemas.py`` or the endpoints; the test
-suite fails while the shipped file differs from what ``appapi.openapi.describe()`` generates.
+Run ``python docs/openapi.py`` after changing ``scim/core/schemas.py`` or the endpoints; the
+test suite fails while the shipped file differs from what ``appapi.openapi.describe()``
+generates.
 """
 
 from __future__ import annotations

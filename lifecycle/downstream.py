@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from scim.evaluate import matches
-from scim.filter import Expr
-from scim.schemas import RESOURCE_TYPES
+from scim.core.evaluate import matches
+from scim.core.filter import Expr
+from scim.core.schemas import RESOURCE_TYPES
 from storage.clone import clone
 from storage.interface import Store
 from storage.query import run_query

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from durations import iso, parse_iso, say
 from lifecycle.screen import moment
-from scim import events as changes
+from scim.core import events as changes
 from storage.interface import Store
 
 Write = tuple[str, str, dict | None]

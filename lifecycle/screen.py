@@ -40,9 +40,9 @@ from datetime import datetime, timedelta
 from durations import iso
 from lifecycle import guard, policy
 from lifecycle.policy import Policy
-from scim import events as changes
-from scim import shape
-from scim.filter import AttrPath, Compare
+from scim.core import events as changes
+from scim.core import shape
+from scim.core.filter import AttrPath, Compare
 from storage.interface import Store
 
 DEPROVISIONING = ("user.deactivated", "user.deleted")

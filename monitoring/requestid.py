@@ -1,6 +1,7 @@
 """One id per request, in ``flask.g.request_id``: returned in the ``X-Request-Id`` header,
 written in the process log's line and the request log's entry (the console's Activity rows
-show it) and in audit entries, so that a support conversation can start from either end.
+show it), in audit entries and in the ``source`` of change events, so that a support
+conversation can start from either end.
 
 An incoming ``X-Request-Id`` is kept only from a trusted proxy (``app.TrustedProxies`` removes
 the header from every other peer), and only if it looks like an id: nginx's ``$request_id``
@@ -31,6 +32,13 @@ def start() -> None:
     g.request_started = time.perf_counter()
     given = request.headers.get(HEADER, "")
     g.request_id = given if _SANE.match(given) else uuid.uuid4().hex
+
+
+def source() -> dict:
+    """Return what a write made in this request was: its method, its path and its id (the
+    ``request_id`` of its entry in the request log and its ``X-Request-Id``), the ``source``
+    of the change events it records (from the SCIM API and the console alike)."""
+    return {"method": request.method, "path": request.path, "request_id": g.get("request_id")}
 
 
 def finish(response: Response) -> Response:

@@ -8,7 +8,7 @@ import clock
 from lifecycle import holds
 from scim import bulk, discovery, groups, search, users
 from scim.auth import authenticate
-from scim.errors import NotFound, Unauthorized
+from scim.core.errors import NotFound, Unauthorized
 from storage import get_store
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2/<idp>")

@@ -6,7 +6,7 @@ from flask import current_app, g, request
 
 import clock
 import tokens
-from scim.errors import TooManyRequests, Unauthorized
+from scim.core.errors import TooManyRequests, Unauthorized
 from storage import get_store
 from throttle import Throttle, for_app
 

@@ -2,7 +2,7 @@
 
 Each operation is carried out on its own, atomically, by the very functions the single-resource
 views use (``scim.resources``), and is recorded in the request log as the single request it
-stands for. ``scim.bulkrequest`` reads the message, ``scim.bulkorder`` decides the order.
+stands for. ``scim.core.bulkrequest`` reads the message, ``scim.core.bulkorder`` decides the order.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from flask import Blueprint, current_app, g
 
 from scim import groups, requestlog, resources, users
-from scim.bulkorder import Schedule, Step
-from scim.bulkrequest import BULK_RESPONSE, BulkJob, Operation, load_bulk
-from scim.errors import InternalError, InvalidValue, ScimError, ServiceUnavailable
+from scim.core.bulkorder import Schedule, Step
+from scim.core.bulkrequest import BULK_RESPONSE, BulkJob, Operation, load_bulk
+from scim.core.errors import InternalError, InvalidValue, ScimError, ServiceUnavailable
 from scim.http import error_body, read_json, scim_error_for, scim_response
 from storage import StoreError, get_store
 

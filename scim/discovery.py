@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from scim import errors
-from scim.discovery_docs import (
+from scim.core import errors
+from scim.core.discovery_docs import (
     list_response,
     resource_type_doc,
     schema_doc,
     service_provider_config,
 )
+from scim.core.schemas import RESOURCE_TYPES, SCHEMAS, find_schema
 from scim.http import scim_response
 from scim.resources import base_url
-from scim.schemas import RESOURCE_TYPES, SCHEMAS, find_schema
 
 bp = Blueprint("discovery", __name__)
 

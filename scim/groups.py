@@ -11,11 +11,12 @@ from operator import add, itemgetter, setitem
 import orjson
 from flask import Blueprint, current_app, g
 
-from scim import errors, rendered, resources
+from scim import rendered, resources
+from scim.core import errors
+from scim.core.projection import Shown, project
+from scim.core.schemas import GROUP_TYPE
 from scim.http import encode_json
-from scim.projection import Shown, project
 from scim.resources import Kind, base_url
-from scim.schemas import GROUP_TYPE
 from storage import get_store
 
 bp = Blueprint("groups", __name__, url_prefix="/Groups")

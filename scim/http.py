@@ -13,8 +13,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import storage
 import tokens
-from scim import errors
-from storage import jsonio
+from scim.core import errors, jsonio
 from storage.errors import OutcomeUnknown, StoreFull, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ def scim_response(body: dict | None, status: int = 200, headers: dict | None = N
 
 
 def encode_json(body: object) -> bytes:
-    """Return ``body`` as compact UTF-8 JSON (``storage.jsonio``: orjson, and the standard
+    """Return ``body`` as compact UTF-8 JSON (``scim.core.jsonio``: orjson, and the standard
     encoder for what orjson refuses), members rendered ahead included."""
     return jsonio.dumps(body, default=_unfragment)
 

@@ -1,5 +1,5 @@
-"""Record every SCIM request in the IdP's request log (``storage.requestlog``): when, what,
-the answer, how long, which client, which resource, why it failed, and the request id
+"""Record every SCIM request in the IdP's request log (``storage.get_request_log``): when,
+what, the answer, how long, which client, which resource, why it failed, and the request id
 (``monitoring.requestid``). Never the token (the Authorization header is not read here) and
 never a password. The process log's line for each request is ``monitoring.logs``'s.
 
@@ -16,7 +16,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 import tokens
-from scim.attributes import last_name
+from scim.core.attributes import last_name
 from storage import get_request_log, get_store
 from storage.behind import AppendBehind
 
@@ -36,13 +36,6 @@ def _is_scim() -> bool:
 
 def _start() -> None:
     g.request_started = time.perf_counter()
-
-
-def source() -> dict:
-    """Return what a write made in this request was: its method, its path and its id
-    (``monitoring.requestid``: the ``request_id`` of its entry in the request log and its
-    ``X-Request-Id``), the ``source`` of the change events it records."""
-    return {"method": request.method, "path": request.path, "request_id": g.get("request_id")}
 
 
 def scrub(text: str) -> str:

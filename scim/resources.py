@@ -15,23 +15,29 @@ from flask import Blueprint, current_app, g, request
 
 import clock
 from lifecycle import screen as downstream
-from scim import errors, membership, requestlog
-from scim.attributes import ResourceType
-from scim.discovery_docs import list_response
-from scim.filter import attribute_paths, parse_filter
+from monitoring.requestid import source
+from scim import rendered, requestlog
+from scim.core import errors, membership
+from scim.core.attributes import ResourceType
+from scim.core.discovery_docs import list_response
+from scim.core.filter import attribute_paths, parse_filter
+from scim.core.messages import load_patch, load_query, load_search
+from scim.core.models import load_resource
+from scim.core.patch import apply_patch
+from scim.core.projection import Shown, project, sort_key, split_attribute_list
 from scim.http import read_json, scim_response
-from scim.messages import load_patch, load_query, load_search
-from scim.models import load_resource
-from scim.patch import apply_patch
-from scim.projection import Shown, project, sort_key, split_attribute_list
-from scim.requestlog import source
 from storage import get_store
 
 Hook = Callable[..., dict]
+Seal = Callable[[dict], dict]
 
 
 def _same(new: dict, current: dict | None, added: list | None = None) -> dict:
     return new
+
+
+def _unsealed(resource: dict) -> dict:
+    return resource
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,14 @@ class Kind:
     ``current``'s own, unchanged (a membership PATCH): only they need checking.
     ``decorate(resource, shown)`` returns ``resource`` with derived attributes added (a
     User's ``groups``, members' ``$ref``) before projection, leaving ``resource`` itself
-    unmodified; ``shown`` (``scim.projection.Shown``) says which attributes the response
+    unmodified; ``shown`` (``scim.core.projection.Shown``) says which attributes the response
     carries, so that what it leaves out is not derived. ``seal(new)`` runs before the lock is
     taken, for slow work that needs nothing from the store (hashing a password): every writer
     of every tenant waits on the lock, so it must be held for as short a time as possible.
     ``seal_operations(operations)`` does the same for a PATCH, before its operations are
-    applied. ``prefetch(resources, shown)`` is told a page is about to be decorated, so that
+    applied, and returns the seal of the patched resource, which runs under the lock (it
+    takes what was prepared ahead for whichever operation proved to set a password).
+    ``prefetch(resources, shown)`` is told a page is about to be decorated, so that
     it can look up for all of them at once what ``decorate`` derives (a User's groups).
     ``created(resource)`` is told ``resource`` was just created: nothing can refer to it yet
     (no Group names a User that did not exist), so ``decorate`` need look nothing up.
@@ -58,8 +66,8 @@ class Kind:
     rtype: ResourceType
     prepare: Hook = _same
     decorate: Callable[[dict, Shown], dict] = field(default=lambda resource, shown: resource)
-    seal: Callable[[dict], dict] = field(default=lambda resource: resource)
-    seal_operations: Callable[[list[dict]], None] = field(default=lambda operations: None)
+    seal: Seal = _unsealed
+    seal_operations: Callable[[list[dict]], Seal] = field(default=lambda operations: _unsealed)
     prefetch: Callable[[list[dict], Shown], None] = field(default=lambda resources, shown: None)
     created: Callable[[dict], None] = field(default=lambda resource: None)
 
@@ -90,7 +98,8 @@ def render(kind: Kind, resource: dict, attributes=None, excluded=None) -> dict:
     # Internal fields (a password hash) start with "_" and never leave the server.
     public = {k: v for k, v in resource.items() if not k.startswith("_")}
     public["meta"] = {**resource["meta"], "location": location(kind, resource["id"])}
-    return project(public, kind.rtype, attributes, excluded)
+    ahead = rendered.names(public)  # a large group's members, rendered for this projection
+    return project(public, kind.rtype, attributes, excluded, rendered=ahead)
 
 
 def _projection_args() -> tuple[list[str] | None, list[str] | None]:
@@ -184,7 +193,7 @@ def patch_one(
     (RFC 7644 §3.5.2)."""
     operations = load_patch(body, max_operations=_limits()["max_operations"])
     steps = membership.plan(operations, kind.rtype)
-    kind.seal_operations(operations)
+    seal = kind.seal_operations(operations)
 
     def change(current: dict) -> dict:
         internal = _internal(current)
@@ -194,9 +203,9 @@ def patch_one(
         applied = membership.apply(public, steps, kind.rtype) if steps else None
         if applied is not None:
             new, added = applied
-            return kind.prepare({**new, **internal}, current, added)
+            return kind.prepare(seal({**new, **internal}), current, added)
         new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
-        return kind.prepare({**new, **internal}, current)
+        return kind.prepare(seal({**new, **internal}), current)
 
     origin = origin or source()
     return get_store().update(

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from flask import Blueprint, g
 
 from scim import resources
-from scim.attributes import last_name
-from scim.projection import Shown
+from scim.core.attributes import last_name
+from scim.core.projection import Shown
+from scim.core.schemas import ENTERPRISE_USER_URN, USER_TYPE
 from scim.resources import Kind, base_url
-from scim.schemas import ENTERPRISE_USER_URN, USER_TYPE
 from storage import get_store
 from tokens.passwords import hash_password
 
@@ -33,13 +36,14 @@ def seal(new: dict, hashes: dict[str, str] | None = None) -> dict:
 _PRESEALED = 4
 
 
-def seal_operations(operations: list[dict]) -> None:
-    """Hash, before the store's lock is taken, the passwords a PATCH may set.
+def seal_operations(operations: list[dict]) -> Callable[[dict], dict]:
+    """Hash, before the store's lock is taken, the passwords a PATCH may set; return the seal
+    of the patched user.
 
     Which operation sets the password is only known inside the lock, once they are applied to
     the stored user (RFC 7644 §3.5.2); hashing there held every writer of every IdP back for
     the length of a scrypt. So every string a ``password`` path or key carries is hashed here,
-    and ``prepare`` takes the hash of the one that was set."""
+    and the seal returned takes the hash of the one that was set."""
     found: list[object] = []
     for operation in operations:
         value, path = operation.get("value"), operation.get("path")
@@ -48,13 +52,8 @@ def seal_operations(operations: list[dict]) -> None:
         elif isinstance(value, dict):
             found += [v for k, v in value.items() if last_name(k) == "password"]
     found = [plain for plain in found if isinstance(plain, str)]
-    g.password_hashes = {plain: hash_password(plain) for plain in dict.fromkeys(found[:_PRESEALED])}
-
-
-def prepare(new: dict, current: dict | None, added: list | None = None) -> dict:
-    """Hash a password a PATCH set (POST and PUT bodies arrive sealed), with the hash
-    ``seal_operations`` made before the lock when it has it."""
-    return seal(new, g.get("password_hashes"))
+    hashes = {plain: hash_password(plain) for plain in dict.fromkeys(found[:_PRESEALED])}
+    return partial(seal, hashes=hashes)
 
 
 def decorate(user: dict, shown: Shown) -> dict:
@@ -66,7 +65,7 @@ def decorate(user: dict, shown: Shown) -> dict:
     manager = enterprise.get("manager")
     if manager and manager.get("value"):
         # RFC 7643 §4.3: manager.$ref is the URI of the manager's User resource. Like members'
-        # $ref, it is computed from value (scim.models drops the client's).
+        # $ref, it is computed from value (scim.core.models drops the client's).
         manager = {**manager, "$ref": f"{base}/Users/{manager['value']}"}
         user[ENTERPRISE_USER_URN] = {**enterprise, "manager": manager}
     groups = _groups_of(user["id"]) if shown("groups") else []
@@ -103,6 +102,13 @@ def _groups_of(user_id: str) -> list[dict]:
     return get_store().groups_of(g.idp, user_id)
 
 
-KIND = Kind(USER_TYPE, prepare, decorate, seal, seal_operations, prefetch, created)
+KIND = Kind(
+    USER_TYPE,
+    decorate=decorate,
+    seal=seal,
+    seal_operations=seal_operations,
+    prefetch=prefetch,
+    created=created,
+)
 
 resources.add_routes(bp, KIND)

@@ -14,7 +14,7 @@ import json
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
-from scim import errors
+from scim.core import errors
 
 
 def _is_scim(path: str) -> bool:

@@ -1,15 +1,20 @@
 """Roster's storage: the only package that knows how data is kept.
 
-``storage.interface.Store`` is the contract. ``storage.tinydb_store.TinyStore`` implements it
-in a data folder (the default); ``storage.postgres_store.PostgresStore`` in a PostgreSQL
-database that several processes share (``[storage] backend = "postgres"``). Views reach the
-store through ``get_store()`` and the request log through ``get_request_log()``.
+``storage.interface.Store`` is the contract. ``storage.tinydb`` implements it in a data folder
+(the default); ``storage.postgres`` in a PostgreSQL database that several processes share
+(``[storage] backend = "postgres"``). Each backend keeps its store, its request log and its
+helpers in its own subpackage; what they share lives here beside the contract. Views reach
+the store through ``get_store()`` and the request log through ``get_request_log()``.
+
+A backend is imported only when the configuration names it: a TinyDB install never loads
+psycopg.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app
 
@@ -26,7 +31,11 @@ from storage.errors import (  # noqa: F401  (re-exported)
     VersionMismatch,
 )
 from storage.interface import Store
-from storage.requestlog import DatabaseRequestLog, RequestLog
+from storage.tinydb.requestlog import RequestLog
+
+if TYPE_CHECKING:
+    from storage.postgres.requestlog import DatabaseRequestLog
+    from storage.postgres.store import PostgresStore
 
 _EXTENSION = "roster.store"
 _LOG_EXTENSION = "roster.requestlog"
@@ -40,11 +49,11 @@ def open_store(config: dict) -> Store:
     """Open the store the configuration names: the TinyDB data folder or a PostgreSQL DSN."""
     feed = {"retention_days": config["event_retention_days"], "record_events": RECORD_EVENTS}
     if config["backend"] == "postgres":
-        from storage.postgres_store import PostgresStore
+        from storage.postgres.store import PostgresStore
 
         # One connection per waitress thread and a spare (the request log has its own pool).
         return PostgresStore(config["database_url"], pool_size=config["threads"] + 1, **feed)
-    from storage.tinydb_store import TinyStore
+    from storage.tinydb.store import TinyStore
 
     return TinyStore(config["data_dir"], **feed)
 
@@ -54,9 +63,14 @@ def init_app(app: Flask) -> None:
     not touch it, like ``--help``, never take the data folder's lock)."""
     app.extensions[_EXTENSION] = None
     values = app.config["ROSTER"]
+    log: RequestLog | DatabaseRequestLog
     if values["backend"] == "postgres":
+        from storage.postgres.requestlog import DatabaseRequestLog
+
         # Processes sharing a database share the log too.
-        log = DatabaseRequestLog(lambda: get_store(app), values["request_log_size"])
+        log = DatabaseRequestLog(
+            lambda: cast("PostgresStore", get_store(app)), values["request_log_size"]
+        )
     else:
         log = RequestLog(Path(values["data_dir"]) / "requestlog", values["request_log_size"])
     # Written behind the requests: a request never waits for its own log entry.
@@ -65,13 +79,13 @@ def init_app(app: Flask) -> None:
 
 def get_request_log(app: Flask | None = None) -> AppendBehind:
     """Return the app's request log."""
-    app = app or current_app._get_current_object()
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
     return app.extensions[_LOG_EXTENSION]
 
 
 def get_store(app: Flask | None = None) -> Store:
     """Return the app's store, opening it on first use."""
-    app = app or current_app._get_current_object()
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
     store = app.extensions.get(_EXTENSION)
     if store is None:
         with _opening:

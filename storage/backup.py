@@ -3,7 +3,7 @@
 The folder's files are never rewritten in place: the snapshot is replaced by rename and the
 journal only grows (each record checksummed and numbered). So a reader that takes the current
 snapshot and replays the segments after it sees exactly the acknowledged writes up to some
-moment (``storage.folder.read_tables``). A damaged folder is refused, not copied: a backup is
+moment (``storage.tinydb.folder.read_tables``). A damaged folder is refused, not copied: a backup is
 what a restore trusts.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage import files
-from storage import folder as folders
 from storage.errors import StoreDamaged, StoreUnavailable
+from storage.tinydb import files
+from storage.tinydb import folder as folders
 
 
 def read_folder(folder: Path) -> files.Tables:

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage import files
-from storage import folder as folders
 from storage.interface import RESOURCE_KINDS, UNIQUE, fold
+from storage.tinydb import files
+from storage.tinydb import folder as folders
 
 
 @dataclass

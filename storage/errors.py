@@ -15,7 +15,7 @@ class NotFound(StoreError):
 class Conflict(StoreError):
     """A uniqueness rule would be broken; ``attribute`` names the rule (e.g. ``userName``)."""
 
-    def __init__(self, attribute: str, value: str):
+    def __init__(self, attribute: str, value: object):
         self.attribute = attribute
         self.value = value
         super().__init__(f"{attribute} {value!r} is already in use")

@@ -22,7 +22,7 @@ Promises every backend keeps:
 - Tenants never see each other: a resource of another IdP is reported as not found.
 - Uniqueness (case-insensitive ``userName`` for Users, ``displayName`` for Groups, per IdP) is
   checked in the same step as the write, so two racing creates cannot both win.
-- Every resource write records its change events (``scim.events``) in the same step: the same
+- Every resource write records its change events (``scim.core.events``) in the same step: the same
   journal line, the same transaction. An acknowledged write has all its events and an event
   exists only for a write that was made, crash or not. A write that changes nothing (``meta``
   aside; members in another order are the same members) is not made: no event, and
@@ -46,11 +46,12 @@ work that writes only records and releases events stamped earlier.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, overload
 
-from scim.filter import Expr
+from scim.core.filter import Expr
 
 RESOURCE_KINDS = ("User", "Group")
 RECORD_TABLES = (
@@ -97,6 +98,17 @@ def audit_matches(
         and (action is None or entry.get("action") == action)
         and (object is None or object.casefold() in str(entry.get("object", "")).casefold())
     )
+
+
+# The IdP ids a request log keeps entries for: anything else (a path trick, a NUL) is ignored
+# rather than made into a file name or a row.
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@overload
+def fold(value: str) -> str: ...
+@overload
+def fold(value: object) -> str | None: ...
 
 
 def fold(value: object) -> str | None:

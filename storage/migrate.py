@@ -1,7 +1,7 @@
 """Copy a whole store between backends: ``flask --app app migrate --to postgres DSN`` and back.
 
-Both sides speak the data folder's table shape (``storage.files.Tables``): records under their
-key, resources under their id as ``{"idp", "data"}``, each table in creation order. A copy
+Both sides speak the data folder's table shape (``storage.tinydb.files.Tables``): records under
+their key, resources under their id as ``{"idp", "data"}``, each table in creation order. A copy
 keeps everything the contract exposes: ids, ``meta`` (versions, timestamps), creation order,
 records, and the change feed (events keep their ``seq``; the next one continues above). The
 destination must be empty. After writing, the destination is read back
@@ -16,17 +16,18 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from psycopg.types.json import Jsonb
-
-from storage import files
-from storage import folder as folders
 from storage.backup import read_folder
 from storage.errors import StoreUnavailable
-from storage.feed import EVENTS, STATE
 from storage.interface import AUDIT_TABLE, RECORD_TABLES, RESOURCE_KINDS
-from storage.pg_schema import derived_columns, member_ids
-from storage.postgres_store import PostgresStore
+from storage.tinydb import files
+from storage.tinydb import folder as folders
+from storage.tinydb.feed import EVENTS, STATE
+
+# PostgreSQL's side is imported where it is used: a TinyDB install never loads psycopg.
+if TYPE_CHECKING:
+    from storage.postgres.store import PostgresStore
 
 Progress = Callable[[int], None]
 
@@ -55,18 +56,22 @@ def read_tables(store: PostgresStore) -> files.Tables:
 
 
 def _read_feed(conn, tables: files.Tables) -> None:
-    """Add the change feed to ``tables`` as the data folder keeps it (``storage.feed``)."""
+    """Add the change feed to ``tables`` as the data folder keeps it (``storage.tinydb.feed``)."""
+    from storage.postgres.pg_schema import scalar
+
     tables[EVENTS] = {
         str(seq): {**doc, "seq": seq}
         for seq, doc in conn.execute("SELECT seq, doc FROM events ORDER BY seq")
     }
-    floor = conn.execute("SELECT pruned_through FROM event_feed").fetchone()[0]
+    floor = scalar(conn.execute("SELECT pruned_through FROM event_feed"))
     if floor:
         tables[STATE] = {"state": {"pruned_through": floor}}
 
 
 def _write_feed(conn, cursor, tables: files.Tables) -> None:
     """Load the change feed of ``tables``; the next event's seq follows the last one."""
+    from psycopg.types.json import Jsonb
+
     last = 0
     with cursor.copy(
         "COPY events (seq, type, idp, resource_id, occurred_at, doc) FROM STDIN"
@@ -84,11 +89,17 @@ def _write_feed(conn, cursor, tables: files.Tables) -> None:
 
 def write_postgres(store: PostgresStore, tables: files.Tables, progress: Progress = _none) -> None:
     """Load ``tables`` into an empty PostgreSQL store in one transaction (COPY, not INSERT)."""
+    from psycopg.types.json import Jsonb
+
+    from storage.postgres.pg_schema import derived_columns, member_ids, scalar
+
     with store.connection() as conn, conn.transaction():
-        used = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM records)"
-            " OR EXISTS (SELECT 1 FROM events)"
-        ).fetchone()[0]
+        used = scalar(
+            conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM resources) OR EXISTS (SELECT 1 FROM records)"
+                " OR EXISTS (SELECT 1 FROM events)"
+            )
+        )
         if used:
             raise StoreUnavailable("the destination database already holds a Roster store")
         cursor = conn.cursor()
@@ -166,6 +177,8 @@ def copy_store(
     folder), read it back and verify it; return the counts and the checksum."""
     expected = {"counts": counts(source), "checksum": checksum(source)}
     if backend == "postgres":
+        from storage.postgres.store import PostgresStore
+
         store = PostgresStore(destination)
         try:
             write_postgres(store, source, progress)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import heapq
 from operator import itemgetter
 
-from scim.evaluate import matches
-from scim.filter import And, AttrPath, Compare, Expr, ValuePath, chain
-from scim.projection import sort_resources
-from scim.schemas import RESOURCE_TYPES
+from scim.core.evaluate import matches
+from scim.core.filter import And, AttrPath, Compare, Expr, ValuePath, chain
+from scim.core.projection import sort_resources
+from scim.core.schemas import RESOURCE_TYPES
 from storage.clone import clone
 
 # Attributes with an index, per kind: (attribute name folded, index name).
@@ -58,8 +58,10 @@ def id_bound(kind: str, filter: Expr | None) -> tuple[str | None, Expr | None]:
     return (X or None, the rest of the filter).
 
     The application API pages by id with this bound (a key-set cursor); compared as the
-    plain strings they are (``id`` is caseExact, RFC 7643 §3.1), as ``scim.evaluate`` would.
+    plain strings they are (``id`` is caseExact, RFC 7643 §3.1), as ``scim.core.evaluate`` would.
     """
+    if filter is None:
+        return None, None
     operands = chain(filter) if isinstance(filter, And) else [filter]
     for i, expr in enumerate(operands):
         if (
@@ -69,7 +71,9 @@ def id_bound(kind: str, filter: Expr | None) -> tuple[str | None, Expr | None]:
             and _is_id(kind, expr.path)
         ):
             rest = operands[:i] + operands[i + 1 :]
-            joined = rest[0] if rest else None
+            if not rest:
+                return expr.value, None
+            joined = rest[0]
             for other in rest[1:]:
                 joined = And(joined, other)
             return expr.value, joined
@@ -78,7 +82,7 @@ def id_bound(kind: str, filter: Expr | None) -> tuple[str | None, Expr | None]:
 
 def _by_id(kind: str, sort_by: str | None) -> bool:
     qualified = f"{RESOURCE_TYPES[kind].schema.id}:id".lower()
-    return bool(sort_by) and sort_by.lower() in ("id", qualified)
+    return sort_by is not None and sort_by.lower() in ("id", qualified)
 
 
 def run_query(

@@ -26,7 +26,7 @@ import storage
 import tokens
 from app import create_app
 from providers import create_idp
-from storage import pg_schema
+from storage.postgres import pg_schema
 from tests import pgcluster
 
 SAMPLES = Path(__file__).parent / "samples"

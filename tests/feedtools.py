@@ -1,13 +1,16 @@
 """What a consumer of the change feed does, for the tests: fold events into a state, and read
-the state a store holds in the same (application) shape, to compare the two."""
+the state a store holds in the same (application) shape, to compare the two; and how a test
+waits for a long-polling reader to be waiting."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from lifecycle.downstream import view
-from scim import shape
-from scim.events import public
+from scim.core import shape
+from scim.core.events import public
+from storage.tinydb.store import TinyStore
 
 
 @dataclass
@@ -75,3 +78,17 @@ def read_feed(store, after: int = 0) -> list[dict]:
         found += page
         if not more:
             return found
+
+
+def waiting(store) -> int:
+    """How many readers are waiting for an event in ``store`` right now."""
+    if isinstance(store, TinyStore):
+        return store._feed.waiting
+    return store.listener().waiting
+
+
+def until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)  # polling an observable state, with a deadline

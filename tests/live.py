@@ -78,6 +78,16 @@ def loopback_sockets(port: int) -> tuple[int, int]:
     return waiting, established
 
 
+def provision(data_dir: Path, name: str, kind: str = "generic") -> tuple[str, str]:
+    """Create an IdP and its token with the CLI, as an admin would; return (id, token)."""
+    created = flask_cli(data_dir, "idp", "create", "--name", name, "--kind", kind)
+    assert created.returncode == 0, created.stderr
+    idp = created.stdout.strip()
+    generated = flask_cli(data_dir, "token", "generate", idp, "--json")
+    assert generated.returncode == 0, generated.stderr
+    return idp, json.loads(generated.stdout)["token"]
+
+
 class LiveServer:
     """``python app.py`` on a free loopback port; ready once it says it is serving."""
 

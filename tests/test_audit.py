@@ -13,7 +13,7 @@ import pytest
 
 import audit
 import storage
-from storage import tinydb_store
+from storage.tinydb import store as tinydb_store
 from tests.conftest import ADMIN_NAME, ADMIN_PASSWORD
 from tests.consoletools import submit, text
 

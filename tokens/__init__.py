@@ -130,7 +130,7 @@ def rotate(
     check_grace(keep_old)
     check_lifetime(expires_in)
     token = PREFIX + secrets.token_urlsafe(32)  # 32 bytes = 256 bits
-    record = {
+    record: dict = {
         "digest": digest(token),
         "id": secrets.token_hex(6),
         "idp": idp,
@@ -148,7 +148,7 @@ def rotate(
     kept = live[0] if live and keep_old is not None else None
     # The old tokens first: a crash in between leaves fewer live tokens than asked, never more.
     for old in live:
-        if old is kept:
+        if old is kept and keep_old is not None:  # kept only when there is a grace period
             retire = partial(_retire, successor=record, stop=now + keep_old)
             store.update_record("tokens", old["digest"], retire)
         else:

@@ -41,8 +41,9 @@ def check_name(name: str) -> str:
 def issue(store: Store, name: str) -> tuple[dict, str]:
     """Create a key named ``name``; return its record and the plaintext (show it once)."""
     key = PREFIX + secrets.token_urlsafe(32)
+    key_digest = digest(key)
     record = {
-        "digest": digest(key),
+        "digest": key_digest,
         "id": secrets.token_hex(6),
         "name": check_name(name),
         "prefix": key[: len(PREFIX) + 4],
@@ -50,7 +51,7 @@ def issue(store: Store, name: str) -> tuple[dict, str]:
         "last_used": None,
         "revoked": None,
     }
-    store.put_record("apikeys", record["digest"], record)
+    store.put_record("apikeys", key_digest, record)
     return record, key
 
 

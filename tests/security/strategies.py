@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from scim.filter import And, AttrPath, Compare, Not, Or, Present, ValuePath, to_string
-from scim.schemas import GROUP_TYPE, USER_TYPE
+from scim.core.filter import And, AttrPath, Compare, Not, Or, Present, ValuePath, to_string
+from scim.core.schemas import GROUP_TYPE, USER_TYPE
 from tests.security import CORE_GROUP, CORE_USER, ENTERPRISE, PATCH_OP
 
 # --- vocabularies drawn from the schemas, so that generated input reaches deep code --------------

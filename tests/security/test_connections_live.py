@@ -8,7 +8,6 @@ Connections are known to be accepted from the kernel's own tables (tests.live's
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import select
 import socket
@@ -16,7 +15,7 @@ import time
 
 import pytest
 
-from tests.live import LiveServer, flask_cli, loopback_sockets, wait_for
+from tests.live import LiveServer, loopback_sockets, provision, wait_for
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/proc/net/tcp"), reason="reads Linux's /proc/net/tcp"
@@ -28,8 +27,7 @@ TIMEOUT = 2  # server.channel_timeout of the timeout test's server
 
 def _serve(tmp_path, config: str = ""):
     data_dir = tmp_path / "data"
-    idp = flask_cli(data_dir, "idp", "create", "--name", "A", "--kind", "generic").stdout.strip()
-    token = json.loads(flask_cli(data_dir, "token", "generate", idp, "--json").stdout)["token"]
+    idp, token = provision(data_dir, "A")
     path = tmp_path / "config.toml"
     path.write_text(config)
     server = LiveServer(data_dir, "--config", str(path))

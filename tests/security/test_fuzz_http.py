@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scim.schemas import ENTERPRISE_USER, GROUP, USER
+from scim.core.schemas import ENTERPRISE_USER, GROUP, USER
 from storage import get_request_log
 from tests.security import (
     CORE_GROUP,

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from appapi.openapi import describe
-from tests.live import LiveServer, flask_cli
+from tests.live import LiveServer, flask_cli, provision
 from tests.security import CORE_GROUP, CORE_USER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,8 +101,7 @@ def test_it_states_auth_tenant_bodies_and_statuses():
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("openapi") / "data"
-    idp = flask_cli(data_dir, "idp", "create", "--name", "A", "--kind", "generic").stdout.strip()
-    token = json.loads(flask_cli(data_dir, "token", "generate", idp, "--json").stdout)["token"]
+    idp, token = provision(data_dir, "A")
     created = flask_cli(data_dir, "apikey", "create", "--name", "schemathesis", "--json")
     key = json.loads(created.stdout)["key"]
     with LiveServer(data_dir) as server:
@@ -132,8 +131,8 @@ def _user(name: str) -> dict:
     }
 
 
-# /Me answers a documented 501 to everything (tests/test_http.py), which schemathesis counts as
-# a server error whatever the description says: it is left out of its run.
+# /Me answers a documented 501 to everything (tests/scim/test_http.py), which schemathesis counts
+# as a server error whatever the description says: it is left out of its run.
 scim_schema = (
     schemathesis.openapi.from_dict(DOCUMENT).exclude(path_regex="^/api/").exclude(path_regex="/Me$")
 )

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from scim.errors import InvalidFilter, InvalidPath, ScimError
-from scim.evaluate import matches
-from scim.filter import (
+from scim.core.errors import InvalidFilter, InvalidPath, ScimError
+from scim.core.evaluate import matches
+from scim.core.filter import (
     MAX_DEPTH,
     MAX_LENGTH,
     MAX_OPERATORS,
@@ -32,11 +32,11 @@ from scim.filter import (
     parse_path,
     to_string,
 )
-from scim.messages import load_patch
-from scim.models import load_resource
-from scim.patch import apply_patch
-from scim.projection import project
-from scim.schemas import GROUP_TYPE, USER_TYPE
+from scim.core.messages import load_patch
+from scim.core.models import load_resource
+from scim.core.patch import apply_patch
+from scim.core.projection import project
+from scim.core.schemas import GROUP_TYPE, USER_TYPE
 from storage.query import run_query
 from tests.security import CORE_USER
 from tests.security.strategies import (

@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from tests.live import LiveServer, flask_cli
+from tests.live import LiveServer, flask_cli, provision
 from tests.security import CORE_USER
 
 ADMIN, PASSWORD = "root", "correct horse battery staple"
@@ -26,8 +26,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 def _serve(tmp_path_factory, name: str, trusted: list[str]):
     folder = tmp_path_factory.mktemp(name)
     data_dir = folder / "data"
-    idp = flask_cli(data_dir, "idp", "create", "--name", "A", "--kind", "generic").stdout.strip()
-    token = json.loads(flask_cli(data_dir, "token", "generate", idp, "--json").stdout)["token"]
+    idp, token = provision(data_dir, "A")
     created = flask_cli(data_dir, "admin", "create", ADMIN, "--password-stdin", stdin=PASSWORD)
     assert created.returncode == 0, created.stderr
     config = folder / "config.toml"

@@ -1,0 +1,1 @@
+"""Roster's tests, laid out like the source they test (see README, "Layout")."""

@@ -1,0 +1,2 @@
+"""The application API (``appapi``, ``/api/v1/``) over HTTP, through the Flask test client, on
+both backends."""

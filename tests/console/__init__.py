@@ -1,0 +1,1 @@
+"""The management console (``console``) through the Flask test client."""

@@ -1,0 +1,1 @@
+"""The SCIM protocol core (``scim.core``) as plain functions: no app, no client, no store."""
