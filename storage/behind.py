@@ -15,9 +15,10 @@ import queue
 import threading
 from typing import TYPE_CHECKING
 
+from storage.tinydb.requestlog import RequestLog
+
 if TYPE_CHECKING:  # the PostgreSQL log is imported only with PostgreSQL
     from storage.postgres.requestlog import DatabaseRequestLog
-    from storage.tinydb.requestlog import RequestLog
 
 # Entries that may wait: a few seconds of the busiest traffic, a few MB at most.
 QUEUE = 10_000
