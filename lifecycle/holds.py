@@ -59,10 +59,15 @@ def audit_detail(hold: dict, idp_name: str) -> str:
     return f"{idp_name}: {hold['changes']:,} held changes of {hold['users']:,} users"
 
 
-def _open(store: Store, hold_id: str) -> dict:
+def _get(store: Store, hold_id: str) -> dict:
     hold = store.get_record("holds", hold_id)
     if hold is None:
         raise HoldError(f"there is no hold with id {hold_id!r} (see 'hold list')")
+    return hold
+
+
+def _open(store: Store, hold_id: str) -> dict:
+    hold = _get(store, hold_id)
     if hold["state"] != "open":
         raise HoldError(f"hold {hold_id} was {hold['state']} {hold['closed']}: it is not open")
     return hold
@@ -102,7 +107,7 @@ def apply(store: Store, hold_id: str, now: datetime, who: str) -> dict:
         return writes + _close(store, hold, "applied", now, who), events
 
     store.commit(idp, work)
-    return store.get_record("holds", hold_id)
+    return _get(store, hold_id)
 
 
 def discard(store: Store, hold_id: str, now: datetime, who: str) -> dict:
@@ -115,9 +120,11 @@ def discard(store: Store, hold_id: str, now: datetime, who: str) -> dict:
     def work() -> tuple[list[Write], list[dict]]:
         hold = _open(store, hold_id)
         held = changes_of(store, hold_id)
-        writes = [("held", _key(c), None) for c in held]
+        writes: list[Write] = [("held", _key(c), None) for c in held]
         for uid in _last_per_user(held):
             entry = store.get_record("downstream", uid)
+            if entry is None:  # the user's entry went with it: nothing to mark
+                continue
             current = store.get("User", idp, uid)
             if current is not None and changes.unchanged(
                 entry["data"]["scim"], changes.public(current)
@@ -129,7 +136,7 @@ def discard(store: Store, hold_id: str, now: datetime, who: str) -> dict:
         return writes + _close(store, hold, "discarded", now, who), []
 
     store.commit(idp, work)
-    return store.get_record("holds", hold_id)
+    return _get(store, hold_id)
 
 
 def _key(change: dict) -> str:
@@ -216,7 +223,7 @@ def forget(store: Store, idp: str, now: datetime, source: dict | None = None) ->
 
     def work() -> tuple[list[Write], list[dict]]:
         nonlocal count
-        ghosts = store.records("downstream", lambda r: r["idp"] == idp and r.get("gone"))
+        ghosts = store.records("downstream", lambda r: r["idp"] == idp and bool(r.get("gone")))
         count = len(ghosts)
         events = [event for entry in ghosts for event in _deleted(store, entry, now, source)]
         return [("downstream", entry["id"], None) for entry in ghosts], events

@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from durations import iso
 from lifecycle import guard, policy
@@ -117,9 +118,10 @@ def screen(
     context: Context, kind: str, before: dict | None, after: dict | None, drafts: list[dict]
 ) -> tuple[list[dict], list[Write]]:
     """Decide what the applications learn of one write; see the module's docstring."""
-    if kind != "User" or not drafts:
+    user = after or before
+    if kind != "User" or not drafts or user is None:
         return drafts, []
-    store, uid = context.store, (after or before)["id"]
+    store, uid = context.store, user["id"]
     entry = store.get_record("downstream", uid)
     writes: list[Write] = []
     if entry is not None and entry["reason"] in ADOPTABLE:
@@ -132,18 +134,17 @@ def screen(
         if not drafts:
             return [], writes
     kept = None
-    if after is None and context.policy.on_delete == "deactivate":
+    if after is None and before is not None and context.policy.on_delete == "deactivate":
         drafts = [d for d in drafts if d["type"] != "user.deleted"]
         kept = _kept_entry(context, before, drafts)
     held = entry is not None and entry["reason"] == "held"
     deprovisioning = after is None or any(d["type"] in DEPROVISIONING for d in drafts)
-    hold = store.get_record("holds", entry["hold"]) if held else None
+    hold = store.get_record("holds", entry["hold"]) if entry is not None and held else None
     if deprovisioning and not held:
         state = store.get_record("guard", context.idp)
         hold_id = (state or {}).get("hold")
-        verdict = guard.deprovision(
-            state, uid, context.now, context.policy, lambda: _active(store, context.idp, before)
-        )
+        active = partial(_active, store, context.idp, uid, before)
+        verdict = guard.deprovision(state, uid, context.now, context.policy, active)
         if hold_id is not None:
             hold = store.get_record("holds", hold_id)
         elif verdict.crossed:
@@ -152,7 +153,7 @@ def screen(
         writes.append(
             ("guard", context.idp, {**verdict.state, "idp": context.idp, "hold": hold_id})
         )
-    if hold is None:
+    if hold is None or before is None:  # a user that did not exist is never held
         if kept is not None:
             writes.append(("downstream", uid, kept))
         return drafts, writes
@@ -210,17 +211,17 @@ def _kept_entry(context: Context, before: dict, drafts: list[dict]) -> dict:
     }
 
 
-def _active(store: Store, idp: str, before: dict) -> int:
+def _active(store: Store, idp: str, uid: str, before: dict | None) -> int:
     """How many users of ``idp`` were active just before this write of ``before``'s user (RFC
     7643 §4.1.1: all but those set false). Whether the store shows the write yet depends on
     the backend (PostgreSQL has made it in the transaction), so the user counts as ``before``
     says, whatever the store shows of it."""
     inactive, _ = store.query("User", idp, filter=_INACTIVE, count=0)
     active = store.count("User", idp) - inactive
-    shown = store.get("User", idp, before["id"])
+    shown = store.get("User", idp, uid)
     if shown is not None and shown.get("active") is not False:
         active -= 1
-    return active + (before.get("active") is not False)
+    return active + (before is not None and before.get("active") is not False)
 
 
 def _new_hold(context: Context, hold_id: str, verdict: guard.Verdict) -> dict:
@@ -282,7 +283,7 @@ def _hold(
         "kept": kept,
     }
     new_user = entry is None
-    if new_user:
+    if entry is None:
         entry = {
             "id": uid,
             "idp": context.idp,

@@ -23,8 +23,10 @@ own; figures read from the shared database, like users per IdP, are the same on 
 - ``process_*`` (CPU, memory, open files) from ``prometheus_client``'s process collector.
 
 Parts of Roster that record their own figures add a collector with ``register(app,
-collector)`` (a no-op when metrics are off). Reserved for the change feed and webhooks:
-``roster_events_recorded_total``, ``roster_webhook_deliveries_total{endpoint, outcome}``,
+collector)`` (a no-op when metrics are off). The change feed's position is read from the
+store at scrape time: ``roster_events_last_seq`` (the ``seq`` of the newest change event, the
+same in every process sharing a database; its rate is the events recorded per second).
+Reserved for webhooks: ``roster_webhook_deliveries_total{endpoint, outcome}``,
 ``roster_webhook_queue_depth`` and ``roster_webhook_oldest_undelivered_age_seconds``.
 """
 
@@ -204,6 +206,11 @@ class StoreCollector(Collector):
             return
         up.add_metric([], 1 if healthy else 0)
         yield up
+        yield GaugeMetricFamily(
+            "roster_events_last_seq",
+            "The seq of the newest change event (its rate: events recorded per second).",
+            value=store.last_seq(),
+        )
         yield from self._idps(store, idps)
         yield from _stats(store.stats())
 

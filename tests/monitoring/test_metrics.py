@@ -122,6 +122,8 @@ def test_counters_equal_a_replayed_okta_session(client, okta, store):
     assert started <= last <= time.time()
     assert samples[("roster_store_up", ())] == 1
     assert ("process_open_fds", ()) in samples
+    # The replay's writes recorded change events: the feed's position is the store's.
+    assert samples[("roster_events_last_seq", ())] == store.last_seq() > 0
 
 
 def test_the_last_success_survives_a_restart_through_the_request_log(app, okta):

@@ -10,6 +10,8 @@ from itertools import count
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lifecycle.policy import Policy
+from providers import set_policy
 from tests.conftest import patch_op
 from tests.feedtools import fold, held
 from tokens import apikeys
@@ -151,6 +153,11 @@ def read_api(client, key: str) -> list[dict]:
 )
 @given(st.lists(creates, min_size=2, max_size=6), st.lists(steps, min_size=3, max_size=30))
 def test_folding_the_feed_gives_the_state_the_store_holds(client, store, scim, other, first, then):
+    # The tenants live across examples, so their deactivations add up until they cross the
+    # mass-deprovisioning guard, which holds changes back from the feed: holds are tested on
+    # their own (tests/lifecycle/); here the feed's fold is under test.
+    for tenant in (scim, other):
+        set_policy(store, tenant.id, Policy(guard=False))
     world = World([scim, other])
     for step in first + then:
         world.run(step)
