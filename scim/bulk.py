@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, g
 
+from monitoring.requestid import source
 from scim import groups, requestlog, resources, users
 from scim.core.bulkorder import Schedule, Step
 from scim.core.bulkrequest import BULK_RESPONSE, BulkJob, Operation, load_bulk
@@ -110,7 +111,7 @@ def _call(step: Step, method: str, data: object) -> Outcome:
     version = resources.required_version(op.version) if step.action == "run" else None
     # The change events of an operation name it, not the /Bulk request, as their source.
     path = op.endpoint if method == "POST" else f"{op.endpoint}/{step.target}"
-    origin = {**requestlog.source(), "method": method, "path": f"/scim/v2/{g.idp}{path}"}
+    origin = {**source(), "method": method, "path": f"/scim/v2/{g.idp}{path}"}
     try:
         if method == "POST":
             outcome = Outcome(resources.create_one(kind, data, origin))

@@ -137,8 +137,9 @@ def _internal(resource: dict | None) -> dict:
 # --- the writes, one function each, shared by the views below and by /Bulk (scim.bulk) -----
 
 
-# ``origin``: what the write's change events name as their source (``scim.requestlog.source``:
-# the request's method, path and id); a /Bulk operation names itself.
+# ``origin``: what the write's change events name as their source
+# (``monitoring.requestid.source``: the request's method, path and id); a /Bulk operation
+# names itself.
 
 
 def _screen(origin: dict):
