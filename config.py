@@ -55,6 +55,7 @@ KEYS = {
         Key("scim", "max_operations", int, 1000),
         Key("scim", "max_payload_bytes", int, 1024 * 1024),
         Key("scim", "max_members", int, 100_000),
+        Key("scim", "bulk_max_operations", int, 1000),
         Key("scim", "auth_failures_per_minute", int, 30),
         Key("logging", "level", str, "INFO", "ROSTER_LOG_LEVEL"),
         Key("logging", "request_log_size", int, 1000),

@@ -75,13 +75,20 @@ def _parallel(port, token, requests, threads, call, ok_statuses) -> dict:
 
 def creates(client: Client, data: Dataset, requests: int) -> dict:
     """Sequential POST /Users of new users."""
-    base, tag = f"/scim/v2/{data.idp}/Users", len(data.users)
+    label = f"POST /Users at {len(data.users):,}"
+    return creates_at(
+        client, f"/scim/v2/{data.idp}/Users", requests, f"new{len(data.users)}", label
+    )
+
+
+def creates_at(client: Client, url: str, requests: int, tag: str, label: str) -> dict:
+    """Sequential POSTs of new users to ``url`` (Roster's /Users, or a peer's)."""
 
     def step(i: int):
-        seconds, status, _ = client.timed("POST", base, user_body(f"new{tag}-{i}.bench"))
+        seconds, status, _ = client.timed("POST", url, user_body(f"{tag}-{i}.bench"))
         return seconds, status == 201
 
-    return _run(Series("post"), requests, f"POST /Users at {len(data.users):,}", step)
+    return _run(Series("post"), requests, label, step)
 
 
 def lookups(client: Client, data: Dataset, requests: int) -> dict:

@@ -40,6 +40,17 @@ def targets(r: dict) -> list[dict]:
             f"{worst['users']:,} = {ratio:.0%} of {ceiling:,.0f}",
         )
     )
+    if "peer" in r:
+        peer = r["peer"]["post"]["throughput_rps"]
+        mine = small["post"]["throughput_rps"]
+        out.append(
+            _check(
+                f"sequential POST at {n1} >= 1.5 x scim2-server (in memory, no fsync)",
+                mine >= 1.5 * peer,
+                f"{mine:,.0f} req/s vs {peer:,.0f} req/s (x{mine / peer:.2f}); p50 "
+                f"{small['post']['p50_ms']:.2f} ms vs {r['peer']['post']['p50_ms']:.2f} ms",
+            )
+        )
     page = large["page"]
     out.append(
         _check(
@@ -99,6 +110,13 @@ def table(r: dict) -> str:
         f"{par['throughput_rps']:,.0f} req/s with {r['mixed']['threads'] if 'mixed' in r else 4}"
         " threads",
     ]
+    if "peer" in r:
+        p = r["peer"]["post"]
+        lines.append(
+            f"peer (scim2-server under waitress, everything in memory): POST /Users "
+            f"{p['throughput_rps']:,.0f} req/s sequential (p50 {p['p50_ms']:.2f} ms, "
+            f"{p['throughput_rps'] / ceiling:.2f} x ceiling)"
+        )
     if "fsync" in r:
         lines.append(
             f"disk: append + fsync p50 {r['fsync']['p50_ms']:.2f} ms, "

@@ -4,6 +4,8 @@
     .venv/bin/python bench/run.py --quick              # a smoke run in well under a minute
     .venv/bin/python bench/run.py --sizes 1000,20000 --output /tmp/r.json
     .venv/bin/python bench/run.py --backend postgres   # the same on PostgreSQL (see below)
+    .venv/bin/python bench/run.py --peer               # and scim2-server's POST /Users beside
+    .venv/bin/python bench/run.py --breakdown          # where a POST's time goes (py-spy)
 
 For each size the data folder is preloaded through ``storage.tinydb.store.TinyStore`` (not
 HTTP), then ``python app.py`` is started on it and measured: start-up (process start to the
@@ -25,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import shutil
 import sys
 import tempfile
@@ -35,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
-from bench import phases, report  # noqa: E402
+from bench import breakdown, phases, report  # noqa: E402
 from bench.client import Client  # noqa: E402
 from bench.mixed import mixed  # noqa: E402
 from bench.preload import compact, preload  # noqa: E402
-from bench.servers import start_hello, start_roster  # noqa: E402
+from bench.servers import start_hello, start_peer, start_roster  # noqa: E402
 
 FULL = {
     "writes": 2000,
@@ -71,6 +74,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folders")
     parser.add_argument("--backend", choices=("tinydb", "postgres"), default="tinydb")
     parser.add_argument("--database-url", help="PostgreSQL server for --backend postgres")
+    parser.add_argument(
+        "--peer", action="store_true", help="also time scim2-server's POST /Users (bench/peer.py)"
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="at the first size, sample the server with py-spy during more POSTs and show "
+        "where their time goes (bench/breakdown.py)",
+    )
     args = parser.parse_args(argv)
     default = "1000,5000" if args.quick else "1000,10000,100000"
     args.sizes = sorted({int(s) for s in (args.sizes or default).split(",") if s.strip()})
@@ -92,6 +104,8 @@ def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> N
     try:
         client = Client(server.port, data.token)
         row["post"] = phases.creates(client, data, counts["writes"])
+        if args.breakdown and size == args.sizes[0]:
+            results["breakdown"] = post_breakdown(client, server, data, counts["writes"])
         row["lookup"] = phases.lookups(client, data, counts["lookups"])
         row["page"] = phases.pages(client, data, counts["pages"])
         if largest:
@@ -123,6 +137,17 @@ def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> N
             server.stop()
 
 
+def post_breakdown(client: Client, server, data, requests: int) -> str:
+    """More sequential POSTs, sampled by py-spy: where their time goes inside the server."""
+    if not breakdown.Sampler.available():
+        return "breakdown: py-spy is not installed (pip install -r requirements-dev.txt)"
+    with breakdown.Sampler(server.process.pid) as sampler:
+        base, tag = f"/scim/v2/{data.idp}/Users", f"spied{len(data.users)}"
+        post = phases.creates_at(client, base, requests, tag, "POST /Users under py-spy")
+    parts = breakdown.charge(sampler.stacks())
+    return breakdown.table(parts, post["requests"], post["mean_ms"])
+
+
 def database(server: str, name: str) -> str:
     """Create an empty database ``name`` on ``server``; return its DSN."""
     import psycopg
@@ -138,6 +163,21 @@ def measure_ceiling(args, work: Path) -> dict:
     server = start_hello(work / "hello.log")
     try:
         return phases.ceiling(server.port, args.counts["ceiling"], args.threads)
+    finally:
+        server.stop()
+
+
+def measure_peer(args, work: Path) -> dict:
+    """scim2-server, the reference Python SCIM server, under waitress: sequential POST /Users
+    with the same client and bodies as Roster's phase."""
+    token = secrets.token_urlsafe(16)
+    server = start_peer(work / "peer.log", token)
+    try:
+        client = Client(server.port, token)
+        label = "POST /Users on scim2-server"
+        post = phases.creates_at(client, "/v2/Users", args.counts["writes"], "peer", label)
+        client.close()
+        return {"post": post, "peak_rss_mb": round(server.peak_rss_mb(), 1)}
     finally:
         server.stop()
 
@@ -186,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results["fsync"] = fsync_latency(work)
         results["ceiling"] = measure_ceiling(args, work)
+        if args.peer:
+            results["peer"] = measure_peer(args, work)
         for size in args.sizes:
             measure_size(size, size == args.sizes[-1], args, work, results)
     finally:
@@ -198,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     results["load_average_at_end"] = os.getloadavg()[0]
     results["targets"] = report.targets(results)
     print(report.table(results))
+    if "breakdown" in results:
+        print(f"\n{results['breakdown']}")
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults written to {args.output}")
     return 0 if all(t["pass"] for t in results["targets"]) else 1

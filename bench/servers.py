@@ -97,6 +97,17 @@ def start_roster(
     return server, seconds
 
 
+def start_peer(log: Path, token: str) -> Server:
+    """Start scim2-server under waitress (``bench/peer.py``); its SCIM base is ``/v2``."""
+    server = Server([str(ROOT / "bench" / "peer.py"), "--token", token], log)
+    try:
+        server.wait_ready("/v2/ServiceProviderConfig", {"Authorization": f"Bearer {token}"})
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
 def start_hello(log: Path) -> Server:
     server = Server([str(ROOT / "bench" / "hello.py")], log)
     try:

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, g
 
 import clock
 from lifecycle import holds
-from scim import discovery, groups, search, users
+from scim import bulk, discovery, groups, search, users
 from scim.auth import authenticate
 from scim.core.errors import NotFound, Unauthorized
 from storage import get_store
@@ -46,3 +46,4 @@ bp.register_blueprint(users.bp)
 bp.register_blueprint(groups.bp)
 bp.register_blueprint(discovery.bp)
 bp.register_blueprint(search.bp)
+bp.register_blueprint(bulk.bp)

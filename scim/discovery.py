@@ -27,8 +27,15 @@ def _no_filter() -> None:
 @bp.get("/ServiceProviderConfig")
 def provider_config():
     """Describe the features this server supports (RFC 7643 §5)."""
-    max_results = current_app.config["ROSTER"]["max_results"]
-    return scim_response(service_provider_config(base_url(), max_results=max_results))
+    limits = current_app.config["ROSTER"]
+    return scim_response(
+        service_provider_config(
+            base_url(),
+            max_results=limits["max_results"],
+            bulk_max_operations=limits["bulk_max_operations"],
+            bulk_max_payload=limits["max_payload_bytes"],
+        )
+    )
 
 
 @bp.get("/ResourceTypes")
@@ -63,12 +70,6 @@ def schema(urn):
     if found is None:
         raise errors.NotFound(f"There is no schema {urn!r}.")
     return scim_response(schema_doc(found, base_url()))
-
-
-@bp.route("/Bulk", methods=["POST"])
-def bulk():
-    """Bulk is not supported, as ServiceProviderConfig says (RFC 7644 §3.7)."""
-    raise errors.NotImplementedFeature("Bulk operations are not supported.")
 
 
 @bp.route("/Me", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

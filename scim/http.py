@@ -8,7 +8,7 @@ import logging
 import re
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import storage
@@ -131,15 +131,54 @@ def read_json() -> object:
     return body
 
 
+def payload_too_large() -> errors.PayloadTooLarge:
+    """The 413 for a body over ``scim.max_payload_bytes``, naming the limit (RFC 7644 §3.7.4:
+    the error "MUST specify the limit exceeded")."""
+    limit = current_app.config["ROSTER"]["max_payload_bytes"]
+    return errors.PayloadTooLarge(
+        f"The request body is larger than the maxPayloadSize ({limit} bytes)."
+    )
+
+
 def _is_scim_request() -> bool:
     return request.path.startswith(SCIM_PREFIX) or request.path.rstrip("/") == "/scim"
 
 
-def _render(error: errors.ScimError) -> Response:
+def error_body(error: errors.ScimError) -> dict:
+    """Return the RFC 7644 §3.12 body ``error`` is answered with."""
     body = error.to_dict()
     # Details may quote what the client sent (a path, a filter): never a token it put there.
     body["detail"] = tokens.redact(body["detail"])
-    return scim_response(body, error.status, error.headers)
+    return body
+
+
+def _render(error: errors.ScimError) -> Response:
+    return scim_response(error_body(error), error.status, error.headers)
+
+
+def scim_error_for(error: storage.StoreError) -> errors.ScimError:
+    """Return the SCIM error a store error is answered with (logging what the operator must
+    see): the app's handler and each operation of a /Bulk request answer alike."""
+    if isinstance(error, storage.Conflict):
+        # RFC 7644 §3.3 and §3.5.1: a uniqueness clash is 409 uniqueness.
+        return errors.Uniqueness(f"{error.attribute} {error.value!r} is already taken.")
+    if isinstance(error, storage.NotFound):
+        return errors.NotFound(f"Resource {error} not found.")
+    if isinstance(error, storage.VersionMismatch):
+        return errors.PreconditionFailed()
+    if isinstance(error, StoreUnavailable):
+        g.store_unavailable = error  # the request log does not wait for it again
+    if isinstance(error, StoreFull):
+        log.error("write refused: %s", error)
+        return errors.InsufficientStorage()
+    if isinstance(error, OutcomeUnknown):
+        log.error("write outcome unknown: %s", error)
+        return errors.ServiceUnavailable(IN_DOUBT, retry_after=error.retry_after or 5)
+    if isinstance(error, StoreUnavailable):
+        log.error("store unavailable: %s", error)
+        return errors.ServiceUnavailable(retry_after=error.retry_after or 5)
+    log.exception("storage failure")
+    return errors.InternalError()
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -151,35 +190,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(storage.StoreError)
     def store_error(error: storage.StoreError):
-        if isinstance(error, storage.Conflict):
-            # RFC 7644 §3.3 and §3.5.1: a uniqueness clash is 409 uniqueness.
-            return _render(
-                errors.Uniqueness(f"{error.attribute} {error.value!r} is already taken.")
-            )
-        if isinstance(error, storage.NotFound):
-            return _render(errors.NotFound(f"Resource {error} not found."))
-        if isinstance(error, storage.VersionMismatch):
-            return _render(errors.PreconditionFailed())
-        if isinstance(error, StoreUnavailable):
-            g.store_unavailable = error  # the request log does not wait for it again
-        if isinstance(error, StoreFull):
-            log.error("write refused: %s", error)
-            return _render(errors.InsufficientStorage())
-        if isinstance(error, OutcomeUnknown):
-            log.error("write outcome unknown: %s", error)
-            return _render(errors.ServiceUnavailable(IN_DOUBT, retry_after=error.retry_after or 5))
-        if isinstance(error, StoreUnavailable):
-            log.error("store unavailable: %s", error)
-            return _render(errors.ServiceUnavailable(retry_after=error.retry_after or 5))
-        log.exception("storage failure")
-        return _render(errors.InternalError())
+        return _render(scim_error_for(error))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if not _is_scim_request():
             return error
         if isinstance(error, RequestEntityTooLarge):
-            return _render(errors.PayloadTooLarge())
+            return _render(payload_too_large())
         scim = errors.ScimError(error.description)
         scim.status = error.code or 500
         if error.code == 405:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
@@ -19,10 +18,7 @@ from werkzeug.exceptions import HTTPException
 import tokens
 from scim.core.attributes import last_name
 from storage import get_request_log, get_store
-
-if TYPE_CHECKING:  # the PostgreSQL log is imported only with PostgreSQL
-    from storage.postgres.requestlog import DatabaseRequestLog
-    from storage.tinydb.requestlog import RequestLog
+from storage.behind import AppendBehind
 
 KINDS = {"scim.users": "User", "scim.groups": "Group"}
 REDACTED = "[redacted]"
@@ -95,37 +91,94 @@ def _request_body() -> bytes:
         return b""
 
 
+def created(resource_id: str) -> None:
+    """Tell the request's log entry the id of the resource it created (no need to read it
+    back out of the answer)."""
+    g.created_id = resource_id
+
+
 def _resource(response: Response, body: object) -> str | None:
     kind = KINDS.get(request.blueprint or "")
     resource_id = (request.view_args or {}).get("id")
-    if resource_id is None and response.status_code == 201 and isinstance(body, dict):
-        resource_id = body.get("id")
+    if resource_id is None and response.status_code == 201:
+        resource_id = g.get("created_id")
+        if resource_id is None and isinstance(body, dict):
+            resource_id = body.get("id")
     return scrub(f"{kind} {resource_id}") if kind and resource_id else None
 
 
 def _entry(response: Response, with_body: bool) -> tuple[dict, object]:
-    started = g.get("request_started", time.perf_counter())
     # The body is parsed only when something is taken from it (an error's scimType, a new
-    # resource's id, log_bodies): a 10,000-member group's answer is 1.6 MB of JSON.
-    wanted = with_body or response.status_code >= 400 or response.status_code == 201
+    # resource's id unless the view said it, log_bodies): a 10,000-member group's answer is
+    # 1.6 MB of JSON.
+    told = response.status_code == 201 and g.get("created_id") is not None
+    wanted = with_body or response.status_code >= 400 or (response.status_code == 201 and not told)
     body = _json(response.get_data()) if wanted and response.mimetype.endswith("json") else None
     path = request.full_path if request.query_string else request.path
-    entry = {
+    started = g.get("request_started", time.perf_counter())
+    entry = _fields(request.method, path, response.status_code, started)
+    entry["resource"] = _resource(response, body)
+    if response.status_code >= 400 and isinstance(body, dict):
+        _add_error(entry, body)
+    return entry, body
+
+
+def _fields(method: str, path: str, status: int, started: float) -> dict:
+    return {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "idp": _tenant(),
-        "method": request.method,
+        "method": method,
         "path": scrub(path),
-        "status": response.status_code,
+        "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         "user_agent": scrub(request.headers.get("User-Agent", "")),
-        "resource": _resource(response, body),
         "request_id": g.get("request_id"),
     }
-    if response.status_code >= 400 and isinstance(body, dict):
-        entry["scim_type"] = body.get("scimType")
-        detail = body.get("detail")
-        entry["detail"] = scrub(detail) if isinstance(detail, str) else detail
-    return entry, body
+
+
+def _add_error(entry: dict, body: dict) -> None:
+    entry["scim_type"] = body.get("scimType")
+    detail = body.get("detail")
+    entry["detail"] = scrub(detail) if isinstance(detail, str) else detail
+
+
+def record_operation(
+    method: str,
+    path: str,
+    status: int,
+    started: float,
+    *,
+    resource: str | None = None,
+    request_body: object = None,
+    response_body: dict | None = None,
+) -> None:
+    """Record one operation of a /Bulk request (RFC 7644 §3.7) as the single request it stands
+    for: ``path`` below the tenant's base (``/Users/{id}``), its status, ``resource`` as
+    ``User {id}``, the error body it was answered with. Marked ``"bulk": true``."""
+    idp, request_log = g.idp, get_request_log()
+    try:
+        entry = _fields(method, f"/scim/v2/{idp}{path}", status, started)
+        entry["resource"] = scrub(resource) if resource else None
+        entry["bulk"] = True
+        if status >= 400 and response_body is not None:
+            _add_error(entry, response_body)
+        if current_app.config["ROSTER"]["log_bodies"]:
+            entry["request_body"] = _redacted_body_of(request_body)
+            entry["response_body"] = redact(response_body)
+        unavailable = g.get("store_unavailable")
+        if unavailable is not None and request_log.in_store:
+            request_log.failures.record(unavailable)  # as for a single request (_keep)
+        else:
+            request_log.append(idp, entry)
+    except Exception as exc:  # as for a single request: the operation's outcome stands
+        request_log.failures.record(exc)
+
+
+def _redacted_body_of(value: object) -> object:
+    try:
+        return redact(value)
+    except RecursionError:
+        return REDACTED
 
 
 def _tenant() -> str | None:
@@ -152,7 +205,7 @@ def _record(response: Response) -> Response:
     return response
 
 
-def _keep(idp: str, response: Response, request_log: RequestLog | DatabaseRequestLog) -> None:
+def _keep(idp: str, response: Response, request_log: AppendBehind) -> None:
     # A store that has just failed this request is not asked again (it would make the client
     # wait for it twice), nor a request log kept in it.
     unavailable = g.get("store_unavailable")

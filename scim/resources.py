@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, g, request
 import clock
 from lifecycle import screen as downstream
 from monitoring.requestid import source
-from scim import rendered
+from scim import rendered, requestlog
 from scim.core import errors, membership
 from scim.core.attributes import ResourceType
 from scim.core.discovery_docs import list_response
@@ -59,6 +59,8 @@ class Kind:
     takes what was prepared ahead for whichever operation proved to set a password).
     ``prefetch(resources, shown)`` is told a page is about to be decorated, so that
     it can look up for all of them at once what ``decorate`` derives (a User's groups).
+    ``created(resource)`` is told ``resource`` was just created: nothing can refer to it yet
+    (no Group names a User that did not exist), so ``decorate`` need look nothing up.
     """
 
     rtype: ResourceType
@@ -67,6 +69,7 @@ class Kind:
     seal: Seal = _unsealed
     seal_operations: Callable[[list[dict]], Seal] = field(default=lambda operations: _unsealed)
     prefetch: Callable[[list[dict], Shown], None] = field(default=lambda resources, shown: None)
+    created: Callable[[dict], None] = field(default=lambda resource: None)
 
 
 def base_url() -> str:
@@ -82,8 +85,9 @@ def _limits() -> dict:
     return current_app.config["ROSTER"]
 
 
-def _location(kind: Kind, resource: dict) -> str:
-    return f"{base_url()}{kind.rtype.endpoint}/{resource['id']}"
+def location(kind: Kind, id: str) -> str:
+    """Return the URL of the resource ``id`` of ``kind`` (RFC 7644 §3.1 Location)."""
+    return f"{base_url()}{kind.rtype.endpoint}/{id}"
 
 
 def render(kind: Kind, resource: dict, attributes=None, excluded=None) -> dict:
@@ -93,7 +97,7 @@ def render(kind: Kind, resource: dict, attributes=None, excluded=None) -> dict:
     resource = kind.decorate(resource, Shown(kind.rtype, attributes, excluded))
     # Internal fields (a password hash) start with "_" and never leave the server.
     public = {k: v for k, v in resource.items() if not k.startswith("_")}
-    public["meta"] = {**resource["meta"], "location": _location(kind, resource)}
+    public["meta"] = {**resource["meta"], "location": location(kind, resource["id"])}
     ahead = rendered.names(public)  # a large group's members, rendered for this projection
     return project(public, kind.rtype, attributes, excluded, rendered=ahead)
 
@@ -109,41 +113,129 @@ def _single(kind: Kind, resource: dict, status: int = 200) -> object:
     attributes, excluded = _projection_args()
     headers = {"ETag": resource["meta"]["version"]}
     if status == 201:
-        headers["Location"] = _location(kind, resource)
+        headers["Location"] = location(kind, resource["id"])
     return scim_response(render(kind, resource, attributes, excluded), status, headers)
 
 
-def _if_match() -> str | None:
+def required_version(value: str | None) -> str | None:
+    """Return the version an ``If-Match`` value (or a bulk operation's ``version``) requires,
+    or None when any version will do."""
     # RFC 7644 §3.14 / RFC 7232 §3.1: "*" matches any current version.
-    value = request.headers.get("If-Match")
     if value is None or value.strip() == "*":
         return None
     return value.split(",")[0].strip()
+
+
+def _if_match() -> str | None:
+    return required_version(request.headers.get("If-Match"))
 
 
 def _internal(resource: dict | None) -> dict:
     return {k: v for k, v in (resource or {}).items() if k.startswith("_")}
 
 
-def _screen():
+# --- the writes, one function each, shared by the views below and by /Bulk (scim.bulk) -----
+
+
+# ``origin``: what the write's change events name as their source
+# (``monitoring.requestid.source``: the request's method, path and id); a /Bulk operation
+# names itself.
+
+
+def _screen(origin: dict):
     """What the applications learn of this write (``lifecycle.screen``)."""
-    return downstream.for_request(get_store(), g.idp, clock.now(), source())
+    return downstream.for_request(get_store(), g.idp, clock.now(), origin)
 
 
-def create(kind: Kind) -> object:
-    """POST: store a new resource, 201 with Location (RFC 7644 §3.3)."""
-    new = kind.seal(load_resource(kind.rtype, read_json()))
-    store = get_store()
+def create_one(kind: Kind, body: object, origin: dict | None = None) -> dict:
+    """Store a new resource from a request body; return it as stored (RFC 7644 §3.3)."""
+    new = kind.seal(load_resource(kind.rtype, body))
+    store, origin = get_store(), origin or source()
     given = downstream.adoptable(store, g.idp, new) if kind.rtype.name == "User" else None
-    resource = store.create(
+    return store.create(
         kind.rtype.name,
         g.idp,
         new,
         prepare=lambda data: kind.prepare(data, None),
-        source=source(),
-        screen=_screen(),
+        source=origin,
+        screen=_screen(origin),
         id=given,
     )
+
+
+def replace_one(
+    kind: Kind, id: str, body: object, if_version: str | None, origin: dict | None = None
+) -> dict:
+    """Replace every client-writable attribute of a resource; return it as stored
+    (RFC 7644 §3.5.1)."""
+    new = kind.seal(load_resource(kind.rtype, body))
+
+    def change(current: dict) -> dict:
+        _check_immutable(kind.rtype, current, new)
+        # Internal fields carry over unless the new body sealed its own (a new password hash).
+        return kind.prepare({**_internal(current), **new}, current)
+
+    origin = origin or source()
+    return get_store().update(
+        kind.rtype.name,
+        g.idp,
+        id,
+        change,
+        if_version=if_version,
+        source=origin,
+        screen=_screen(origin),
+    )
+
+
+def patch_one(
+    kind: Kind, id: str, body: object, if_version: str | None, origin: dict | None = None
+) -> dict:
+    """Apply a PatchOp's operations, all or none; return the resource as stored
+    (RFC 7644 §3.5.2)."""
+    operations = load_patch(body, max_operations=_limits()["max_operations"])
+    steps = membership.plan(operations, kind.rtype)
+    seal = kind.seal_operations(operations)
+
+    def change(current: dict) -> dict:
+        internal = _internal(current)
+        public = {k: v for k, v in current.items() if not k.startswith("_")}
+        # Membership adds and removes touch only the members they name (a group may have
+        # 100,000); everything else goes through the general engine.
+        applied = membership.apply(public, steps, kind.rtype) if steps else None
+        if applied is not None:
+            new, added = applied
+            return kind.prepare(seal({**new, **internal}), current, added)
+        new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
+        return kind.prepare(seal({**new, **internal}), current)
+
+    origin = origin or source()
+    return get_store().update(
+        kind.rtype.name,
+        g.idp,
+        id,
+        change,
+        if_version=if_version,
+        source=origin,
+        screen=_screen(origin),
+    )
+
+
+def delete_one(kind: Kind, id: str, if_version: str | None, origin: dict | None = None) -> None:
+    """Delete a resource (RFC 7644 §3.6)."""
+    origin = origin or source()
+    get_store().delete(
+        kind.rtype.name, g.idp, id, if_version=if_version, source=origin, screen=_screen(origin)
+    )
+
+
+# --- the views ------------------------------------------------------------------------------
+
+
+def create(kind: Kind) -> object:
+    """POST: store a new resource, 201 with Location (RFC 7644 §3.3)."""
+    resource = create_one(kind, read_json())
+    kind.created(resource)
+    requestlog.created(resource["id"])
     return _single(kind, resource, 201)
 
 
@@ -161,23 +253,7 @@ def get(kind: Kind, id: str) -> object:
 
 def replace(kind: Kind, id: str) -> object:
     """PUT: replace every client-writable attribute (RFC 7644 §3.5.1)."""
-    new = kind.seal(load_resource(kind.rtype, read_json()))
-
-    def change(current: dict) -> dict:
-        _check_immutable(kind.rtype, current, new)
-        # Internal fields carry over unless the new body sealed its own (a new password hash).
-        return kind.prepare({**_internal(current), **new}, current)
-
-    resource = get_store().update(
-        kind.rtype.name,
-        g.idp,
-        id,
-        change,
-        if_version=_if_match(),
-        source=source(),
-        screen=_screen(),
-    )
-    return _single(kind, resource)
+    return _single(kind, replace_one(kind, id, read_json(), _if_match()))
 
 
 def _check_immutable(rtype: ResourceType, current: dict, new: dict) -> None:
@@ -192,39 +268,12 @@ def _check_immutable(rtype: ResourceType, current: dict, new: dict) -> None:
 
 def patch(kind: Kind, id: str) -> object:
     """PATCH: apply every operation or none (RFC 7644 §3.5.2); 200 with the resource."""
-    operations = load_patch(read_json(), max_operations=_limits()["max_operations"])
-    steps = membership.plan(operations, kind.rtype)
-    seal = kind.seal_operations(operations)
-
-    def change(current: dict) -> dict:
-        internal = _internal(current)
-        public = {k: v for k, v in current.items() if not k.startswith("_")}
-        # Membership adds and removes touch only the members they name (a group may have
-        # 100,000); everything else goes through the general engine.
-        applied = membership.apply(public, steps, kind.rtype) if steps else None
-        if applied is not None:
-            new, added = applied
-            return kind.prepare(seal({**new, **internal}), current, added)
-        new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
-        return kind.prepare(seal({**new, **internal}), current)
-
-    resource = get_store().update(
-        kind.rtype.name,
-        g.idp,
-        id,
-        change,
-        if_version=_if_match(),
-        source=source(),
-        screen=_screen(),
-    )
-    return _single(kind, resource)
+    return _single(kind, patch_one(kind, id, read_json(), _if_match()))
 
 
 def delete(kind: Kind, id: str) -> object:
     """DELETE: 204, and the resource is gone (RFC 7644 §3.6)."""
-    get_store().delete(
-        kind.rtype.name, g.idp, id, if_version=_if_match(), source=source(), screen=_screen()
-    )
+    delete_one(kind, id, _if_match())
     return scim_response(None, 204)
 
 

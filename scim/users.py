@@ -89,6 +89,12 @@ def prefetch(users: list[dict], shown: Shown) -> None:
         g.user_groups = get_store().groups_of_each(g.idp, [user["id"] for user in users])
 
 
+def created(user: dict) -> None:
+    """A User just created belongs to no Group yet: ``decorate`` asks the store nothing (on
+    PostgreSQL, one query less per POST)."""
+    g.user_groups = {user["id"]: []}
+
+
 def _groups_of(user_id: str) -> list[dict]:
     prefetched = g.get("user_groups")
     if prefetched is not None and user_id in prefetched:
@@ -97,7 +103,12 @@ def _groups_of(user_id: str) -> list[dict]:
 
 
 KIND = Kind(
-    USER_TYPE, decorate=decorate, seal=seal, seal_operations=seal_operations, prefetch=prefetch
+    USER_TYPE,
+    decorate=decorate,
+    seal=seal,
+    seal_operations=seal_operations,
+    prefetch=prefetch,
+    created=created,
 )
 
 resources.add_routes(bp, KIND)

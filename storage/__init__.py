@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app
 
+from storage.behind import AppendBehind
 from storage.errors import (  # noqa: F401  (re-exported)
     Conflict,
     NotFound,
@@ -72,10 +73,11 @@ def init_app(app: Flask) -> None:
         )
     else:
         log = RequestLog(Path(values["data_dir"]) / "requestlog", values["request_log_size"])
-    app.extensions[_LOG_EXTENSION] = log
+    # Written behind the requests: a request never waits for its own log entry.
+    app.extensions[_LOG_EXTENSION] = AppendBehind(log)
 
 
-def get_request_log(app: Flask | None = None) -> RequestLog | DatabaseRequestLog:
+def get_request_log(app: Flask | None = None) -> AppendBehind:
     """Return the app's request log."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
     return app.extensions[_LOG_EXTENSION]
@@ -95,9 +97,10 @@ def get_store(app: Flask | None = None) -> Store:
 
 
 def close_store(app: Flask) -> None:
-    """Close the app's store if it was opened, and the request log's open files."""
+    """Write what the request log has queued and close its files, then close the app's store
+    if it was opened."""
     log = app.extensions.get(_LOG_EXTENSION)
-    if isinstance(log, RequestLog):
+    if log is not None:
         log.close()
     store = app.extensions.get(_EXTENSION)
     if store is not None:

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Protocol, TypeAlias, overload
 
 from scim.core.filter import Expr
@@ -190,6 +191,13 @@ class Store(Protocol):
         members, twice, cost more than the rest of the write.) Raises NotFound,
         VersionMismatch when ``if_version`` is given and differs from ``meta.version``, or
         Conflict."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group the durability of the writes this thread makes inside the block: each is
+        atomic and visible when its call returns, as always, but they are made durable
+        together when the block ends (one fsync or WAL flush instead of one each), before the
+        block returns or raises. A caller acknowledges none of them before then (a /Bulk
+        request answers once, at the end). Other threads' writes are not affected."""
 
     def delete(
         self,

@@ -18,19 +18,25 @@ def service_provider_config(
     base_url: str,
     *,
     max_results: int,
+    bulk_max_operations: int,
+    bulk_max_payload: int,
     documentation_uri: str | None = None,
 ) -> dict:
     """Return ``/ServiceProviderConfig`` (RFC 7643 §5).
 
-    Roster's PATCH-operation and body-size limits have no place here: RFC 7643 §5 has room for
-    them only under ``bulk``, which Roster does not support and so reports as 0.
+    Roster's PATCH-operation limit has no place here: RFC 7643 §5 has room only for the limits
+    of ``bulk`` (RFC 7644 §3.7.4: the most operations and bytes one /Bulk request may carry).
     """
     doc: dict = {"schemas": [SERVICE_PROVIDER_CONFIG]}
     if documentation_uri:
         doc["documentationUri"] = documentation_uri
     doc |= {
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": True,
+            "maxOperations": bulk_max_operations,
+            "maxPayloadSize": bulk_max_payload,
+        },
         "filter": {"supported": True, "maxResults": max_results},
         "changePassword": {"supported": False},
         "sort": {"supported": True},

@@ -116,6 +116,12 @@ class PreconditionFailed(ScimError):
     default_detail = "The resource has changed: the If-Match version does not match."
 
 
+class UnresolvedReference(ScimError):
+    # RFC 7644 §3.7.1: a bulk job's references that could not be resolved are 409 (Conflict).
+    status = 409
+    default_detail = "A bulkId reference of this bulk request could not be resolved."
+
+
 class PayloadTooLarge(ScimError):
     status = 413
     default_detail = "The request body is larger than the server accepts."

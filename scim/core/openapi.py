@@ -11,6 +11,7 @@ complex value, a single value for a multi-valued attribute).
 from __future__ import annotations
 
 from scim.core.attributes import Attribute, ResourceType
+from scim.core.bulkrequest import BULK_REQUEST, BULK_RESPONSE
 from scim.core.discovery_docs import LIST_RESPONSE
 from scim.core.errors import ERROR_SCHEMA
 from scim.core.messages import PATCH_OP, SEARCH_REQUEST
@@ -28,7 +29,8 @@ STATUS_TEXT = {
     404: "No such resource in this IdP.",
     409: "userName or displayName is already taken in this IdP (scimType uniqueness).",
     412: "If-Match names another version.",
-    413: "The body is larger than scim.max_payload_bytes.",
+    413: "The body is larger than scim.max_payload_bytes (a /Bulk request: or has more than "
+    "scim.bulk_max_operations operations).",
     415: "The body is not JSON.",
     429: "Too many failed authentications from this address: retry after Retry-After.",
     500: "An unexpected error; the details are in the server's log, never in the response.",
@@ -188,6 +190,7 @@ def _components() -> dict:
                 "required": ["Operations"],
                 "description": f"RFC 7644 §3.5.2 ({PATCH_OP}); applied atomically.",
             },
+            **_bulk_components(ref),
             "SearchRequest": {
                 "type": "object",
                 "description": f"RFC 7644 §3.4.3 ({SEARCH_REQUEST}).",
@@ -219,6 +222,64 @@ def _components() -> dict:
                 "required": ["schemas", "status", "detail"],
                 "additionalProperties": False,
             },
+        },
+    }
+
+
+def _bulk_components(ref: str) -> dict:
+    """BulkRequest and BulkResponse (RFC 7644 §3.7)."""
+    method = {"enum": ["POST", "PUT", "PATCH", "DELETE"]}
+    return {
+        "BulkRequest": {
+            "type": "object",
+            "description": (
+                f"RFC 7644 §3.7 ({BULK_REQUEST}). Each operation is carried out on its own, "
+                "as the single request it stands for; a data value or path naming "
+                '"bulkId:<id>" refers to the resource the POST with that bulkId creates.'
+            ),
+            "properties": {
+                "schemas": {"type": "array", "items": {"const": BULK_REQUEST}},
+                "failOnErrors": {"type": "integer", "minimum": 1},
+                "Operations": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "method": method,
+                            "bulkId": {"type": "string"},
+                            "version": {"type": "string"},
+                            "path": {"type": "string", "examples": ["/Users", "/Groups/{id}"]},
+                            "data": {},
+                        },
+                        "required": ["method", "path"],
+                    },
+                },
+            },
+            "required": ["Operations"],
+        },
+        "BulkResponse": {
+            "type": "object",
+            "description": f"RFC 7644 §3.7.3 ({BULK_RESPONSE}): the processed operations.",
+            "properties": {
+                "schemas": {"type": "array", "items": {"const": BULK_RESPONSE}},
+                "Operations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "method": method,
+                            "bulkId": {"type": "string"},
+                            "location": {"type": "string"},
+                            "version": {"type": "string"},
+                            "status": {"type": "string", "pattern": "^[2-5][0-9][0-9]$"},
+                            "response": {"$ref": ref + "Error"},
+                        },
+                        "required": ["method", "status"],
+                    },
+                },
+            },
+            "required": ["schemas", "Operations"],
         },
     }
 
@@ -359,7 +420,14 @@ def _discovery_paths() -> dict:
         "/ResourceTypes/{name}": get("One resource type.", "Document", 404, params=[name]),
         "/Schemas": get("The schemas (RFC 7643 §7).", "DocumentList", 403, params=filter_),
         "/Schemas/{urn}": get("One schema, by URN.", "Document", 404, params=[urn]),
-        "/Bulk": {"post": {**unsupported, "summary": "Bulk is not supported (RFC 7644 §3.7)."}},
+        "/Bulk": {
+            "post": {
+                "tags": tag,
+                "summary": "Carry out many operations on Users and Groups (RFC 7644 §3.7).",
+                "requestBody": _body("BulkRequest"),
+                "responses": _responses(200, "BulkResponse", 400, 413, 415),
+            }
+        },
         "/Me": {"get": {**unsupported, "summary": "/Me is not supported (RFC 7644 §3.11)."}},
     }
 

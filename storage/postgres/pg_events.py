@@ -38,13 +38,25 @@ POLL = 1.0
 log = logging.getLogger(__name__)
 
 
-def record(conn: psycopg.Connection, idp: str, events: list[dict]) -> int | None:
+def record(
+    conn: psycopg.Connection, idp: str, events: list[dict], *, batched: bool = False
+) -> int | None:
     """Append ``events`` (without ``seq``) in ``conn``'s transaction; return the last seq.
 
-    Call it last before the transaction commits: the feed's lock is held from here on."""
+    Call it last before the transaction commits: the feed's lock is held from here on.
+    ``batched``: the transaction had turned ``synchronous_commit`` off (``Store.batch``);
+    turn it back to the server's setting, because events must never be visible before they
+    are durable: a crash would take them away, and their seqs would be drawn again for
+    other events, behind the cursor of a reader who saw them."""
     if not events:
         return None
-    first = scalar(conn.execute("SELECT roster_record_events(%s, %s)", [idp, Jsonb(events)]))
+    statement = "SELECT roster_record_events(%s, %s)"
+    if batched:  # in the same statement: no round trip of its own
+        statement += (
+            ", set_config('synchronous_commit', reset_val, true)"
+            " FROM pg_settings WHERE name = 'synchronous_commit'"
+        )
+    first = scalar(conn.execute(statement, [idp, Jsonb(events)]))
     return first + len(events) - 1
 
 

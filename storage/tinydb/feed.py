@@ -8,8 +8,12 @@ both through ``put``, on load and on commit alike, so what a reader sees after a
 exactly what it saw before.
 
 Why a reader never finds a new event behind its cursor: ``seq`` is allocated under the store's
-writer lock and events are made visible under its view lock in the same step as the write,
-one write after another, so they become visible in ``seq`` order.
+writer lock and events are applied under its view lock in the same step as the write, one
+write after another, so they are applied in ``seq`` order. Readers see them only up to
+``durable``, which the store advances once the journal is fsynced up to them: a write inside
+``Store.batch()`` applies its events at once, but they stay hidden until the batch's fsync,
+because a machine crash before it would take them away and their seqs would be drawn again
+for other events.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class Feed:
     def __init__(self) -> None:
         self.events: list[dict] = []  # in seq order
         self.last = 0  # the newest seq recorded (or pruned)
+        self.durable = 0  # the newest seq readers see: journaled and fsynced
         self.pruned_through = 0  # every event up to here is gone
         self._by_resource: dict[str, deque] = {}
         self.changed = threading.Condition()
@@ -58,6 +63,13 @@ class Feed:
         self.last = max(self.last, seq)
         self._by_resource.setdefault(doc["resource"]["id"], deque()).append(doc)
 
+    def publish(self) -> bool:
+        """Show readers every event recorded so far, once the journal holding them is fsynced
+        (the caller holds the view lock); return whether there were new ones to ``notify``."""
+        advanced = self.last > self.durable
+        self.durable = self.last
+        return advanced
+
     def notify(self) -> None:
         """Wake the readers waiting for a new event."""
         with self.changed:
@@ -79,38 +91,49 @@ class Feed:
         del self.events[:cut]
 
     def expired_through(self, cutoff: str) -> int | None:
-        """The seq of the newest event that occurred by ``cutoff`` (RFC 3339 text, which
-        orders as time does), if the oldest one did; the prefix up to it is prunable."""
+        """The seq of the newest durable event that occurred by ``cutoff`` (RFC 3339 text,
+        which orders as time does), if the oldest one did; the prefix up to it is prunable.
+        (Pruning an event a crash could take away would move ``last_seq`` past it.)"""
         if not self.events or self.events[0]["occurred_at"] > cutoff:
             return None
         at = 0
-        while at < len(self.events) and self.events[at]["occurred_at"] <= cutoff:
+        while (
+            at < len(self.events)
+            and self.events[at]["occurred_at"] <= cutoff
+            and self.events[at]["seq"] <= self.durable
+        ):
             at += 1
+        if at == 0:
+            return None
         return self.events[at - 1]["seq"]
 
     # --- reading ---------------------------------------------------------------------------
 
     def window(self, after: int, size: int) -> list[dict]:
-        """Return up to ``size`` events after ``after``, in seq order.
+        """Return up to ``size`` durable events after ``after``, in seq order.
 
         Raises CursorExpired when events after ``after`` were pruned. The caller holds the
         view lock: this takes references, in C."""
         if after < self.pruned_through:
             raise CursorExpired(self.pruned_through)
         begin = bisect_right(self.events, after, key=_seq)
-        return self.events[begin : begin + size]
+        end = begin + size
+        if self.events and self.events[-1]["seq"] > self.durable:  # only inside a batch
+            end = min(end, bisect_right(self.events, self.durable, key=_seq))
+        return self.events[begin:end]
 
     def for_resource(self, id: str, limit: int) -> list[dict]:
-        """The newest ``limit`` events about resource ``id``, newest first."""
-        kept = self._by_resource.get(id, ())
-        return list(reversed(list(kept)[-limit:])) if limit > 0 else []
+        """The newest ``limit`` durable events about resource ``id``, newest first."""
+        kept = [e for e in self._by_resource.get(id, ()) if e["seq"] <= self.durable]
+        return list(reversed(kept[-limit:])) if limit > 0 else []
 
     def wait(self, after: int, timeout: float) -> bool:
-        """Wait until an event after ``after`` is recorded, or ``timeout`` seconds pass."""
+        """Wait until a durable event after ``after`` is recorded, or ``timeout`` seconds
+        pass."""
         with self.changed:
             self.waiting += 1
             try:
-                return self.changed.wait_for(lambda: self.last > after, timeout)
+                return self.changed.wait_for(lambda: self.durable > after, timeout)
             finally:
                 self.waiting -= 1
 

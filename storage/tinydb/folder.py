@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from storage.errors import StoreDamaged
+from storage.errors import StoreDamaged, StoreUnavailable
 from storage.tinydb import files, journal
 from storage.tinydb.journal import Bad, Cursor
 
@@ -200,3 +200,19 @@ def create(folder: Path, tables: files.Tables) -> None:
     files.write_snapshot(folder, tables, 0, next_record=0)
     os.close(os.open(files.segment_path(folder, 0), os.O_WRONLY | os.O_CREAT, 0o600))
     files.write_manifest(folder)  # fsyncs the folder: the segment's entry too
+
+
+def sync_segments(folder: Path) -> None:
+    """Fsync every journal segment of ``folder`` (records a process wrote but never fsynced,
+    inside ``Store.batch()``, before it was killed). Raises StoreUnavailable if the disk
+    refuses."""
+    for seq in files.segments(folder):
+        path = files.segment_path(folder, seq)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot fsync the journal {path}: {exc.strerror}") from exc

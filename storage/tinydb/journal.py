@@ -238,9 +238,11 @@ class Journal:
         self.size = os.fstat(self._fd).st_size
         self._cut_at: int | None = None  # a partial line follows this size: cut it first
         self.broken: str | None = None
+        self.unsynced = False  # records were appended with sync=False since the last fsync
 
-    def append(self, ops: list) -> None:
-        """Append one transaction and return once it is on disk."""
+    def append(self, ops: list, *, sync: bool = True) -> None:
+        """Append one transaction and return once it is on disk (``sync=False``: once it is
+        written to the file; ``sync()`` makes it durable later, with every other one)."""
         if self.broken:
             raise StoreUnavailable(self.broken, retry_after=RETRY_AFTER)
         if self._cut_at is not None:
@@ -260,17 +262,31 @@ class Journal:
             raise StoreFull(
                 f"the journal {self.path} is full: wrote {written} of {len(line)} bytes"
             )
-        try:
-            os.fsync(self._fd)
-        except OSError as exc:
-            raise self._refuse(exc, True) from exc
         self.size += written
         self.number += 1
+        if sync:
+            self._fsync()
+        else:
+            self.unsynced = True
         lost = self._lost()
         if lost:  # written, but into files no one will read again: not acknowledged
             self.broken = f"{lost}: writes are refused until Roster restarts"
             log.error("%s", self.broken)
             raise StoreUnavailable(self.broken, retry_after=RETRY_AFTER)
+
+    def sync(self) -> None:
+        """Make every record appended with ``sync=False`` durable (one fsync for them all)."""
+        if self.broken:
+            raise StoreUnavailable(self.broken, retry_after=RETRY_AFTER)
+        if self.unsynced:
+            self._fsync()
+
+    def _fsync(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise self._refuse(exc, True) from exc
+        self.unsynced = False
 
     def _refuse(self, exc: OSError, broken: bool) -> StoreUnavailable:
         error = refusal(self.path, exc, broken=broken)

@@ -31,7 +31,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -97,6 +98,7 @@ class TinyStore:
         self._next_prune = 0.0
         self._lock = threading.RLock()
         self._view = threading.Lock()
+        self._batching = threading.local()  # depth of batch() blocks, per thread
         self._compacting: threading.Thread | None = None
         self._compact_error: Exception | None = None
         self._compactions = self._compaction_failures = 0
@@ -137,6 +139,12 @@ class TinyStore:
             gc.freeze()
         if found.new:
             folders.create(self.folder, {})
+        else:
+            # What was replayed reaches readers, so it must be durable: a batch of the process
+            # before may have left records written but not fsynced.
+            folders.sync_segments(self.folder)
+        with self._view:
+            self._feed.publish()
         self._journal: journal.Journal = journal.Journal(
             self.folder, found.next_segment, found.next_record, self._folder_lock
         )
@@ -226,16 +234,43 @@ class TinyStore:
         feed += self._released(released, self._feed.next_seq() + len(feed))
         if feed:
             feed += self._prune_ops()
-        self._journal.append(ops + feed)
+        self._journal.append(ops + feed, sync=not getattr(self._batching, "depth", 0))
         with self._view:
             for (table, key, doc), op in zip(writes, ops, strict=True):
                 self._put(table, key, doc, op[3] if len(op) > 3 else None)
             for table, key, doc in feed:
                 self._put(table, key, doc)
-        if feed:
+            # An fsync makes every record before it durable, a batch's too: show their events.
+            published = not self._journal.unsynced and self._feed.publish()
+        if published:
             self._feed.notify()
         if self._journal.size >= self._compact_after:
             self._start_compaction()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make this thread's writes inside the block durable together (``Store.batch``)."""
+        # One fsync for every write of the block: the journal is appended as usual, and
+        # synced when the block ends (also when it raises: what was applied must be durable
+        # before anything is answered). Its events reach readers only after that fsync (or
+        # an earlier one of another thread's write): see ``storage.tinydb.feed``.
+        self._batching.depth = getattr(self._batching, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._batching.depth -= 1
+            if not self._batching.depth:
+                self._end_batch()
+
+    def _end_batch(self) -> None:
+        with self._lock:
+            self._journal.sync()
+            with self._view:
+                published = self._feed.publish()
+            if self._journal.size >= self._compact_after:
+                self._start_compaction()
+        if published:
+            self._feed.notify()
 
     # --- the change feed: events written with the change ---------------------------------------
 
@@ -523,7 +558,7 @@ class TinyStore:
     # --- records -----------------------------------------------------------------------------
 
     def last_seq(self) -> int:
-        return self._feed.last
+        return self._feed.durable
 
     def events(
         self, after: int, limit: int, *, types: frozenset | None = None, idp: str | None = None
@@ -697,6 +732,8 @@ class TinyStore:
             return
         if self._journal.broken:
             return  # the folder cannot be trusted any more: leave it as it is
+        if self._journal.unsynced:
+            return  # a batch's records are not durable yet: switch once it has synced them
         upto, number = self._journal.seq, self._journal.number
         try:
             following = journal.Journal(self.folder, upto + 1, number, self._folder_lock)

@@ -202,10 +202,12 @@ def test_enterprise_attributes_resolve_unqualified_and_qualified():
 
 
 def test_service_provider_config():
-    doc = discovery_docs.service_provider_config(BASE, max_results=200)
+    doc = discovery_docs.service_provider_config(
+        BASE, max_results=200, bulk_max_operations=50, bulk_max_payload=4096
+    )
     assert doc["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
     assert doc["patch"] == {"supported": True}
-    assert doc["bulk"] == {"supported": False, "maxOperations": 0, "maxPayloadSize": 0}
+    assert doc["bulk"] == {"supported": True, "maxOperations": 50, "maxPayloadSize": 4096}
     assert doc["filter"] == {"supported": True, "maxResults": 200}
     assert doc["changePassword"] == {"supported": False}
     assert doc["sort"] == {"supported": True}
@@ -222,7 +224,11 @@ def test_service_provider_config():
 
 def test_service_provider_config_documentation_uri():
     doc = discovery_docs.service_provider_config(
-        BASE, max_results=1, documentation_uri="https://d.example"
+        BASE,
+        max_results=1,
+        bulk_max_operations=1,
+        bulk_max_payload=1,
+        documentation_uri="https://d.example",
     )
     assert doc["documentationUri"] == "https://d.example"
 

@@ -11,7 +11,12 @@ def test_service_provider_config_tells_the_truth(scim, app):
     body = scim.get("/ServiceProviderConfig").get_json()
     assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
     assert body["patch"]["supported"] is True
-    assert body["bulk"]["supported"] is False
+    limits = app.config["ROSTER"]
+    assert body["bulk"] == {
+        "supported": True,
+        "maxOperations": limits["bulk_max_operations"],
+        "maxPayloadSize": limits["max_payload_bytes"],
+    }
     assert body["filter"] == {"supported": True, "maxResults": app.config["ROSTER"]["max_results"]}
     assert body["sort"]["supported"] is True
     assert body["etag"]["supported"] is True

@@ -76,7 +76,12 @@ def test_search_in_any_case(scim, path):
     assert response.get_json()["totalResults"] == 1
 
 
-@pytest.mark.parametrize("path", ["/bulk", "/me"])
-def test_unsupported_endpoints_answer_the_same_in_any_case(scim, path):
-    response = scim.post(path, {"schemas": []})
-    assert response.status_code == 501
+def test_an_unsupported_endpoint_answers_the_same_in_any_case(scim):
+    assert scim.post("/me", {"schemas": []}).status_code == 501
+    assert scim.post("/Me", {"schemas": []}).status_code == 501
+
+
+def test_bulk_answers_the_same_in_any_case(scim):
+    # A BulkRequest without its schema: the same 400 whatever the case of the path.
+    answers = [scim.post(path, {"schemas": []}) for path in ("/Bulk", "/bulk", "/BULK")]
+    assert {(r.status_code, r.get_json()["scimType"]) for r in answers} == {(400, "invalidValue")}

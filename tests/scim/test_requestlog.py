@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import psycopg
@@ -15,9 +16,11 @@ import pytest
 
 import storage
 import storage.tinydb.requestlog as request_logs
+from storage.behind import AppendBehind
 from storage.failures import Failures
 from storage.tinydb.requestlog import RequestLog
 from tests.conftest import patch_op, sample, stored_text
+from tests.live import LiveServer, flask_cli
 
 JUMPCLOUD = {"User-Agent": "JumpCloud-SCIM/1.0"}
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -300,3 +303,62 @@ def test_a_full_disk_under_the_log_files_costs_entries_not_requests(app, scim, f
     assert request_log.failures.count == 2
     reread = RequestLog(full_tmpfs.parent, size=10).entries(scim.id)
     assert [e["status"] for e in reread] == [200, 200, 201]
+
+
+# --- written behind the requests (storage.behind) ---------------------------------------------
+
+
+class SlowLog(RequestLog):
+    """A request log whose appends wait until ``go`` is set."""
+
+    def __init__(self, folder: Path):
+        super().__init__(folder, size=100)
+        self.go = threading.Event()
+        self.started = threading.Event()
+
+    def append(self, idp: str, entry: dict) -> None:
+        self.started.set()
+        self.go.wait(timeout=30)
+        super().append(idp, entry)
+
+
+def test_a_full_queue_makes_requests_wait_and_drops_nothing(tmp_path):
+    slow = SlowLog(tmp_path)
+    log = AppendBehind(slow, size=1)
+    log.append("idp1", {"status": 200, "n": 0})  # taken by the writer, which waits on it
+    assert slow.started.wait(timeout=30)
+    log.append("idp1", {"status": 200, "n": 1})  # fills the queue
+    third = threading.Thread(target=log.append, args=("idp1", {"status": 200, "n": 2}))
+    third.start()
+    third.join(timeout=0.2)  # a bounded join, not a sleep: it must still be waiting
+    assert third.is_alive()
+    slow.go.set()
+    third.join(timeout=30)
+    assert [e["n"] for e in log.entries("idp1")] == [2, 1, 0]
+    log.close()
+    assert [e["n"] for e in RequestLog(tmp_path, size=100).entries("idp1")] == [2, 1, 0]
+
+
+def test_close_writes_what_is_queued(tmp_path):
+    slow = SlowLog(tmp_path)
+    log = AppendBehind(slow)
+    for n in range(5):
+        log.append("idp1", {"status": 200, "n": n})
+    slow.go.set()
+    log.close()
+    assert [e["n"] for e in RequestLog(tmp_path, size=100).entries("idp1")] == [4, 3, 2, 1, 0]
+
+
+def test_a_server_stopped_with_sigterm_has_logged_every_request(tmp_path):
+    data_dir = tmp_path / "data"
+    idp = flask_cli(data_dir, "idp", "create", "--name", "A", "--kind", "generic").stdout.strip()
+    token = json.loads(flask_cli(data_dir, "token", "generate", idp, "--json").stdout)["token"]
+    with LiveServer(data_dir) as server:
+        for n in range(30):
+            status, _, _ = server.request(
+                "POST", f"/scim/v2/{idp}/Users", token, {"schemas": [CORE], "userName": f"u{n}"}
+            )
+            assert status == 201
+        assert server.stop() == 0  # SIGTERM: a clean stop, not a death by signal
+    logged = RequestLog(data_dir / "requestlog", size=1000).entries(idp)
+    assert [e["status"] for e in logged] == [201] * 30

@@ -329,3 +329,15 @@ def test_a_page_of_users_looks_up_their_groups_at_once(scim, store, monkeypatch)
     assert refs[team["id"]].endswith(f"/Groups/{team['id']}") and solo["id"] in refs
     excluded = scim.get("/Users?excludedAttributes=groups").get_json()["Resources"]
     assert all("groups" not in u for u in excluded)
+
+
+def test_a_created_user_is_answered_without_looking_up_groups(scim, store, monkeypatch):
+    def looked_up(*args):
+        raise AssertionError("a user just created cannot be in a group")
+
+    monkeypatch.setattr(store, "groups_of", looked_up)
+    monkeypatch.setattr(store, "groups_of_each", looked_up)
+    created = scim.create_user("ann")
+    assert "groups" not in created
+    answer = scim.get(f"/Users/{created['id']}", query_string={"attributes": "userName"})
+    assert answer.status_code == 200  # reading it, with groups not asked for, asks nothing

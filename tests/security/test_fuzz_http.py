@@ -56,7 +56,7 @@ ENDPOINTS = [
     ("POST", "/Bulk"),
     ("GET", "/Me"),
 ]
-BODY_ENDPOINTS = [(m, p) for m, p in ENDPOINTS if m in ("POST", "PUT", "PATCH") and p != "/Bulk"]
+BODY_ENDPOINTS = [(m, p) for m, p in ENDPOINTS if m in ("POST", "PUT", "PATCH")]
 PATHS = sorted({p for _, p in ENDPOINTS})
 
 

@@ -12,12 +12,15 @@ every connection afterwards, until ``restore()``: the client cannot even ask wha
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import struct
 import threading
 
 QUERY_COMMIT = b"Q" + struct.pack("!i", 11) + b"COMMIT\x00"
 COMMITTED = b"C" + struct.pack("!i", 11) + b"COMMIT\x00"
+# Parse (extended protocol), unnamed statement: b"P", length, b"\0", the query, b"\0"…
+PARSE_COMMIT = re.compile(rb"P....\x00COMMIT\x00", re.DOTALL)
 
 
 class Proxy:
@@ -107,10 +110,14 @@ class Proxy:
 
 
 def _message(chunk: bytes) -> bytes | None:
-    """Return the COMMIT message ``chunk`` carries, if any."""
+    """Return the COMMIT message ``chunk`` carries, if any: as a simple query, or as the Parse
+    message of the unnamed statement ``COMMIT`` that a pipeline sends with the write's last
+    statements (counted as the simple query: it is the same COMMIT going up)."""
     for message in (QUERY_COMMIT, COMMITTED):
         if message in chunk:
             return message
+    if PARSE_COMMIT.search(chunk):
+        return QUERY_COMMIT
     return None
 
 

@@ -356,6 +356,17 @@ def test_delete_idp_removes_everything_it_owns(store):
     assert store.get("User", OTHER, kept["id"])["userName"] == "ann"
 
 
+def test_writes_in_a_batch_are_visible_at_once_and_kept(store):
+    with store.batch():
+        ann = store.create("User", IDP, user("ann"))
+        assert store.get("User", IDP, ann["id"])["userName"] == "ann"
+        with pytest.raises(Conflict):  # each write is still checked and atomic on its own
+            store.create("User", IDP, user("ANN"))
+        store.update("User", IDP, ann["id"], lambda current: {**current, "title": "Boss"})
+    assert store.get("User", IDP, ann["id"])["title"] == "Boss"
+    assert store.count("User", IDP) == 1
+
+
 def test_get_each_reads_several_of_one_kind_and_tenant(store):
     ann = store.create("User", IDP, user("ann"))
     bob = store.create("User", IDP, user("bob"))

@@ -8,12 +8,12 @@ import threading
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
 from scim.core.filter import parse_filter
 from storage.errors import StoreUnavailable
-from storage.postgres import pg_schema
+from storage.postgres import pg_events, pg_schema
 from storage.postgres.requestlog import DatabaseRequestLog
 from storage.postgres.sql import translate
 from storage.postgres.store import PostgresStore, describe
@@ -282,3 +282,67 @@ def test_a_bulk_load_is_analyzed_so_lookups_use_the_index(fresh_schema, monkeypa
     # Without statistics the planner takes the new table for empty and reads every row of
     # the IdP through another index; analyzed, it goes straight to the unique name.
     assert ("resources_unique_name" in plan) is analyzed, plan
+
+
+def test_creates_and_updates_of_one_idp_do_not_wait_for_each_other(store, database_url):
+    from storage.postgres.store import TENANT_LOCK
+
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ann"}
+    ann = store.create("User", "idp-a", body)
+    # Another writer of the same IdP holds the lock as a create or an update does.
+    with psycopg.connect(database_url) as holder:
+        holder.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", [TENANT_LOCK, "idp-a"]
+        )
+        store.create("User", "idp-a", {**body, "userName": "bob"})  # returns: no wait
+        store.update("User", "idp-a", ann["id"], lambda current: {**current, "title": "Boss"})
+        deleting = threading.Thread(target=store.delete, args=("User", "idp-a", ann["id"]))
+        deleting.start()
+        deleting.join(timeout=0.5)  # a bounded join: a delete must wait for the shared holder
+        assert deleting.is_alive()
+        holder.rollback()
+    deleting.join(timeout=30)
+    assert not deleting.is_alive()
+    assert store.get("User", "idp-a", ann["id"]) is None
+    assert store.count("User", "idp-a") == 1
+
+
+def test_a_batch_commits_the_transactions_that_record_events_durably(database_url, monkeypatch):
+    # Inside a batch, commits do not wait for the WAL flush; one that records events must,
+    # or a reader could see events a crash then takes away, and their seqs be drawn again.
+    options = conninfo_to_dict(database_url).get("options", "")
+    # As in production (the test cluster turns synchronous_commit off for speed).
+    store = PostgresStore(
+        make_conninfo(database_url, options=f"{options} -c synchronous_commit=on")
+    )
+    committed_with = []
+    real = pg_events.record
+
+    def record(conn, idp, events, **options):
+        last = real(conn, idp, events, **options)
+        setting = conn.execute("SELECT current_setting('synchronous_commit')").fetchone()[0]
+        committed_with.append(setting)
+        return last
+
+    monkeypatch.setattr(pg_events, "record", record)
+    before = store.last_seq()
+    written, release = threading.Event(), threading.Event()
+    made = []
+
+    def bulk():
+        with store.batch():
+            made.append(store.create("User", IDP, {"userName": "ann"}))
+            written.set()
+            release.wait(30)
+
+    writer = threading.Thread(target=bulk)
+    writer.start()
+    try:
+        assert written.wait(30)
+        events = store.events(before, 10)[0]  # read while the batch is open
+        assert [e["resource"]["id"] for e in events] == [made[0]["id"]]
+        assert committed_with == ["on"]  # so it was durable before anyone could read it
+    finally:
+        release.set()
+        writer.join()
+        store.close()

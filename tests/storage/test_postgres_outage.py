@@ -150,6 +150,9 @@ def test_a_pool_timeout_is_an_outage_and_other_errors_pass_through():
 @pytest.mark.parametrize("mode", ["fast", "immediate"])  # a service restart; a crash
 def test_a_restart_costs_no_request(app, scim, cluster, mode, caplog):
     ann = scim.create_user("ann")
+    # The request log is written behind the requests: let ann's entry reach the database
+    # before it goes down, so that what is counted below is only what follows the restart.
+    storage.get_request_log(app).flush()
     hold_connections(storage.get_store(app), 4)
     cluster.restart(mode)
     # Every request after the restart succeeds, the first one included.

@@ -3,8 +3,10 @@ backup. The contract both backends keep is tested in tests/storage/test_contract
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+import time
 
 import pytest
 from tinydb import TinyDB
@@ -12,6 +14,7 @@ from tinydb import TinyDB
 from scim.core.filter import parse_filter
 from storage.errors import StoreLocked
 from storage.tinydb import files
+from storage.tinydb import folder as folders
 from storage.tinydb.store import TinyStore
 
 IDP, OTHER = "idp-a", "idp-b"
@@ -242,3 +245,124 @@ def test_readers_never_see_half_a_delete(store):
         thread.join()
         sys.setswitchinterval(interval)
     assert torn == []
+
+
+def test_a_batch_is_made_durable_with_one_fsync(store, monkeypatch):
+    from storage.tinydb import journal
+
+    synced = []
+    real = journal.os.fsync
+    monkeypatch.setattr(journal.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    with store.batch():
+        made = [store.create("User", IDP, user(f"user{i}")) for i in range(20)]
+        assert store.count("User", IDP) == 20  # visible at once, as always
+        assert synced == []
+    assert len(synced) == 1
+    store.create("User", IDP, user("single"))  # outside a batch: synced on its own
+    assert len(synced) == 2
+    store = reopen(store)
+    try:
+        assert all(store.get("User", IDP, u["id"]) for u in made)
+    finally:
+        store.close()
+
+
+def test_a_batch_postpones_compaction_until_it_is_synced(folder):
+    store = TinyStore(folder, compact_after=2000)
+    try:
+        segments = files.segments(folder)
+        with store.batch():
+            for i in range(40):  # far past compact_after: compaction would switch segments
+                store.create("User", IDP, user(f"user{i}"))
+            assert files.segments(folder) == segments  # not while records are unsynced
+        store.compact()  # the batch's end started it; wait for it
+        assert max(files.segments(folder)) > max(segments)
+    finally:
+        store.close()
+    store = TinyStore(folder)
+    try:
+        assert store.count("User", IDP) == 40
+    finally:
+        store.close()
+
+
+def in_open_batch(store: TinyStore, write) -> tuple[threading.Thread, threading.Event, dict]:
+    """Run ``write`` inside a batch on another thread and keep the batch open until the
+    returned event is set; return once ``write`` is done, with what it returned."""
+    written, release = threading.Event(), threading.Event()
+    made = []
+
+    def bulk():
+        with store.batch():
+            made.append(write())
+            written.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=bulk)
+    thread.start()
+    assert written.wait(30)
+    return thread, release, made[0]
+
+
+def test_a_batch_s_events_reach_readers_only_once_synced(store):
+    # A machine crash before the batch's fsync would take its events away, and their seqs
+    # would be drawn again for other events, behind the cursor of a reader who saw them.
+    before = store.last_seq()
+    woken = []
+    waiter = threading.Thread(target=lambda: woken.append(store.wait_for_event(before, 30)))
+    waiter.start()
+    deadline = time.monotonic() + 30
+    while store._feed.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)  # polling an observable state, with a deadline
+    writer, release, ann = in_open_batch(store, lambda: store.create("User", IDP, user("ann")))
+    try:
+        assert store.get("User", IDP, ann["id"])  # the write itself is visible
+        assert store._journal.unsynced
+        assert store.last_seq() == before
+        assert store.events(before, 10) == ([], before, False)
+        assert store.events_for("User", IDP, ann["id"]) == []
+        assert not store.wait_for_event(before, 0)
+        assert store._feed.waiting == 1  # the long-poll still waits
+    finally:
+        release.set()
+        writer.join()
+        waiter.join()
+    assert woken == [True]  # woken by the batch's end
+    events, last, _ = store.events(before, 10)
+    assert [e["type"] for e in events] == ["user.created"]
+    assert store.last_seq() == last == events[0]["seq"]
+
+
+def test_a_write_that_fsyncs_shows_the_open_batch_s_events_before_its_own(store):
+    before = store.last_seq()
+    writer, release, ann = in_open_batch(store, lambda: store.create("User", IDP, user("ann")))
+    try:
+        assert store.last_seq() == before
+        bob = store.create("User", IDP, user("bob"))  # its fsync makes ann's record durable too
+        events = store.events(before, 10)[0]
+        assert [e["resource"]["id"] for e in events] == [ann["id"], bob["id"]]
+    finally:
+        release.set()
+        writer.join()
+
+
+def test_reopening_fsyncs_the_journal_it_replays(store, monkeypatch):
+    # Records a killed process wrote in a batch but never fsynced reach readers after the
+    # restart: they must be durable first.
+    with store.batch():
+        store.create("User", IDP, user("ann"))
+    store.close()
+    replayed = {str(files.segment_path(store.folder, seq)) for seq in files.segments(store.folder)}
+    synced = set()
+    real = folders.os.fsync
+
+    def fsync(fd):
+        synced.add(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(folders.os, "fsync", fsync)
+    store = TinyStore(store.folder)
+    try:
+        assert replayed and replayed <= synced
+    finally:
+        store.close()

@@ -1,0 +1,101 @@
+"""The request log written behind the requests: ``AppendBehind`` hands each entry to a thread
+of its own, so that a request never waits for the log's file or its database row.
+
+Entries wait in a bounded queue; when it is full a request waits for room rather than drop
+one. A reader (the console's Activity, ``flask log``) first waits until every entry appended
+before it asked is written, so it never misses a request answered before it. ``close`` writes
+what is queued, then stops the thread: ``python app.py`` closes it on SIGTERM and Ctrl-C. What
+a ``kill -9`` cuts off is the queue (entries of the last moments), as a machine crash could
+always cut the file's last lines.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import TYPE_CHECKING
+
+from storage.tinydb.requestlog import RequestLog
+
+if TYPE_CHECKING:  # the PostgreSQL log is imported only with PostgreSQL
+    from storage.postgres.requestlog import DatabaseRequestLog
+
+# Entries that may wait: a few seconds of the busiest traffic, a few MB at most.
+QUEUE = 10_000
+
+
+class AppendBehind:
+    """A ``RequestLog`` or ``DatabaseRequestLog`` whose ``append`` returns at once."""
+
+    def __init__(self, log: RequestLog | DatabaseRequestLog, size: int = QUEUE):
+        self.log = log
+        self.size = log.size
+        self.in_store = log.in_store
+        self._queue: queue.Queue = queue.Queue(maxsize=size)
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
+
+    @property
+    def failures(self):
+        """The log's failures, counted up to every entry appended so far."""
+        if threading.current_thread() is not self._thread:
+            self.flush()
+        return self.log.failures
+
+    def _start(self) -> None:
+        # Started by the first entry: a CLI command that logs nothing starts no thread.
+        with self._starting:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="roster-requestlog", daemon=True
+                )
+                self._thread.start()
+
+    def append(self, idp: str, entry: dict) -> None:
+        """Queue one request of ``idp`` for the log; waits only while the queue is full."""
+        if self._thread is None:
+            self._start()
+        self._queue.put((idp, entry))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if isinstance(item, threading.Event):
+                    item.set()  # everything queued before it is written
+                else:
+                    self.log.append(*item)  # never raises: failures are counted
+            except Exception as exc:  # the thread must outlive anything an entry does
+                self.log.failures.record(exc)
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        """Return once every entry appended before this call is written."""
+        if self._thread is None:
+            return
+        written = threading.Event()
+        self._queue.put(written)
+        written.wait()
+
+    def entries(self, idp: str, *, errors_only: bool = False, limit: int | None = None) -> list:
+        """Return ``idp``'s entries, newest first, every request answered so far included."""
+        self.flush()
+        return self.log.entries(idp, errors_only=errors_only, limit=limit)
+
+    def forget(self, idp: str) -> None:
+        """Delete ``idp``'s log, after what is queued for it."""
+        self.flush()
+        self.log.forget(idp)
+
+    def close(self) -> None:
+        """Write what is queued, stop the thread, close the log's files."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join()
+        self._thread = None
+        if isinstance(self.log, RequestLog):
+            self.log.close()
