@@ -12,6 +12,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
+from storage.errors import StoreError
 from webhooks import endpoints
 from webhooks.delivery import (
     LeaseLost,
@@ -55,6 +56,8 @@ class Runner:
                     self._idle()
         except LeaseLost:
             pass
+        except StoreError as exc:  # an outage explains itself: no traceback
+            log.warning("webhook %s: delivery stopped (%s); it resumes next round", self.id, exc)
         except Exception:
             log.exception("webhook %s: delivery stopped; it resumes on the next round", self.id)
         finally:

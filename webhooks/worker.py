@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 
+from storage.errors import StoreError
 from storage.interface import Store
 from webhooks import endpoints
 from webhooks.delivery import Settings, claim, free, gone
@@ -60,7 +61,9 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 self._claim_all()
-            except Exception:  # a store outage: try again on the next round
+            except StoreError as exc:  # an outage explains itself: no traceback
+                log.warning("webhook supervisor round failed: %s", exc)
+            except Exception:  # a bug: its traceback; try again on the next round
                 log.exception("webhook supervisor round failed")
             self.stopping.wait(self.settings.poll_seconds)
 

@@ -25,9 +25,10 @@ from functools import partial
 import psycopg
 from psycopg.types.json import Jsonb
 
-from storage.errors import CursorExpired
+from storage.errors import CursorExpired, StoreError
 from storage.feedpage import select, window_size
 from storage.postgres import pg_pool
+from storage.postgres.pg_pool import first_line
 from storage.postgres.pg_schema import scalar
 
 CHANNEL = "roster_events"
@@ -209,9 +210,15 @@ class Listener:
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=POLL):
                             self.bump()
-            except psycopg.Error:
+            except psycopg.Error as exc:
                 self.listening.clear()
-                log.warning("listening for change events failed; retrying", exc_info=True)
+                # A lost server explains itself; anything else is worth its traceback.
+                outage = isinstance(exc, psycopg.OperationalError)
+                log.warning(
+                    "listening for change events failed; retrying: %s",
+                    first_line(exc),
+                    exc_info=not outage,
+                )
                 self._stop.wait(POLL)
 
     def close(self) -> None:
@@ -241,7 +248,9 @@ class Pruner:
     def _prune(self) -> None:
         try:
             self._run()
-        except Exception:  # a closed pool or a lost server: the next write tries again
+        except (StoreError, psycopg.OperationalError) as exc:  # the next write tries again
+            log.warning("pruning change events failed: %s", first_line(exc))
+        except Exception:  # a closed pool, or a bug: with its traceback
             log.warning("pruning change events failed", exc_info=True)
         finally:
             with self._lock:
