@@ -284,6 +284,12 @@ class Store(Protocol):
     def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
         """Return the records of a table (records tables are small: this may scan)."""
 
+    def delivery_backlog(self) -> dict[str, tuple[int, str]]:
+        """Return ``{endpoint: (pending, lowest key)}`` for the records of
+        ``webhook_deliveries`` whose ``state`` is ``pending``, grouped by their ``endpoint``:
+        how many, and the key of the first (keys sort by seq). For metrics at scrape time, so
+        it reads what is pending, never the whole delivery log (an index, kept by the store)."""
+
     def commit(self, idp: str, work: Callable[[], tuple[list[RecordWrite], list[dict]]]) -> None:
         """Run ``work()`` while the IdP's writers are locked out (it may read the store); make
         the record writes it returns and record the events it returns (stamped earlier, each

@@ -25,6 +25,7 @@ from webhooks.delivery import (
     resource_of,
 )
 from webhooks.endpoints import DELIVERIES
+from webhooks.metrics import outcome_of
 
 log = logging.getLogger("roster.webhooks")
 # Seconds between two prunings of an endpoint's delivery log.
@@ -186,6 +187,7 @@ class Runner:
             next_at = time.time() + delay if delay is not None else None
         delivery["next_at"] = next_at
         delivery["attempts"].append({**log_entry(outcome, next_at), "by": self.worker.owner})
+        self.worker.tally.add(self.id, outcome_of(delivery["state"]))
         if settled is None:
             self.store.put_record(DELIVERIES, delivery["key"], delivery)
         else:

@@ -618,6 +618,16 @@ class PostgresStore:
             ).fetchall()
         return [row[0] for row in rows if where is None or where(row[0])]
 
+    def delivery_backlog(self) -> dict[str, tuple[int, str]]:
+        # The partial index records_pending_deliveries holds only pending deliveries: this
+        # reads those rows, not the delivery log (pg_schema, migration 5).
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT data->>'endpoint', count(*), min(key) FROM records"
+                f" WHERE {pg_schema.PENDING_DELIVERIES} GROUP BY 1"
+            ).fetchall()
+        return {endpoint: (count, first) for endpoint, count, first in rows}
+
     def delete_idp(self, idp: str, *, source: dict | None = None) -> None:
         with self._transaction(idp) as conn:
             drafts = self._idp_drafts(conn, idp)

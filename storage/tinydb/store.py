@@ -55,6 +55,7 @@ from storage.query import indexed_lookup, run_query
 from storage.stamps import cutoff, new_version, now, stamp
 from storage.tinydb import files, journal
 from storage.tinydb import folder as folders
+from storage.tinydb.backlog import DELIVERIES, Backlog
 from storage.tinydb.feed import EVENTS, STATE, Feed
 from storage.tinydb.indexes import Indexes
 
@@ -120,6 +121,7 @@ class TinyStore:
         tables = (*RESOURCE_KINDS, *RECORD_TABLES, AUDIT_TABLE)
         self._tables: files.Tables = {name: {} for name in tables}
         self._indexes = Indexes()
+        self._backlog = Backlog()
         self._feed = Feed()
         # Loading allocates millions of objects without a single reference cycle: the cyclic
         # garbage collector would run hundreds of times for nothing (a third of the start-up).
@@ -203,6 +205,8 @@ class TinyStore:
             rows[key] = doc
         if table in RESOURCE_KINDS:
             self._indexes.update(table, key, old, doc, delta)
+        elif table == DELIVERIES:
+            self._backlog.update(key, old, doc)
 
     # --- the one write path ------------------------------------------------------------------
 
@@ -620,6 +624,10 @@ class TinyStore:
         with self._view:
             rows = list(self._tables[table].values())
         return [clone(r) for r in rows if where is None or where(r)]
+
+    def delivery_backlog(self) -> dict[str, tuple[int, str]]:
+        with self._view:
+            return self._backlog.summary()
 
     def commit(self, idp: str, work: Callable[[], tuple[list, list]]) -> None:
         with self._lock:
