@@ -96,12 +96,14 @@ def find_idp(store: storage.Store, idp: str) -> dict:
 @json_option
 def idp_create(name: str, kind: str, as_json: bool) -> None:
     """Create an identity provider and print its id."""
+    store = _store()
     try:
-        record = create_idp(_store(), name, kind)
+        with audit.action(store):
+            record = create_idp(store, name, kind)
+            audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
     except ValueError as exc:
         audit.record("idp.create", "idp:(new)", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
     _emit(as_json, record, record["id"])
 
 
@@ -138,9 +140,11 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
             f"Delete {row['name']} with {row['users']} users and {row['groups']} groups?",
             abort=True,
         )
-    delete_idp(store, idp, {"method": "CLI", "path": f"idp delete {idp}", "request_id": None})
     detail = f"{row['name']}, with {row['users']} users and {row['groups']} groups"
-    audit.record("idp.delete", f"idp:{idp}", detail=detail)
+    with audit.action(store):
+        source = {"method": "CLI", "path": f"idp delete {idp}", "request_id": None}
+        delete_idp(store, idp, source)
+        audit.record("idp.delete", f"idp:{idp}", detail=detail)
     _emit(
         as_json, {"deleted": idp, "users": row["users"], "groups": row["groups"]}, f"deleted {idp}"
     )
@@ -184,14 +188,15 @@ def token_generate(idp, keep_old, expires_in, label, as_json: bool) -> None:
     store = _store()
     idp_record = find_idp(store, idp)
     try:
-        record, token = tokens.rotate(
-            store, idp, now=clock.now(), label=label, keep_old=keep_old, expires_in=expires_in
-        )
+        with audit.action(store):
+            record, token = tokens.rotate(
+                store, idp, now=clock.now(), label=label, keep_old=keep_old, expires_in=expires_in
+            )
+            detail = tokens.describe(idp_record["name"], record, keep_old)
+            audit.record("token.generate", f"idp:{idp}", detail=detail)
     except tokens.TokenError as exc:
         audit.record("token.generate", f"idp:{idp}", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    detail = tokens.describe(idp_record["name"], record, keep_old)
-    audit.record("token.generate", f"idp:{idp}", detail=detail)
     data = {
         "endpoint": endpoint(current_app.config["ROSTER"], idp),
         "token": token,
@@ -258,15 +263,17 @@ def token_revoke(idp: str, token_id: str | None, as_json: bool) -> None:
     SCIM requests with it are refused from now on."""
     store = _store()
     idp_record = find_idp(store, idp)
-    count = tokens.revoke(store, idp, token_id, now=clock.now())
     what = f"token {token_id}" if token_id else "every live token"
+    with audit.action(store):
+        count = tokens.revoke(store, idp, token_id, now=clock.now())
+        if count or token_id is None:
+            detail = f"{idp_record['name']}: {what}, {count} revoked"
+            audit.record("token.revoke", f"idp:{idp}", detail=detail)
     if token_id is not None and not count:
         audit.record("token.revoke", f"idp:{idp}", "failure", detail=f"no live {what}")
         raise click.ClickException(
             f"{idp} has no live token with id {token_id!r} (see 'token list {idp}')"
         )
-    detail = f"{idp_record['name']}: {what}, {count} revoked"
-    audit.record("token.revoke", f"idp:{idp}", detail=detail)
     _emit(as_json, {"idp": idp, "revoked": count}, f"revoked {count} token(s) of {idp}")
 
 
@@ -280,12 +287,14 @@ def _public(record: dict) -> dict:
 @json_option
 def apikey_create(name: str, as_json: bool) -> None:
     """Create an API key and print it once (Roster keeps only its digest)."""
+    store = _store()
     try:
-        record, key = apikeys.issue(_store(), name)
+        with audit.action(store):
+            record, key = apikeys.issue(store, name)
+            audit.record("apikey.create", f"apikey:{record['id']}", detail=record["name"])
     except apikeys.BadName as exc:
         audit.record("apikey.create", "apikey:(none)", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    audit.record("apikey.create", f"apikey:{record['id']}", detail=record["name"])
     data = {**_public(record), "key": key}
     _emit(as_json, data, f"id: {record['id']}\nkey: {key}")
 
@@ -308,11 +317,14 @@ def apikey_list(as_json: bool) -> None:
 @json_option
 def apikey_revoke(key_id: str, as_json: bool) -> None:
     """Revoke an API key by its id: requests with it are refused from now on."""
-    record = apikeys.revoke(_store(), key_id)
+    store = _store()
+    with audit.action(store):
+        record = apikeys.revoke(store, key_id)
+        if record is not None:
+            audit.record("apikey.revoke", f"apikey:{key_id}", detail=record["name"])
     if record is None:
         audit.record("apikey.revoke", f"apikey:{key_id}", "failure", detail="no such active key")
         raise click.ClickException(f"no active API key with id {key_id!r} (see 'apikey list')")
-    audit.record("apikey.revoke", f"apikey:{key_id}", detail=record["name"])
     _emit(as_json, _public(record), f"revoked API key {key_id} ({record['name']})")
 
 

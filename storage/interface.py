@@ -199,6 +199,15 @@ class Store(Protocol):
         block returns or raises. A caller acknowledges none of them before then (a /Bulk
         request answers once, at the end). Other threads' writes are not affected."""
 
+    def atomic(self) -> AbstractContextManager[None]:
+        """Make this thread's writes inside the block one write: one journal record (TinyDB),
+        one transaction (PostgreSQL), durable together when the block ends, or none of them if
+        the block raises or that write fails. Reads inside the block see its writes; other
+        threads see none of them before it ends. An admin action and its audit entry are
+        written this way (``audit.action``). A nested block is part of the outer one. At most
+        one write inside records change events (TinyDB refuses a second); network calls do
+        not belong inside (TinyDB's other writers wait for the block)."""
+
     def delete(
         self,
         kind: str,

@@ -236,6 +236,14 @@ class PostgresStore:
                 with self._transaction():
                     pass
 
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run this thread's writes inside the block in one transaction (``Store.atomic``):
+        every write method joins the thread's transaction (a savepoint each), and the audit
+        trail's statements run on it too (``connection``)."""
+        with self._transaction():
+            yield
+
     @staticmethod
     def _lock_tenant(conn: psycopg.Connection, idp: str) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [TENANT_LOCK, idp])
