@@ -23,6 +23,7 @@ class Delivery:
     verified: bool
     path: str
     raw: bytes = b""
+    status: int | None = None  # what the receiver answered (None: no answer)
 
     @property
     def event(self) -> dict:
@@ -118,14 +119,14 @@ class Receiver:
                     receiver.arrived.append(delivery)
                     answer = receiver.script(delivery, count)
                 try:
-                    self._answer(answer)
+                    self._answer(answer, delivery)
                 finally:
                     with receiver.changed:
                         receiver.in_flight[wid] -= 1
                         receiver.deliveries.append(delivery)
                         receiver.changed.notify_all()
 
-            def _answer(self, answer: Answer):
+            def _answer(self, answer: Answer, delivery: Delivery):
                 if answer.slow:  # a slow endpoint: the fault injected, not a synchronisation
                     receiver.released.wait(answer.slow)
                 if answer.hold:
@@ -142,5 +143,6 @@ class Receiver:
                 self.send_header("content-length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+                delivery.status = answer.status
 
         return Handler
