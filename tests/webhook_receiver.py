@@ -7,6 +7,7 @@ never a sleep."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -49,7 +50,9 @@ class Backlogged(ThreadingHTTPServer):
 
 
 class Receiver:
-    def __init__(self, secrets: list[str] = ()):
+    """``tls``: serve https with this context, at ``https://{host}:{port}/hook``."""
+
+    def __init__(self, secrets: list[str] = (), tls: ssl.SSLContext | None = None, host=None):
         self.secrets = list(secrets)
         self.deliveries: list[Delivery] = []
         self.changed = threading.Condition()
@@ -61,7 +64,11 @@ class Receiver:
         self.overlaps = 0
         self.server = Backlogged(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        scheme = "http"
+        if tls is not None:
+            scheme = "https"
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{scheme}://{host or '127.0.0.1'}:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
