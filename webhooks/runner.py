@@ -185,6 +185,10 @@ class Runner:
         self._send(delivery)
         if delivery["state"] != "pending":
             self.pending.pop(delivery["seq"], None)
+            # Queued past the cursor before a restart: its batch is read again, and must not
+            # send it once more.
+            if delivery["seq"] > self.record["cursor"]:
+                self.done.add(delivery["seq"])
 
     def _send(self, delivery: dict) -> None:
         """Make one attempt, note it in the delivery log (durable before this returns), and

@@ -328,3 +328,31 @@ def test_a_replay_a_crash_interrupted_still_delivers_again(scim, hook, receiver,
         worker.close()
     assert set(receiver.arrivals.values()) == {2}
     assert {d["replay"] for d in deliveries_of(store, hook["id"]).values()} == {1}
+
+
+def test_a_retry_after_a_restart_is_not_sent_again_with_its_batch(scim, hook, receiver, store):
+    receiver.script = lambda d, count: Answer(500 if count == 0 else 200)
+    start = hook["cursor"]
+    patient = Settings(
+        schedule=[60], timeout=1.0, lease_seconds=4.0, allow_private=True, poll_seconds=0.05
+    )
+    worker = Worker(store, patient).start()
+    try:
+        scim.create_user("ann@example.com")
+        receiver.until(caught_up(store, hook["id"], store.last_seq()))
+    finally:
+        worker.close()
+    [queued] = deliveries_of(store, hook["id"]).values()
+    assert queued["state"] == "pending"
+    # As after a crash before the cursor moved, with the retry due now.
+    endpoints.change(store, hook["id"], lambda r: {**r, "cursor": start})
+    store.put_record(DELIVERIES, queued["key"], {**queued, "next_at": None})
+    worker = Worker(store, FAST).start()
+    try:
+        receiver.until(settled(store, hook["id"], "succeeded", 1))
+        receiver.until(caught_up(store, hook["id"], store.last_seq()))
+    finally:
+        worker.close()
+    [delivery] = deliveries_of(store, hook["id"]).values()
+    assert [a["status"] for a in delivery["attempts"]] == [500, 200]
+    assert len(receiver.arrived) == 2
