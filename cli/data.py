@@ -24,7 +24,8 @@ def backup_command(destination: Path, as_json: bool) -> None:
     """Write a consistent, loadable copy of the store into a new folder.
 
     Safe while the server runs: it reads the data folder's files without writing to them (or,
-    with PostgreSQL, reads one snapshot of the database).
+    with PostgreSQL, reads one snapshot of the database), and makes what it read durable
+    before copying it (a /Bulk request's writes are fsynced only at its end).
     """
     values = current_app.config["ROSTER"]
     try:

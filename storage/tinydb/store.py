@@ -264,13 +264,18 @@ class TinyStore:
 
     def _end_batch(self) -> None:
         with self._lock:
-            self._journal.sync()
-            with self._view:
-                published = self._feed.publish()
+            published = self._sync()
             if self._journal.size >= self._compact_after:
                 self._start_compaction()
         if published:
             self._feed.notify()
+
+    def _sync(self) -> bool:
+        """Make every record appended so far durable (an open batch's of any thread too) and
+        show their events; return whether any were shown. Caller holds ``_lock``."""
+        self._journal.sync()
+        with self._view:
+            return self._feed.publish()
 
     # --- the change feed: events written with the change ---------------------------------------
 
@@ -783,7 +788,15 @@ class TinyStore:
     def backup(self, destination: str) -> None:
         dest = Path(destination)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        frozen = self._freeze()
+        # A batch open on another thread (a /Bulk request) has applied writes whose records
+        # are not fsynced yet: a copy must not hold what a machine crash could still take from
+        # the store (events whose seqs it would draw again). So, under the writer lock, fsync
+        # first: the copy is then a durable state, and the batch's end has less to sync.
+        with self._lock:
+            published = self._sync()
+            frozen = self._freeze()
+        if published:
+            self._feed.notify()
         files.write_snapshot(dest.parent, frozen, 0, name=dest.name)  # records start at 0
 
     def close(self) -> None:
