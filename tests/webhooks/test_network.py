@@ -90,7 +90,7 @@ def test_an_attempt_resolves_once_and_connects_to_what_it_checked(receiver):
     outcome = attempt(record, EVENT, settings)
     assert outcome.status == 200, outcome.error
     assert resolve.asked == [("rebind.test", port)]
-    [delivery] = receiver.deliveries
+    [delivery] = receiver.arrived  # noted before the answer, so before the sender had it
     assert delivery.verified
     assert delivery.headers["host"] == f"rebind.test:{port}"
 
@@ -166,7 +166,7 @@ def test_https_to_a_certificate_signed_by_the_configured_ca(certificates):
     finally:
         receiver.close()
     assert outcome.status == 200, outcome.error
-    [delivery] = receiver.deliveries
+    [delivery] = receiver.arrived  # noted before the answer, so before the sender had it
     assert delivery.verified
 
 
