@@ -1,5 +1,5 @@
 """Roster: a SCIM 2.0 service provider. ``create_app`` builds the Flask app; ``python app.py``
-serves it with waitress; ``flask --app app …`` runs the admin commands (see ``cli.py``)."""
+serves it with waitress; ``flask --app app …`` runs the admin commands (see ``cli/``)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 import secrets
+import ssl
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,7 @@ KEYS = {
         Key("webhooks", "lease_seconds", int, 60, field="webhook_lease_seconds"),
         Key("webhooks", "disable_after_days", int, 5, field="webhook_disable_after_days"),
         Key("webhooks", "rotation_grace_hours", int, 24, field="webhook_rotation_grace_hours"),
+        Key("webhooks", "ca_file", str, "", field="webhook_ca_file"),
     )
 }
 SECTIONS = {k.section for k in KEYS.values()}
@@ -206,6 +208,17 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError("webhooks.retry_schedule must be a list of positive numbers of seconds")
     if values["webhook_lease_seconds"] <= 2 * values["webhook_timeout"] + 1:
         raise ConfigError("webhooks.lease_seconds must exceed twice webhooks.timeout, plus 1")
+    _validate_ca_file(values["webhook_ca_file"])
+
+
+def _validate_ca_file(path: str) -> None:
+    """A CA file that cannot be loaded would fail every https attempt: say so at start."""
+    if not path:
+        return
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"webhooks.ca_file: cannot load {path} ({exc})") from None
 
 
 def _validate_metrics(values: dict[str, Any]) -> None:

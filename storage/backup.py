@@ -3,8 +3,9 @@
 The folder's files are never rewritten in place: the snapshot is replaced by rename and the
 journal only grows (each record checksummed and numbered). So a reader that takes the current
 snapshot and replays the segments after it sees exactly the acknowledged writes up to some
-moment (``storage.tinydb.folder.read_tables``). A damaged folder is refused, not copied: a backup is
-what a restore trusts.
+moment (``storage.tinydb.folder.read_tables``); the segments read are fsynced before the copy
+is written, so it holds only durable writes. A damaged folder is refused, not copied: a backup
+is what a restore trusts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def backup(folder: Path, destination: Path) -> dict[str, int]:
     tables, found = folders.read_tables(folder)
     if found.new:
         raise StoreUnavailable(f"{folder} holds no Roster store")
+    # A server's open batch (a /Bulk request) appends records it fsyncs only at its end, and
+    # what was read may hold some: fsynced now, after the reading, every byte read is durable,
+    # so the copy never holds what a machine crash could still take from the store.
+    folders.sync_segments(folder)
     folders.create(destination, tables)
     if not same(folders.read_tables(destination)[0], tables):
         raise StoreDamaged(f"the copy in {destination} differs from {folder} once read back")

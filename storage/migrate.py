@@ -52,7 +52,20 @@ def read_tables(store: PostgresStore) -> files.Tables:
         for (entry,) in conn.execute("SELECT entry FROM audit_log ORDER BY seq"):
             tables[AUDIT_TABLE][entry["id"]] = entry
         _read_feed(conn, tables)
+    _flush_wal(store)
     return tables
+
+
+def _flush_wal(store: PostgresStore) -> None:
+    """Make every commit the copy saw durable. Inside ``Store.batch()`` (a /Bulk request) a
+    commit does not wait for the WAL flush, and a copy must not hold what a crash could still
+    take from the database. A synchronous commit returns once the WAL is flushed up to it, so
+    with every commit before it, but only if its transaction wrote WAL (PostgreSQL does not
+    wait for one that merely took a transaction id): hence an update that changes nothing, of
+    the one-row table no request writes."""
+    with store.connection() as conn, conn.transaction():
+        conn.execute("SET LOCAL synchronous_commit TO on")
+        conn.execute("UPDATE roster_schema SET version = version")
 
 
 def _read_feed(conn, tables: files.Tables) -> None:

@@ -7,6 +7,7 @@ never a sleep."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class Delivery:
     verified: bool
     path: str
     raw: bytes = b""
+    status: int | None = None  # what the receiver answered (None: no answer)
 
     @property
     def event(self) -> dict:
@@ -48,7 +50,9 @@ class Backlogged(ThreadingHTTPServer):
 
 
 class Receiver:
-    def __init__(self, secrets: list[str] = ()):
+    """``tls``: serve https with this context, at ``https://{host}:{port}/hook``."""
+
+    def __init__(self, secrets: list[str] = (), tls: ssl.SSLContext | None = None, host=None):
         self.secrets = list(secrets)
         self.deliveries: list[Delivery] = []
         self.changed = threading.Condition()
@@ -60,7 +64,11 @@ class Receiver:
         self.overlaps = 0
         self.server = Backlogged(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        scheme = "http"
+        if tls is not None:
+            scheme = "https"
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{scheme}://{host or '127.0.0.1'}:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -118,14 +126,14 @@ class Receiver:
                     receiver.arrived.append(delivery)
                     answer = receiver.script(delivery, count)
                 try:
-                    self._answer(answer)
+                    self._answer(answer, delivery)
                 finally:
                     with receiver.changed:
                         receiver.in_flight[wid] -= 1
                         receiver.deliveries.append(delivery)
                         receiver.changed.notify_all()
 
-            def _answer(self, answer: Answer):
+            def _answer(self, answer: Answer, delivery: Delivery):
                 if answer.slow:  # a slow endpoint: the fault injected, not a synchronisation
                     receiver.released.wait(answer.slow)
                 if answer.hold:
@@ -142,5 +150,6 @@ class Receiver:
                 self.send_header("content-length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+                delivery.status = answer.status
 
         return Handler

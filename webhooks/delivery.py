@@ -32,6 +32,10 @@ class Settings:
     poll_seconds: float = 1.0
     # Settled deliveries are kept as long as the events ([events] retention_days).
     log_retention_seconds: float = 30 * 86400.0
+    # CAs trusted beside the system's for https endpoints (a PEM file; "" for none).
+    ca_file: str = ""
+    # How names are resolved (socket.getaddrinfo); tests play a DNS server with it.
+    resolve: urls.Resolver = socket.getaddrinfo
 
     @classmethod
     def from_config(cls, values: dict) -> Settings:
@@ -43,6 +47,7 @@ class Settings:
             disable_after_seconds=values["webhook_disable_after_days"] * 86400.0,
             allow_private=values["webhook_allow_private_networks"],
             log_retention_seconds=values["event_retention_days"] * 86400.0,
+            ca_file=values["webhook_ca_file"],
         )
 
 
@@ -61,15 +66,18 @@ def resource_of(event: dict) -> str:
 
 
 def attempt(record: dict, event: dict, settings: Settings) -> sender.Outcome:
-    """Sign and send one event to one endpoint, checking its URL again first."""
+    """Sign and send one event to one endpoint, checking its URL again first: the name is
+    resolved once, and the attempt connects to an address that passed the check."""
     try:
-        urls.check(record["url"], settings.allow_private)
+        addresses = urls.check(record["url"], settings.allow_private, settings.resolve)
     except urls.UnsafeURL as exc:
         return sender.Outcome(None, 0.0, error=str(exc))
     payload = signing.body(event)
     secrets = [s["secret"] for s in endpoints.live(record)]
     headers = signing.headers(secrets, event["id"], int(time.time()), payload)
-    return sender.post(record["url"], headers, payload, settings.timeout)
+    return sender.post(
+        record["url"], headers, payload, settings.timeout, addresses, settings.ca_file
+    )
 
 
 def log_entry(outcome: sender.Outcome, next_at: float | None) -> dict:

@@ -3,7 +3,9 @@
 A record holds the URL, a description, the event types and IdPs it wants (empty: all), whether
 it is enabled (and, when Roster disabled it, why), its signing secrets, and the delivery state
 the worker keeps: ``cursor`` (every event up to it is delivered, dead-lettered or queued in
-``webhook_deliveries``), ``failing_since`` and the ``lease`` of the process delivering it.
+``webhook_deliveries``; past it, a delivery may be settled already), ``failing_since``, the
+``lease`` of the process delivering it, and ``replays`` (how many times an admin's "Replay
+from" started a new pass over the log).
 
 Secrets are kept as they are shown (``whsec_…``), because every attempt is signed with them: a
 digest could not sign. See SECURITY.md for what protects them. A rotation keeps the old secret
@@ -71,6 +73,7 @@ def add(
         "lease": None,
         "requeue": 0,
         "replay_from": None,
+        "replays": 0,
     }
     store.put_record(TABLE, record["id"], record)
     return record, secret

@@ -3,6 +3,11 @@
 ``pending`` holds this endpoint's queued deliveries (state ``pending``) by seq: for each
 resource, the one with the lowest seq is its *head*, the only one that may be sent; the others
 wait behind it. A head with ``next_at`` None or past is due.
+
+Each attempt's delivery is durable before its thread goes on (``webhooks.settle``); the cursor
+moves past a batch only later. So a runner that starts (after a crash, or taking the endpoint
+over) finds the events past the cursor that were already settled, ``done``, and skips them:
+only an attempt that was in flight when the process died is made again.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from webhooks.delivery import (
 )
 from webhooks.endpoints import DELIVERIES
 from webhooks.metrics import outcome_of
+from webhooks.settle import Settler
 
 log = logging.getLogger("roster.webhooks")
 # Seconds between two prunings of an endpoint's delivery log.
@@ -42,10 +48,12 @@ class Runner:
         self.id = endpoint_id
         self.record: dict = {}
         self.pending: dict[int, dict] = {}
+        self.done: set[int] = set()  # seqs past the cursor already succeeded or dead
         self.requeue = None
         self._lease_lock = threading.Lock()
         self._pruned = 0.0
         self._pool = ThreadPoolExecutor(self.settings.in_flight, f"webhook-{endpoint_id}")
+        self._settler = Settler(self.store)
 
     def run(self) -> None:
         try:
@@ -123,19 +131,27 @@ class Runner:
         self.store.wait_for_event(self.record["cursor"], wait_for)
 
     def _load_pending(self) -> None:
+        """Read the queued deliveries, and those settled past the cursor (one scan)."""
         self.requeue = self.record["requeue"]
-        queued = self.store.records(
-            DELIVERIES, lambda r: r["endpoint"] == self.id and r["state"] == "pending"
-        )
-        self.pending = {d["seq"]: d for d in queued}
+        cursor, replays = self.record["cursor"], self.record.get("replays", 0)
+        mine = self.store.records(DELIVERIES, lambda r: r["endpoint"] == self.id)
+        self.pending = {d["seq"]: d for d in mine if d["state"] == "pending"}
+        # Settled in this pass over the log (a replay starts a new one, whose events go again).
+        self.done = {
+            d["seq"]
+            for d in mine
+            if d["state"] != "pending" and d["seq"] > cursor and d.get("replay", 0) == replays
+        }
 
     def _replay(self, seq: int) -> None:
         def edit(record: dict) -> dict:
             record["cursor"] = seq
             record["replay_from"] = None
+            record["replays"] = record.get("replays", 0) + 1
             return record
 
         self._edit(edit)
+        self.done = set()
 
     def _prune(self) -> None:
         """Drop settled deliveries older than the events themselves (a scan, so seldom)."""
@@ -170,12 +186,14 @@ class Runner:
         self._send(delivery)
         if delivery["state"] != "pending":
             self.pending.pop(delivery["seq"], None)
+            # Queued past the cursor before a restart: its batch is read again, and must not
+            # send it once more.
+            if delivery["seq"] > self.record["cursor"]:
+                self.done.add(delivery["seq"])
 
-    def _send(self, delivery: dict, settled: dict | None = None) -> None:
-        """Make one attempt, note it in the delivery and the log, and judge the endpoint.
-
-        ``settled``: where to leave the delivery for the caller to write with others (the
-        batch's deliveries go in one step, before the cursor moves past them)."""
+    def _send(self, delivery: dict) -> None:
+        """Make one attempt, note it in the delivery log (durable before this returns), and
+        judge the endpoint."""
         outcome = attempt(self.record, delivery["event"], self.settings)
         made = len(delivery["attempts"]) + 1
         next_at = None
@@ -188,10 +206,7 @@ class Runner:
         delivery["next_at"] = next_at
         delivery["attempts"].append({**log_entry(outcome, next_at), "by": self.worker.owner})
         self.worker.tally.add(self.id, outcome_of(delivery["state"]))
-        if settled is None:
-            self.store.put_record(DELIVERIES, delivery["key"], delivery)
-        else:
-            settled[delivery["key"]] = delivery
+        self._settler.put(delivery)
         self._judge(outcome)
 
     def _judge(self, outcome) -> None:
@@ -223,42 +238,43 @@ class Runner:
         events, next_after, _ = self.store.events(record["cursor"], batch, types=types)
         chains: dict[str, list[dict]] = {}
         for event in events:
-            if endpoints.wants(record, event):
+            if event["seq"] not in self.done and endpoints.wants(record, event):
                 chains.setdefault(resource_of(event), []).append(event)
         blocked = {d["resource"] for d in self.pending.values()}
-        settled: dict[str, dict] = {}
+        queued: dict[str, dict] = {}
         futures = []
         for resource, chain in chains.items():
             if resource in blocked:
-                self._queue(chain, settled)
+                self._queue(chain, queued)
             else:
-                futures.append(self._pool.submit(self._chain, chain, settled))
+                futures.append(self._pool.submit(self._chain, chain, queued))
         for future in wait(futures).done:
             future.result()
-        # The batch's deliveries first, then the cursor past them: a crash in between sends
-        # the batch again (at least once), never skips it.
-        self.store.put_records(DELIVERIES, settled)
+        # The deliveries queued behind a failed one first, then the cursor past the batch: a
+        # crash in between reads the batch again, and skips what was settled (``done``).
+        self.store.put_records(DELIVERIES, queued)
         if next_after != record["cursor"]:
             self._edit(lambda r: {**r, "cursor": max(r["cursor"], next_after)})
+            self.done = {seq for seq in self.done if seq > self.record["cursor"]}
         return bool(events)
 
-    def _chain(self, chain: list[dict], settled: dict) -> None:
+    def _chain(self, chain: list[dict], queued: dict) -> None:
         """Send one resource's events in order; on a failure, queue the rest behind it."""
         for index, event in enumerate(chain):
             self._hold()
             delivery = self._new(event)
-            self._send(delivery, settled)
+            self._send(delivery)
             if delivery["state"] == "pending":
                 self.pending[delivery["seq"]] = delivery
-                self._queue(chain[index + 1 :], settled)
+                self._queue(chain[index + 1 :], queued)
                 return
 
-    def _queue(self, events: list[dict], settled: dict) -> None:
+    def _queue(self, events: list[dict], queued: dict) -> None:
         for event in events:
             if event["seq"] in self.pending:  # queued before a crash: keep its attempts
                 continue
             delivery = self._new(event)
-            settled[delivery["key"]] = delivery
+            queued[delivery["key"]] = delivery
             self.pending[event["seq"]] = delivery
 
     def _new(self, event: dict) -> dict:
@@ -273,4 +289,6 @@ class Runner:
             "next_at": None,
             "attempts": [],
             "event": event,
+            # The pass over the log it belongs to (see ``_load_pending``).
+            "replay": self.record.get("replays", 0),
         }

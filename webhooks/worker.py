@@ -3,9 +3,11 @@
 Each endpoint follows the event log from its own durable ``cursor``. Ordering is per resource:
 a resource whose event failed is *blocked*; its later events are queued behind it (records of
 ``webhook_deliveries`` in state ``pending``, no attempt yet) and go out, in ``seq`` order, once
-it succeeded or was dead-lettered. Other resources keep flowing. The cursor moves past a batch
-of events once each of them is delivered or queued, so a crash re-sends at most the batch that
-was in flight, with the same ``webhook-id`` (at least once; receivers deduplicate on it).
+it succeeded or was dead-lettered. Other resources keep flowing. Each attempt's outcome is
+durable before its thread starts another; the cursor moves past a batch of events once each of
+them is settled or queued, and a runner that starts skips the events past the cursor already
+settled. So a crash re-sends only the attempts that were in flight, with the same
+``webhook-id`` (at least once; receivers deduplicate on it).
 
 Several processes (PostgreSQL) share the endpoints through a *lease* on each endpoint record,
 taken and renewed in one read-modify-write step: only its holder delivers for that endpoint.

@@ -204,8 +204,8 @@ def create(folder: Path, tables: files.Tables) -> None:
 
 def sync_segments(folder: Path) -> None:
     """Fsync every journal segment of ``folder`` (records a process wrote but never fsynced,
-    inside ``Store.batch()``, before it was killed). Raises StoreUnavailable if the disk
-    refuses."""
+    inside ``Store.batch()``, before it was killed, or that a running server's open batch
+    wrote). Raises StoreUnavailable if the disk refuses."""
     for seq in files.segments(folder):
         path = files.segment_path(folder, seq)
         try:
@@ -214,5 +214,7 @@ def sync_segments(folder: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        except FileNotFoundError:
+            continue  # a compaction removed it: its fsynced snapshot holds every record
         except OSError as exc:
             raise StoreUnavailable(f"cannot fsync the journal {path}: {exc.strerror}") from exc

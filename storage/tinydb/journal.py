@@ -28,6 +28,7 @@ import errno
 import json
 import logging
 import os
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -239,6 +240,10 @@ class Journal:
         self._cut_at: int | None = None  # a partial line follows this size: cut it first
         self.broken: str | None = None
         self.unsynced = False  # records were appended with sync=False since the last fsync
+        # What the disk said to the last append, for readiness (``storage.tinydb.ready``):
+        # when it last took one (monotonic seconds), why it refused the last one, if it did.
+        self.written_at: float | None = None
+        self.refused: str | None = None
 
     def append(self, ops: list, *, sync: bool = True) -> None:
         """Append one transaction and return once it is on disk (``sync=False``: once it is
@@ -258,6 +263,7 @@ class Journal:
             # POSIX: a short write to a file means the disk is full. Cut the partial line off
             # now, or before the next write if that fails: nothing may follow it.
             self._cut_at = self.size
+            self.refused = os.strerror(errno.ENOSPC)
             self._cut()
             raise StoreFull(
                 f"the journal {self.path} is full: wrote {written} of {len(line)} bytes"
@@ -273,6 +279,7 @@ class Journal:
             self.broken = f"{lost}: writes are refused until Roster restarts"
             log.error("%s", self.broken)
             raise StoreUnavailable(self.broken, retry_after=RETRY_AFTER)
+        self.written_at, self.refused = time.monotonic(), None
 
     def sync(self) -> None:
         """Make every record appended with ``sync=False`` durable (one fsync for them all)."""
@@ -289,6 +296,7 @@ class Journal:
         self.unsynced = False
 
     def _refuse(self, exc: OSError, broken: bool) -> StoreUnavailable:
+        self.refused = exc.strerror or str(exc)
         error = refusal(self.path, exc, broken=broken)
         if broken:
             self.broken = str(error)

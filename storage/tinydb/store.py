@@ -27,7 +27,6 @@ from __future__ import annotations
 import gc
 import itertools
 import logging
-import os
 import threading
 import time
 import uuid
@@ -58,6 +57,7 @@ from storage.tinydb import folder as folders
 from storage.tinydb.backlog import DELIVERIES, Backlog
 from storage.tinydb.feed import EVENTS, STATE, Feed
 from storage.tinydb.indexes import Indexes
+from storage.tinydb.ready import Readiness
 from storage.tinydb.staging import Staged
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class TinyStore:
         self._compact_error: Exception | None = None
         self._compactions = self._compaction_failures = 0
         self._folder_lock = files.FolderLock(self.folder)
+        self._readiness = Readiness(self.folder, self._folder_lock)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -310,13 +311,18 @@ class TinyStore:
 
     def _end_batch(self) -> None:
         with self._lock:
-            self._journal.sync()
-            with self._view:
-                published = self._feed.publish()
+            published = self._sync()
             if self._journal.size >= self._compact_after:
                 self._start_compaction()
         if published:
             self._feed.notify()
+
+    def _sync(self) -> bool:
+        """Make every record appended so far durable (an open batch's of any thread too) and
+        show their events; return whether any were shown. Caller holds ``_lock``."""
+        self._journal.sync()
+        with self._view:
+            return self._feed.publish()
 
     # --- the change feed: events written with the change ---------------------------------------
 
@@ -734,26 +740,7 @@ class TinyStore:
     # --- operations ----------------------------------------------------------------------------
 
     def health(self) -> str | None:
-        if self._journal.broken:
-            return "the journal refuses writes since one failed (restart Roster once fixed)"
-        if self._folder_lock.lost() is not None:
-            # No path in a probe's answer (monitoring.probes): only what the operator acts on.
-            if not self.folder.exists():
-                return "the data folder is missing"
-            return "the data folder was moved or replaced"
-        # A real write, as a read-only remount or a full disk refuses it (access() would not
-        # notice a full disk). Per thread, so that probes running together never collide.
-        probe = self.folder / f".ready-{threading.get_ident()}"
-        try:
-            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, b"ready\n")
-            finally:
-                os.close(fd)
-                probe.unlink(missing_ok=True)
-        except OSError as exc:
-            return f"the data folder cannot be written ({exc.strerror})"
-        return None
+        return self._readiness.check(self._journal)
 
     def stats(self) -> dict[str, float]:
         return {
@@ -833,7 +820,15 @@ class TinyStore:
     def backup(self, destination: str) -> None:
         dest = Path(destination)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        frozen = self._freeze()
+        # A batch open on another thread (a /Bulk request) has applied writes whose records
+        # are not fsynced yet: a copy must not hold what a machine crash could still take from
+        # the store (events whose seqs it would draw again). So, under the writer lock, fsync
+        # first: the copy is then a durable state, and the batch's end has less to sync.
+        with self._lock:
+            published = self._sync()
+            frozen = self._freeze()
+        if published:
+            self._feed.notify()
         files.write_snapshot(dest.parent, frozen, 0, name=dest.name)  # records start at 0
 
     def close(self) -> None:

@@ -346,3 +346,44 @@ def test_a_batch_commits_the_transactions_that_record_events_durably(database_ur
         release.set()
         writer.join()
         store.close()
+
+
+def test_a_backup_during_an_open_batch_holds_only_durable_commits(store, postgres_server, tmp_path):
+    # Inside a batch (a /Bulk request) a commit without events does not wait for the WAL
+    # flush, yet others see it at once: a backup that read it must make it durable, or the
+    # copy would hold what a crash could still take from the database.
+    def lsn(conn, function: str) -> int:
+        value = conn.execute(f"SELECT {function}() - '0/0'::pg_lsn").fetchone()[0]
+        return int(value)
+
+    written, release = threading.Event(), threading.Event()
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        # The WAL writer would flush the commit on its own within 200 ms: not during this test.
+        admin.execute("ALTER SYSTEM SET wal_writer_delay = '10s'")
+        admin.execute("SELECT pg_reload_conf()")
+        try:
+
+            def bulk():
+                with store.batch():
+                    store.put_record("idps", IDP, {"id": IDP, "name": "in a batch"})
+                    written.set()
+                    release.wait(30)
+
+            writer = threading.Thread(target=bulk)
+            writer.start()
+            try:
+                assert written.wait(30)
+                committed = lsn(admin, "pg_current_wal_insert_lsn")
+                store.backup(str(tmp_path / "copy" / "roster.json"))
+                assert lsn(admin, "pg_current_wal_flush_lsn") >= committed
+            finally:
+                release.set()
+                writer.join()
+        finally:
+            admin.execute("ALTER SYSTEM RESET wal_writer_delay")
+            admin.execute("SELECT pg_reload_conf()")
+    copy = TinyStore(tmp_path / "copy")
+    try:
+        assert copy.get_record("idps", IDP) == {"id": IDP, "name": "in a batch"}
+    finally:
+        copy.close()

@@ -346,6 +346,80 @@ def test_a_write_that_fsyncs_shows_the_open_batch_s_events_before_its_own(store)
         writer.join()
 
 
+def test_a_backup_during_an_open_batch_holds_only_durable_writes(store, tmp_path, monkeypatch):
+    # A /Bulk request's batch has applied ann but not fsynced her record: a copy holding her
+    # then would hold what a machine crash could still take from the store. The backup
+    # fsyncs first, so she is durable (and her event shown) by the time the copy is written.
+
+    before = store.last_seq()
+    writer, release, ann = in_open_batch(store, lambda: store.create("User", IDP, user("ann")))
+    try:
+        assert store._journal.unsynced and store.last_seq() == before
+        synced = []
+        real = os.fsync
+
+        def fsync(fd):
+            synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+            real(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        store.backup(str(tmp_path / "backup" / files.SNAPSHOT))
+        assert str(store._journal.path) in synced and not store._journal.unsynced
+        events = store.events(before, 10)[0]  # shown: durable now
+        assert [e["resource"]["id"] for e in events] == [ann["id"]]
+        store.create("User", IDP, user("bob"))  # the batch is still open: ann's writer waits
+    finally:
+        release.set()
+        writer.join()
+    restored = TinyStore(tmp_path / "backup")
+    try:
+        assert restored.get("User", IDP, ann["id"]) == ann
+        assert [e["seq"] for e in restored.events(before, 10)[0]] == [events[0]["seq"]]
+        assert restored.count("User", IDP) == 1  # bob came after the copy
+    finally:
+        restored.close()
+
+
+def test_a_folder_backup_fsyncs_the_journal_it_read(store, tmp_path, monkeypatch):
+    # ``flask backup`` reads the folder from another process: it cannot take the server's
+    # lock, so it fsyncs every segment after reading them, before writing the copy.
+    from storage import backup
+
+    steps = []
+    read = folders.read_tables
+    real = folders.os.fsync
+
+    def reading(folder, **kwargs):
+        found = read(folder, **kwargs)
+        steps.append("read")
+        return found
+
+    def fsync(fd):
+        steps.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    writer, release, ann = in_open_batch(store, lambda: store.create("User", IDP, user("ann")))
+    try:
+        assert store._journal.unsynced  # ann's record is written, not yet durable
+        monkeypatch.setattr(folders, "read_tables", reading)
+        monkeypatch.setattr(folders.os, "fsync", fsync)
+        counts = backup.backup(store.folder, tmp_path / "backup")
+        done = list(steps)  # before the batch's own fsync, at its end
+    finally:
+        release.set()
+        writer.join()
+    segments = [str(files.segment_path(store.folder, s)) for s in files.segments(store.folder)]
+    copying = next(i for i, step in enumerate(done) if step.startswith(str(tmp_path / "backup")))
+    assert done[0] == "read" and set(segments) <= set(done[1:copying])
+    assert counts["User"] == 1
+    monkeypatch.undo()
+    copy = TinyStore(tmp_path / "backup")
+    try:
+        assert copy.get("User", IDP, ann["id"]) == ann
+    finally:
+        copy.close()
+
+
 def test_reopening_fsyncs_the_journal_it_replays(store, monkeypatch):
     # Records a killed process wrote in a batch but never fsynced reach readers after the
     # restart: they must be durable first.

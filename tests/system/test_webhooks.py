@@ -1,12 +1,13 @@
 """Webhooks from real Roster processes: ``kill -9`` in the middle of deliveries loses nothing
-(TinyDB), and three processes on one PostgreSQL database deliver every event, never the same
-one twice at once. The receiver verifies every signature with ``standardwebhooks``."""
+and repeats only the attempts it interrupted (both backends), and three processes on one
+PostgreSQL database deliver every event, never the same one twice at once. The receiver
+verifies every signature with ``standardwebhooks``."""
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,9 @@ timeout = 1
 lease_seconds = 4
 retry_schedule = [0.05, 0.1, 0.2, 0.5, 1]
 """
+# Attempts in flight at once per endpoint (the default of ``[webhooks] in_flight``): the most
+# that a crash can interrupt.
+IN_FLIGHT = 8
 
 
 @pytest.fixture
@@ -77,34 +81,83 @@ def check_order(receiver: Receiver, events: list[dict]) -> None:
         assert seqs == sorted(seqs)
 
 
-def test_kill_9_in_the_middle_of_deliveries_loses_nothing(tmp_path, config_file, receiver):
-    data_dir = tmp_path / "data"
+def check_exact(receiver: Receiver, log: list[dict], before_restart: int) -> None:
+    """Compare what the receiver got with the delivery log: an attempt the log does not know
+    is one a crash interrupted. There is at most one per event, at most ``IN_FLIGHT`` in all,
+    each made before the restart; and no event was answered 2xx twice but such a one."""
+    assert all(d["state"] == "succeeded" for d in log)
+    unknown = {d["event_id"]: receiver.arrivals[d["event_id"]] - len(d["attempts"]) for d in log}
+    assert set(unknown.values()) <= {0, 1}, unknown
+    interrupted = {wid for wid, count in unknown.items() if count}
+    assert len(interrupted) <= IN_FLIGHT, interrupted
+    before = Counter(d.webhook_id for d in receiver.arrived[:before_restart])
+    assert all(before[wid] for wid in interrupted)
+    succeeded = Counter(d.webhook_id for d in receiver.deliveries if d.status == 200)
+    assert {wid for wid, count in succeeded.items() if count > 1} <= interrupted
+    assert set(succeeded) == set(unknown)
+
+
+def arrived_before_now(receiver: Receiver) -> int:
+    """After a kill: wait until the receiver has answered (or dropped) every request it has
+    taken in, so that what the killed process sent is counted; return how many arrived."""
+    receiver.until(lambda r: not any(r.in_flight.values()), what="requests in hand answered")
+    return len(receiver.arrived)
+
+
+def answered_ok(count: int):
+    """A condition on the receiver: ``count`` events have been answered 200."""
+    return lambda r: len({d.webhook_id for d in r.deliveries if d.status == 200}) >= count
+
+
+def open_store(backend: str, data_dir: Path, request):
+    """Return (store, close) on ``backend``, outside any server, and the server's env."""
+    if backend == "postgres":
+        url = request.getfixturevalue("database_url")
+        env = {"ROSTER_DATABASE_URL": url, "ROSTER_SECRET_KEY": "k"}
+        store = PostgresStore(url)
+        return store, store.close, env
     app = create_app({"data_dir": str(data_dir), "secret_key": "k"})
-    store = storage.get_store(app)
-    idp = create_idp(store, "Okta", "okta")["id"]
-    token = tokens.issue(store, idp)
-    _, secret = endpoints.add(store, receiver.url, allow_private=True)
-    storage.close_store(app)
+    return storage.get_store(app), lambda: storage.close_store(app), {}
+
+
+@pytest.mark.parametrize("backend", ["tinydb", "postgres"])
+def test_kill_9_repeats_only_the_attempts_it_interrupted(
+    request, backend, tmp_path, config_file, receiver
+):
+    data_dir = tmp_path / "data"
+    store, close, env = open_store(backend, data_dir, request)
+    try:
+        idp = create_idp(store, "Okta", "okta")["id"]
+        token = tokens.issue(store, idp)
+        _, secret = endpoints.add(store, receiver.url, allow_private=True)
+    finally:
+        close()
     receiver.secrets.append(secret)
     # Slow, and failing some first attempts: retries are queued when the process dies.
     receiver.script = lambda d, count: Answer(
         500 if count == 0 and d.event["seq"] % 4 == 0 else 200, slow=0.03
     )
     acknowledged: list[str] = []
-    server = LiveServer(data_dir, "--config", config_file)
+    server = LiveServer(data_dir, "--config", config_file, env=env)
     try:
         provision(server, idp, token, 30, acknowledged)
         receiver.until(lambda r: len(r.arrived) >= 15, what="deliveries before the kill")
     finally:
         server.kill()
     assert len({d.webhook_id for d in receiver.arrived}) < 60  # killed in the middle
-    with LiveServer(data_dir, "--config", config_file):
-        receiver.until(lambda r: len({d.webhook_id for d in r.arrived}) >= 60, seconds=60)
-    app = create_app({"data_dir": str(data_dir), "secret_key": "k"})
-    events = storage.get_store(app).events(0, 1000)[0]
-    storage.close_store(app)
+    before_restart = arrived_before_now(receiver)
+    with LiveServer(data_dir, "--config", config_file, env=env):
+        receiver.until(answered_ok(60), seconds=60)
+    # Stopped with SIGTERM: the attempts in flight finished and are in the log.
+    store, close, _ = open_store(backend, data_dir, request)
+    try:
+        events = store.events(0, 1000)[0]
+        log = store.records("webhook_deliveries")
+    finally:
+        close()
     assert len(events) == 60
     check_order(receiver, events)
+    check_exact(receiver, log, before_restart)
 
 
 def test_sigterm_stops_cleanly_and_gives_the_endpoints_back(tmp_path, config_file, receiver):
@@ -198,6 +251,8 @@ def test_another_process_takes_over_from_one_killed(database_url, tmp_path, conf
         receiver.until(lambda r: len(r.arrived) >= 5, what="deliveries before the kill")
         holder.kill()
         assert len({d.webhook_id for d in receiver.arrived}) < 40  # killed in the middle
+        # Another process takes the endpoint only once the killed one's timeout has passed.
+        before_takeover = arrived_before_now(receiver)
         receiver.until(lambda r: len({d.webhook_id for d in r.arrived}) >= 40, seconds=60)
         store = PostgresStore(database_url)
         try:
@@ -219,6 +274,7 @@ def test_another_process_takes_over_from_one_killed(database_url, tmp_path, conf
     check_order(receiver, events)
     assert receiver.overlaps == 0
     assert len({d.webhook_id for d in receiver.arrived}) == 40
+    check_exact(receiver, log, before_takeover)
     # The log names who made each attempt: another process finished the work.
     makers = {a["by"].split(":")[1] for d in log for a in d["attempts"]}
     assert makers - {str(pid)}

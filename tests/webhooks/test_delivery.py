@@ -281,3 +281,78 @@ def test_the_url_is_checked_again_before_each_attempt(scim, hook, receiver, stor
     [delivery] = deliveries_of(store, hook["id"]).values()
     assert "allow_private_networks" in delivery["attempts"][0]["error"]
     assert receiver.deliveries == []
+
+
+def caught_up(store, endpoint_id: str, seq: int):
+    """A condition: the endpoint's cursor is at ``seq`` (the batch before it all settled)."""
+    return lambda _: store.get_record("webhooks", endpoint_id)["cursor"] >= seq
+
+
+def test_a_restart_skips_what_was_settled_past_the_cursor(scim, hook, receiver, store):
+    start = hook["cursor"]
+    worker = Worker(store, FAST).start()
+    try:
+        for i in range(3):
+            scim.create_user(f"user{i}@example.com")
+        receiver.until(caught_up(store, hook["id"], store.last_seq()))
+    finally:
+        worker.close()
+    # As after a crash between the attempts and the cursor's move: the log has them settled.
+    endpoints.change(store, hook["id"], lambda r: {**r, "cursor": start})
+    worker = Worker(store, FAST).start()
+    try:
+        scim.create_user("late@example.com")
+        receiver.until(caught_up(store, hook["id"], store.last_seq()))
+    finally:
+        worker.close()
+    assert len(receiver.arrived) == 4
+    assert set(receiver.arrivals.values()) == {1}
+
+
+def test_a_replay_a_crash_interrupted_still_delivers_again(scim, hook, receiver, store):
+    start = hook["cursor"]
+    worker = Worker(store, FAST).start()
+    try:
+        for i in range(2):
+            scim.create_user(f"user{i}@example.com")
+        receiver.until(caught_up(store, hook["id"], store.last_seq()))
+    finally:
+        worker.close()
+    # As after a crash just after "Replay from" moved the cursor back: a new pass over the log.
+    endpoints.change(store, hook["id"], lambda r: {**r, "cursor": start, "replays": 1})
+    worker = Worker(store, FAST).start()
+    try:
+        receiver.until(lambda r: len(r.arrived) >= 4, what="the replayed events")
+        receiver.until(caught_up(store, hook["id"], store.last_seq()))
+    finally:
+        worker.close()
+    assert set(receiver.arrivals.values()) == {2}
+    assert {d["replay"] for d in deliveries_of(store, hook["id"]).values()} == {1}
+
+
+def test_a_retry_after_a_restart_is_not_sent_again_with_its_batch(scim, hook, receiver, store):
+    receiver.script = lambda d, count: Answer(500 if count == 0 else 200)
+    start = hook["cursor"]
+    patient = Settings(
+        schedule=[60], timeout=1.0, lease_seconds=4.0, allow_private=True, poll_seconds=0.05
+    )
+    worker = Worker(store, patient).start()
+    try:
+        scim.create_user("ann@example.com")
+        receiver.until(caught_up(store, hook["id"], store.last_seq()))
+    finally:
+        worker.close()
+    [queued] = deliveries_of(store, hook["id"]).values()
+    assert queued["state"] == "pending"
+    # As after a crash before the cursor moved, with the retry due now.
+    endpoints.change(store, hook["id"], lambda r: {**r, "cursor": start})
+    store.put_record(DELIVERIES, queued["key"], {**queued, "next_at": None})
+    worker = Worker(store, FAST).start()
+    try:
+        receiver.until(settled(store, hook["id"], "succeeded", 1))
+        receiver.until(caught_up(store, hook["id"], store.last_seq()))
+    finally:
+        worker.close()
+    [delivery] = deliveries_of(store, hook["id"]).values()
+    assert [a["status"] for a in delivery["attempts"]] == [500, 200]
+    assert len(receiver.arrived) == 2
