@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 
 def record(
     conn: psycopg.Connection, idp: str, events: list[dict], *, batched: bool = False
-) -> int | None:
-    """Append ``events`` (without ``seq``) in ``conn``'s transaction; return the last seq.
+) -> None:
+    """Append ``events`` (without ``seq``) in ``conn``'s transaction. Nothing is read back:
+    in a pipelined write the statement goes out with the COMMIT, no wait of its own.
 
     Call it last before the transaction commits: the feed's lock is held from here on.
     ``batched``: the transaction had turned ``synchronous_commit`` off (``Store.batch``);
@@ -50,15 +51,14 @@ def record(
     are durable: a crash would take them away, and their seqs would be drawn again for
     other events, behind the cursor of a reader who saw them."""
     if not events:
-        return None
+        return
     statement = "SELECT roster_record_events(%s, %s)"
     if batched:  # in the same statement: no round trip of its own
         statement += (
             ", set_config('synchronous_commit', reset_val, true)"
             " FROM pg_settings WHERE name = 'synchronous_commit'"
         )
-    first = scalar(conn.execute(statement, [idp, Jsonb(events)]))
-    return first + len(events) - 1
+    conn.execute(statement, [idp, Jsonb(events)])
 
 
 def last_seq(conn: psycopg.Connection) -> int:

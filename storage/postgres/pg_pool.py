@@ -183,11 +183,21 @@ def settle(pool: ConnectionPool, xid: str) -> None:
         log.warning("a COMMIT lost its connection but was applied (transaction %s)", xid)
         return
     if status == "aborted":
-        raise StoreUnavailable(
-            "the connection to PostgreSQL was lost before the write was committed",
-            retry_after=RETRY_AFTER,
-        )
-    raise OutcomeUnknown(
+        raise not_made()
+    raise unknown()
+
+
+def not_made() -> StoreUnavailable:
+    """The error of a write whose connection was lost before it was committed."""
+    return StoreUnavailable(
+        "the connection to PostgreSQL was lost before the write was committed",
+        retry_after=RETRY_AFTER,
+    )
+
+
+def unknown() -> OutcomeUnknown:
+    """The error of a write whose COMMIT lost its connection, when its fate is unknown."""
+    return OutcomeUnknown(
         "the connection to PostgreSQL was lost while a write was being committed;"
         " it may or may not be stored",
         retry_after=RETRY_AFTER,

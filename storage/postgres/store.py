@@ -31,13 +31,14 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -61,6 +62,7 @@ from storage.stamps import cutoff, new_version, now, stamp
 
 # classid of pg_advisory_xact_lock(classid, hashtext(idp)): keeps our locks apart from others'.
 TENANT_LOCK = 0x526F73
+IDLE = TransactionStatus.IDLE
 # Connections of the request log's own pool (see log_connection).
 LOG_CONNECTIONS = 4
 # Seconds a health check waits for a connection: a probe must answer, not hang.
@@ -164,7 +166,7 @@ class PostgresStore:
 
     @contextmanager
     def _transaction(
-        self, idp: str | None = None, *, shared: bool = False
+        self, idp: str | None = None, *, shared: bool = False, proof: Callable | None = None
     ) -> Iterator[psycopg.Connection]:
         """Run the block in one transaction (a savepoint when nested), holding ``idp``'s lock
         (``shared``: in shared mode, for writes that add or change but never remove; they are
@@ -172,7 +174,9 @@ class PostgresStore:
 
         When the connection is lost during the COMMIT, the block returns if the transaction
         was committed after all, and raises StoreUnavailable if it was not, OutcomeUnknown
-        if that cannot be learnt (``pg_pool.settle``)."""
+        if that cannot be learnt (``pg_pool.settle``). A pipelined write may lose its
+        connection before its transaction's id came back: ``proof()`` then settles it (None:
+        OutcomeUnknown)."""
         current = getattr(self._local, "conn", None)
         if current is not None:
             with current.transaction():
@@ -180,42 +184,77 @@ class PostgresStore:
                     self._lock_tenant(current, idp)
                 yield current
             return
-        committing = lost = False
+        state: dict = {}
         with pg_pool.translated(), self._pool.connection() as conn:
             self._local.conn = conn
             try:
-                # A create or an update is pipelined: BEGIN goes out with the first statement,
-                # and the last statements with the COMMIT, rather than each on its own (in
-                # process, 300 POST /Users: p50 3.1-4.2 ms pipelined, 5.1-5.8 ms not). Other
-                # writes read what their statements did (rowcount), which a pipeline only
-                # tells at its end.
-                with conn.pipeline() if shared else nullcontext(), conn.transaction():
-                    xid = self._begin(conn, idp, shared)
+                run = self._pipelined if shared else self._plain
+                with run(conn, idp, state):
                     yield conn
-                    committing = True
             except psycopg.OperationalError:
-                lost = committing and conn.broken
-                if not lost:
+                if not (state.get("committing") and conn.broken):
                     raise
+            else:
+                return
             finally:
                 self._local.conn = None
-        if lost:
-            pg_pool.settle(self._pool, xid)
+                self._local.fresh = ()
+        if state.get("xid") is not None:
+            pg_pool.settle(self._pool, state["xid"])
+        elif proof is not None:
+            proof()
+        else:
+            raise pg_pool.unknown()
 
-    def _begin(self, conn: psycopg.Connection, idp: str | None, shared: bool = False) -> str:
-        """Take ``idp``'s lock (if given) and return the transaction's id, by which
+    @contextmanager
+    def _plain(self, conn: psycopg.Connection, idp: str | None, state: dict) -> Iterator[None]:
+        """One transaction whose statements each wait for their answer (a delete reads what
+        each did)."""
+        with conn.transaction():
+            state["xid"] = scalar(self._begin(conn, idp))
+            yield
+            state["committing"] = True
+
+    @contextmanager
+    def _pipelined(self, conn: psycopg.Connection, idp: str | None, state: dict) -> Iterator[None]:
+        """One transaction sent as a pipeline: BEGIN, the lock, the block's statements and the
+        COMMIT go out as they come, and the connection waits once, at the end, for all their
+        answers (and once for each read the block makes). psycopg's own transaction block
+        would wait after its BEGIN and before its COMMIT: the commands are ours here."""
+        conn.autocommit = True  # an idle connection: no round trip; BEGIN is explicit below
+        xid = None
+        try:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                xid = self._begin(conn, idp, shared=True)
+                yield
+                conn.execute("COMMIT")
+                state["committing"] = True
+        except BaseException:
+            # An error of the block or of a statement leaves the transaction open or
+            # failed: end it before the connection goes back to the pool.
+            if not conn.broken and conn.info.transaction_status != IDLE:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            state["xid"] = _received(xid)
+            if not conn.broken:
+                conn.autocommit = False
+
+    def _begin(
+        self, conn: psycopg.Connection, idp: str | None, shared: bool = False
+    ) -> psycopg.Cursor:
+        """Take ``idp``'s lock (if given); the cursor's row is the transaction's id, by which
         ``pg_pool.settle`` asks what became of it (one round trip either way). Inside
         ``batch()`` the commit does not wait for the WAL flush (the batch's end does, once),
         unless it records events (``pg_events.record``)."""
         lazy = ", set_config('synchronous_commit', 'off', true)" if self._batched() else ""
         if idp is None:
-            return scalar(conn.execute(f"SELECT pg_current_xact_id()::text{lazy}"))
+            return conn.execute(f"SELECT pg_current_xact_id()::text{lazy}")
         lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        return scalar(
-            conn.execute(
-                f"SELECT pg_current_xact_id()::text{lazy} FROM {lock}(%s, hashtext(%s))",
-                [TENANT_LOCK, idp],
-            )
+        return conn.execute(
+            f"SELECT pg_current_xact_id()::text{lazy} FROM {lock}(%s, hashtext(%s))",
+            [TENANT_LOCK, idp],
         )
 
     def _batched(self) -> bool:
@@ -273,11 +312,14 @@ class PostgresStore:
         id: str | None = None,
     ) -> dict:
         data = clone(resource)
+        proof = partial(self._prove_created, idp, data)
         try:
-            with self._transaction(idp, shared=True) as conn:
+            with self._transaction(idp, shared=True, proof=proof) as conn:
                 if prepare is not None:
                     data = prepare(data)
                 data["id"] = id or str(uuid.uuid4())
+                if id is None:
+                    self._local.fresh = (data["id"],)
                 stamp(kind, data)
                 conn.execute(
                     "INSERT INTO resources (id, kind, idp, unique_name, external_id, head, data)"
@@ -297,6 +339,29 @@ class PostgresStore:
         self.analyzer.inserted()
         self._recorded(drafts)
         return data
+
+    def _prove_created(self, idp: str, data: dict) -> None:
+        """Settle a create whose COMMIT lost its connection before its transaction's id came
+        back: once the IdP's lock is ours in exclusive mode, the lost transaction (which held
+        it shared from its start) has ended, and its row is there only if it was committed
+        (``meta.version`` is new to this write)."""
+        version = data.get("meta", {}).get("version")
+        try:
+            with pg_pool.translated(), self._pool.connection() as conn, conn.transaction():
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, true),"
+                    " pg_advisory_xact_lock(%s, hashtext(%s))",
+                    [f"{int(pg_pool.SETTLE_WAIT * 1000)}ms", TENANT_LOCK, idp],
+                )
+                found = conn.execute(
+                    "SELECT 1 FROM resources WHERE id = %s AND data->'meta'->>'version' = %s",
+                    [data.get("id"), version],
+                ).fetchone()
+        except (StoreUnavailable, psycopg.Error):
+            raise pg_pool.unknown() from None
+        if found is None:
+            raise pg_pool.not_made()
+        log.warning("a COMMIT lost its connection but was applied (%s)", data.get("id"))
 
     def update(
         self,
@@ -566,6 +631,11 @@ class PostgresStore:
             self.pruner.written()
 
     def get_record(self, table: str, key: str) -> dict | None:
+        if key in getattr(self._local, "fresh", ()):
+            # The id of a resource this transaction creates, drawn at random in it: nothing
+            # stored can be keyed by it yet, and the read would cost a wait in the pipeline
+            # (the screen of every new user asks for its ``downstream`` entry).
+            return None
         with self.connection() as conn:
             row = conn.execute(
                 "SELECT data FROM records WHERE tbl = %s AND key = %s", [table, key]
@@ -777,6 +847,17 @@ class Analyzer:
         thread = self._thread
         if thread is not None:
             thread.join()
+
+
+def _received(cursor: psycopg.Cursor | None) -> str | None:
+    """The transaction id a pipelined ``_begin`` asked for, if its answer came back."""
+    if cursor is None or cursor.pgresult is None:
+        return None
+    try:
+        row = cursor.fetchone()
+    except psycopg.Error:
+        return None
+    return row[0] if row else None
 
 
 def _use_fast_json(conn: psycopg.Connection) -> None:
