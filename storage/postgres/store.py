@@ -63,6 +63,8 @@ from storage.stamps import cutoff, new_version, now, stamp
 # classid of pg_advisory_xact_lock(classid, hashtext(idp)): keeps our locks apart from others'.
 TENANT_LOCK = 0x526F73
 IDLE = TransactionStatus.IDLE
+# psycopg's default: a statement run this many times on a connection is prepared there.
+PREPARE_THRESHOLD = 5
 # Connections of the request log's own pool (see log_connection).
 LOG_CONNECTIONS = 4
 # Seconds a health check waits for a connection: a probe must answer, not hang.
@@ -222,6 +224,10 @@ class PostgresStore:
         answers (and once for each read the block makes). psycopg's own transaction block
         would wait after its BEGIN and before its COMMIT: the commands are ours here."""
         conn.autocommit = True  # an idle connection: no round trip; BEGIN is explicit below
+        # Nothing is prepared in the pipeline: a statement psycopg prepares there (on its fifth
+        # run) after one that failed is skipped by the server, and psycopg, which believes it
+        # prepared, then names a statement the server never had.
+        conn.prepare_threshold = None
         xid = None
         try:
             with conn.pipeline():
@@ -238,6 +244,7 @@ class PostgresStore:
             raise
         finally:
             state["xid"] = _received(xid)
+            conn.prepare_threshold = PREPARE_THRESHOLD
             if not conn.broken:
                 conn.autocommit = False
 
