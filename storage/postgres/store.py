@@ -253,8 +253,8 @@ class PostgresStore:
     ) -> psycopg.Cursor:
         """Take ``idp``'s lock (if given); the cursor's row is the transaction's id, by which
         ``pg_pool.settle`` asks what became of it (one round trip either way). Inside
-        ``batch()`` the commit does not wait for the WAL flush (the batch's end does, once),
-        unless it records events (``pg_events.record``)."""
+        ``batch()`` the commit does not wait for the WAL flush: the batch's end does, once, and
+        a reader of the events it recorded before that (``pg_events.make_durable``)."""
         lazy = ", set_config('synchronous_commit', 'off', true)" if self._batched() else ""
         if idp is None:
             return conn.execute(f"SELECT pg_current_xact_id()::text{lazy}")
@@ -276,11 +276,8 @@ class PostgresStore:
         finally:
             self._local.batch -= 1
             if not self._local.batch:
-                # A transaction that has an id writes a commit record, and its synchronous
-                # commit returns once the WAL is flushed up to it: with every asynchronous
-                # commit of the batch before it.
-                with self._transaction():
-                    pass
+                with self.connection() as conn:
+                    pg_events.make_durable(conn)
 
     @staticmethod
     def _lock_tenant(conn: psycopg.Connection, idp: str) -> None:
@@ -557,7 +554,10 @@ class PostgresStore:
         self, after: int, limit: int, *, types: frozenset | None = None, idp: str | None = None
     ) -> tuple[list[dict], int, bool]:
         with self.connection() as conn:
-            return pg_events.read(conn, after, limit, types, idp)
+            page = pg_events.read(conn, after, limit, types, idp)
+            if page[0] and conn.info.transaction_status == IDLE:
+                pg_events.make_durable(conn)
+            return page
 
     def wait_for_event(self, after: int, timeout: float) -> bool:
         return self.listener().wait(lambda: self.last_seq() > after, timeout)
@@ -571,7 +571,10 @@ class PostgresStore:
 
     def events_for(self, kind: str, idp: str, id: str, limit: int = 20) -> list[dict]:
         with self.connection() as conn:
-            return pg_events.for_resource(conn, kind, idp, id, limit)
+            found = pg_events.for_resource(conn, kind, idp, id, limit)
+            if found and conn.info.transaction_status == IDLE:
+                pg_events.make_durable(conn)
+            return found
 
     def prune_events(self) -> int:
         with pg_pool.translated(), self._pool.connection() as conn:
@@ -616,7 +619,7 @@ class PostgresStore:
             writes, events = work()
             self._write_records(conn, writes)
             # Stamped when they were held: they keep their id, time and source.
-            pg_events.record(conn, idp, events, batched=self._batched())
+            pg_events.record(conn, idp, events)
         self._recorded(events)
 
     def _record(
@@ -627,7 +630,7 @@ class PostgresStore:
         # The IdP (its name at this moment) and the seq are filled in by the database.
         event = partial(changes.stamp, seq=None, occurred_at=at, idp=None, source=source)
         events = [event(d, id=str(uuid.uuid4())) for d in drafts]
-        pg_events.record(conn, idp, events, batched=self._batched())
+        pg_events.record(conn, idp, events)
 
     def _recorded(self, drafts: list) -> None:
         """After a commit that recorded events: wake this process's readers at once, and
