@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 
+import psycopg
 import pytest
 
 from storage.errors import Conflict
@@ -123,3 +124,29 @@ def test_racing_processes_create_each_name_once(database_url, store, kind):
     names = [name for _, names in won for name in names]
     assert sorted(names) == sorted(f"name-{n}" for n in range(NAMES))
     assert store.count(kind, IDP) == NAMES
+
+
+def test_a_new_group_does_not_wait_for_a_membership_change_under_way(store, database_url):
+    from storage.postgres.store import TENANT_LOCK
+
+    ann = store.create("User", IDP, user("ann"))
+    team = store.create("Group", IDP, {"displayName": "team"})
+    # Another writer is in the middle of a PATCH of the group's members: it holds the IdP's
+    # lock as every create and update does, and the group's row.
+    with psycopg.connect(database_url) as patching:
+        patching.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", [TENANT_LOCK, IDP]
+        )
+        patching.execute("SELECT data FROM resources WHERE id = %s FOR UPDATE", [team["id"]])
+        done = threading.Event()
+
+        def create() -> None:
+            store.create("Group", IDP, {"displayName": "ops", "members": [{"value": ann["id"]}]})
+            done.set()
+
+        creating = threading.Thread(target=create)
+        creating.start()
+        assert done.wait(30)  # it returns while the PATCH is still under way
+        patching.rollback()
+    creating.join(timeout=30)
+    assert store.count("Group", IDP) == 2
