@@ -56,14 +56,12 @@ def make_durable(conn: psycopg.Connection) -> None:
 
     Events must never be shown before they are durable: a crash would take them away, and
     their seqs would be drawn again for other events, behind the cursor of a reader who saw
-    them. A batch (``Store.batch``) commits without waiting for the WAL flush, so the batch's
-    end, and a reader about to show events, call this: a synchronous commit returns once the
-    WAL is flushed up to its commit record, which comes after those of every transaction
-    committed before it. It must write WAL to wait at all (a transaction that only has an id
-    commits asynchronously): a transactional logical-decoding message, which any role may
-    write at any ``wal_level`` and nothing reads. One round trip; no wait for the disk when
-    the WAL is flushed already."""
-    conn.execute("SELECT pg_logical_emit_message(true, 'roster-durable', '')")
+    them. A pipelined write commits without waiting for the WAL flush (it waits right after,
+    out of the feed's lock: ``PostgresStore._begin``), and so does every write of a batch
+    (``Store.batch``), whose end waits once; a reader about to show events calls this first
+    (``pg_pool.DURABLE``). One round trip; no wait for the disk when the WAL is flushed
+    already."""
+    conn.execute(pg_pool.DURABLE)
 
 
 def last_seq(conn: psycopg.Connection) -> int:

@@ -232,10 +232,12 @@ class PostgresStore:
         try:
             with conn.pipeline():
                 conn.execute("BEGIN")
-                xid = self._begin(conn, idp, shared=True)
+                xid = self._begin(conn, idp, shared=True, lazy=True)
                 yield
                 conn.execute("COMMIT")
                 state["committing"] = True
+                if not self._batched():  # a batch's end waits, once for all
+                    conn.execute(pg_pool.DURABLE)
         except BaseException:
             # An error of the block or of a statement leaves the transaction open or
             # failed: end it before the connection goes back to the pool.
@@ -249,18 +251,27 @@ class PostgresStore:
                 conn.autocommit = False
 
     def _begin(
-        self, conn: psycopg.Connection, idp: str | None, shared: bool = False
+        self, conn: psycopg.Connection, idp: str | None, shared: bool = False, lazy: bool = False
     ) -> psycopg.Cursor:
         """Take ``idp``'s lock (if given); the cursor's row is the transaction's id, by which
-        ``pg_pool.settle`` asks what became of it (one round trip either way). Inside
-        ``batch()`` the commit does not wait for the WAL flush: the batch's end does, once, and
-        a reader of the events it recorded before that (``pg_events.make_durable``)."""
-        lazy = ", set_config('synchronous_commit', 'off', true)" if self._batched() else ""
+        ``pg_pool.settle`` asks what became of it (one round trip either way).
+
+        ``lazy`` (and inside ``batch()``): the COMMIT does not wait for the WAL flush. A
+        pipelined write then waits for it in a statement of its own after the COMMIT, in the
+        same round trip (``pg_pool.DURABLE``; a batch's end does it once for all): so the
+        flush happens after the feed's lock (``pg_events``) is released, and the flushes of
+        concurrent writers are one (PostgreSQL's group commit), where a synchronous COMMIT
+        would flush while holding the lock and writers that record events took turns on the
+        disk. The write is visible a moment before it is durable; its client is answered
+        only once it is, and a reader of events makes what it shows durable first
+        (``pg_events.make_durable``)."""
+        lazy = lazy or self._batched()
+        off = ", set_config('synchronous_commit', 'off', true)" if lazy else ""
         if idp is None:
-            return conn.execute(f"SELECT pg_current_xact_id()::text{lazy}")
+            return conn.execute(f"SELECT pg_current_xact_id()::text{off}")
         lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         return conn.execute(
-            f"SELECT pg_current_xact_id()::text{lazy} FROM {lock}(%s, hashtext(%s))",
+            f"SELECT pg_current_xact_id()::text{off} FROM {lock}(%s, hashtext(%s))",
             [TENANT_LOCK, idp],
         )
 
@@ -361,6 +372,8 @@ class PostgresStore:
                     "SELECT 1 FROM resources WHERE id = %s AND data->'meta'->>'version' = %s",
                     [data.get("id"), version],
                 ).fetchone()
+                if found is not None:  # its COMMIT did not wait for the disk: this one does
+                    conn.execute(pg_pool.DURABLE)
         except (StoreUnavailable, psycopg.Error):
             raise pg_pool.unknown() from None
         if found is None:

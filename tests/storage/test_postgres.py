@@ -307,6 +307,26 @@ def test_creates_and_updates_of_one_idp_do_not_wait_for_each_other(store, databa
     assert store.count("User", "idp-a") == 1
 
 
+def test_a_write_is_durable_when_it_returns(database_url):
+    # Its COMMIT does not wait for the WAL flush (so the feed's lock is not held through it):
+    # a statement after it, in the same round trip, does.
+    options = conninfo_to_dict(database_url).get("options", "")
+    durable = make_conninfo(database_url, options=f"{options} -c synchronous_commit=on")
+    store = PostgresStore(durable)
+    try:
+        with psycopg.connect(database_url, autocommit=True) as probe:
+            for n in range(3):
+                ann = store.create("User", IDP, {"userName": f"ann{n}"})
+                store.update("User", IDP, ann["id"], lambda cur: {**cur, "title": "Boss"})
+                flushed, written = probe.execute(
+                    "SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn(),"
+                    " pg_current_wal_insert_lsn()"
+                ).fetchone()
+                assert flushed, written
+    finally:
+        store.close()
+
+
 def test_the_end_of_a_batch_makes_its_writes_durable(database_url):
     options = conninfo_to_dict(database_url).get("options", "")
     # As in production (the test cluster turns synchronous_commit off for speed).
