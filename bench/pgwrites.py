@@ -90,6 +90,47 @@ def drive(ports: list[int], token: str, path: str, threads: int, requests: int, 
     return series.summary()
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """CPU seconds ``pid`` has used (with its children that have exited, if asked)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    used = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        used += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return used / TICK
+
+
+def database_cpu(postmaster: int | None) -> float:
+    """CPU seconds of the PostgreSQL cluster: the postmaster, its exited children, and its
+    live ones (the backends serving the runs, the WAL writer…)."""
+    if postmaster is None:
+        return 0.0
+    total = cpu_seconds(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                total += cpu_seconds(int(entry.name))
+    return total
+
+
+def measured(pids: list[int], postmaster: int | None, run) -> dict:
+    """``run()``'s summary with the CPU ms per request of the servers and of PostgreSQL."""
+    servers, database = sum(cpu_seconds(p) for p in pids), database_cpu(postmaster)
+    summary = run()
+    servers = sum(cpu_seconds(p) for p in pids) - servers
+    database = database_cpu(postmaster) - database
+    requests = max(summary.get("requests", 0), 1)
+    summary["server_cpu_ms"] = round(servers * 1000 / requests, 3)
+    summary["database_cpu_ms"] = round(database * 1000 / requests, 3) if postmaster else None
+    return summary
+
+
 def roster(work: Path, server_dsn: str, processes: int, args) -> dict:
     dsn = database(server_dsn, f"roster_pgwrites_{processes}")
     data = preload(work / f"p{processes}", 0, dsn=dsn)
@@ -100,7 +141,11 @@ def roster(work: Path, server_dsn: str, processes: int, args) -> dict:
             servers.append(start_roster(data.folder, data.idp, data.token, log, dsn)[0])
         ports = [server.port for server in servers]
         path = f"/scim/v2/{data.idp}/Users"
-        return drive(ports, data.token, path, args.threads, args.requests, f"r{processes}")
+        return measured(
+            [server.process.pid for server in servers],
+            args.postmaster,
+            lambda: drive(ports, data.token, path, args.threads, args.requests, f"r{processes}"),
+        )
     finally:
         for server in servers:
             server.stop()
@@ -110,9 +155,32 @@ def peer(work: Path, args) -> dict:
     token = secrets.token_urlsafe(16)
     server = start_peer(work / "peer.log", token)
     try:
-        return drive([server.port], token, "/v2/Users", args.threads, args.requests, "peer")
+        return measured(
+            [server.process.pid],
+            None,
+            lambda: drive([server.port], token, "/v2/Users", args.threads, args.requests, "peer"),
+        )
     finally:
         server.stop()
+
+
+def database_floor(dsn: str, samples: int = 300) -> dict:
+    """What PostgreSQL alone costs a POST here: a round trip (``SELECT 1``) and a durable
+    commit (the WAL flush a write waits for), p50 in ms, measured on one connection."""
+    import statistics
+
+    import psycopg
+
+    from storage.postgres.pg_pool import DURABLE
+
+    timings: dict[str, list[float]] = {"round_trip": [], "wal_flush": []}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(samples):
+            for name, statement in (("round_trip", "SELECT 1"), ("wal_flush", DURABLE)):
+                started = time.perf_counter()
+                conn.execute(statement)
+                timings[name].append(time.perf_counter() - started)
+    return {name: round(statistics.median(v) * 1000, 3) for name, v in timings.items()}
 
 
 def verdict(name: str, ratio: float, wanted: float, detail: str) -> dict:
@@ -143,13 +211,23 @@ def table(result: dict) -> str:
         f" {result['when']}, load average {result['load_average_at_start']:.1f} at the start,"
         f" {result['load_average_at_end']:.1f} at the end",
         f"{result['threads']} client threads, {result['requests']} POSTs a run\n",
-        f"{'run':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}",
+        f"{'run':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'server CPU ms/req':>19}{'PostgreSQL CPU ms/req':>23}",
     ]
     for name, run in result["runs"].items():
         lines.append(
             f"{name:<12}{run['throughput_rps']:>9}{run['p50_ms']:>9}{run['p99_ms']:>9}"
-            f"{run['errors']:>8}"
+            f"{run['errors']:>8}{run['server_cpu_ms']:>19}{str(run['database_cpu_ms'] or '-'):>23}"
         )
+    floor = result["database_floor_ms"]
+    lines.append(
+        f"\nPostgreSQL alone, p50: a round trip {floor['round_trip']} ms, a WAL flush"
+        f" {floor['wal_flush']} ms. A POST /Users waits for three round trips, the last with"
+        " the flush (tests/storage/test_postgres_round_trips.py); scim2-server waits for"
+        " nothing (in memory). The client threads, the servers and PostgreSQL share the"
+        f" {result['cpus']} CPUs: a request of Roster costs the CPU of its server and of"
+        " PostgreSQL (the columns above), one of scim2-server only its own."
+    )
     lines.append("\ntargets:")
     for t in result["targets"]:
         lines.append(f"   {'PASS' if t['pass'] else 'FAIL'}  {t['target']}: {t['detail']}")
@@ -168,11 +246,14 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_start": os.getloadavg()[0],
     }
     cluster = None
+    args.postmaster = None  # a server of ``--database-url``: its CPU is not measured
     if not args.database_url:
         from tests.pgcluster import Cluster
 
         cluster = Cluster(durable=True).start()
         args.database_url = cluster.dsn()
+        pidfile = cluster.data / "postmaster.pid"
+        args.postmaster = int(pidfile.read_text().split()[0])
     try:
         runs = {}
         for name, run in (
@@ -183,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}…", file=sys.stderr)
             runs[name] = run()
         result["runs"] = runs
+        result["database_floor_ms"] = database_floor(database(args.database_url, "floor"))
     finally:
         if cluster is not None:
             cluster.stop()
