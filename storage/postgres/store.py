@@ -327,7 +327,8 @@ class PostgresStore:
         id: str | None = None,
     ) -> dict:
         data = clone(resource)
-        proof = partial(self._prove_created, idp, data)
+        written: dict = {}  # what settles it, should its COMMIT lose its connection
+        proof = partial(self._prove_created, idp, written)
         try:
             with self._transaction(idp, shared=True, proof=proof) as conn:
                 if prepare is not None:
@@ -336,6 +337,7 @@ class PostgresStore:
                 if id is None:
                     self._local.fresh = (data["id"],)
                 stamp(kind, data)
+                written.update(id=data["id"], version=data["meta"]["version"])
                 conn.execute(
                     "INSERT INTO resources (id, kind, idp, unique_name, external_id, head, data)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -355,12 +357,11 @@ class PostgresStore:
         self._recorded(drafts)
         return data
 
-    def _prove_created(self, idp: str, data: dict) -> None:
+    def _prove_created(self, idp: str, written: dict) -> None:
         """Settle a create whose COMMIT lost its connection before its transaction's id came
         back: once the IdP's lock is ours in exclusive mode, the lost transaction (which held
-        it shared from its start) has ended, and its row is there only if it was committed
-        (``meta.version`` is new to this write)."""
-        version = data.get("meta", {}).get("version")
+        it shared from its start) has ended, and its row (``written``: its id and its
+        ``meta.version``, new to this write) is there only if it was committed."""
         try:
             with pg_pool.translated(), self._pool.connection() as conn, conn.transaction():
                 conn.execute(
@@ -370,7 +371,7 @@ class PostgresStore:
                 )
                 found = conn.execute(
                     "SELECT 1 FROM resources WHERE id = %s AND data->'meta'->>'version' = %s",
-                    [data.get("id"), version],
+                    [written["id"], written["version"]],
                 ).fetchone()
                 if found is not None:  # its COMMIT did not wait for the disk: this one does
                     conn.execute(pg_pool.DURABLE)
@@ -378,7 +379,7 @@ class PostgresStore:
             raise pg_pool.unknown() from None
         if found is None:
             raise pg_pool.not_made()
-        log.warning("a COMMIT lost its connection but was applied (%s)", data.get("id"))
+        log.warning("a COMMIT lost its connection but was applied (%s)", written["id"])
 
     def update(
         self,
