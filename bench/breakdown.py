@@ -23,11 +23,14 @@ from pathlib import Path
 RATE = 1000  # samples a second
 # (part, a frame that puts a sample in it), first match wins: order from the innermost parts.
 PARTS = (
-    ("journal write + fsync", "append (storage/tinydb/journal.py"),
+    ("fsync (group commit, disk)", "_fsync_now (storage/tinydb/journal.py"),
+    ("journal write", "append (storage/tinydb/journal.py"),
     ("store: the rest of the write", "create (storage/tinydb/store.py"),
     ("store: PostgreSQL write", "create (storage/postgres/store.py"),
     ("request log", "_record (scim/requestlog.py"),
     ("token check", "authenticate (scim/auth.py"),
+    ("request id", "start (monitoring/requestid.py"),
+    ("process log line", "log_request (monitoring/logs.py"),
     ("validation (marshmallow)", "load_resource (scim/core/models.py"),
     ("JSON body parsing", "read_json (scim/http.py"),
     ("password hashing", "seal (scim/users.py"),
@@ -36,6 +39,9 @@ PARTS = (
     ("Roster's WSGI middleware", "__call__ (app.py"),
     ("waitress: parsing and writing", "service (waitress/channel.py"),
 )
+# Parts a bare Flask endpoint under waitress has too (its share of the ceiling's time).
+SHARED = ("Flask: routing, hooks, contexts", "waitress: parsing and writing")
+STEP = 0.1  # ms: one mark in the budget's bars
 
 
 class Sampler:
@@ -106,4 +112,41 @@ def table(parts: Counter, requests: int, mean_ms: float) -> str:
     for part, count in parts.most_common():
         ms = count / RATE / requests * 1000
         lines.append(f"   {ms:6.3f} ms  {count / busy:5.1%}  {part}")
+    return "\n".join(lines)
+
+
+def per_request(parts: Counter, requests: int) -> dict[str, float]:
+    """The busy time per request of each part, in ms (py-spy's own cost included)."""
+    return {part: count / RATE / requests * 1000 for part, count in parts.most_common()}
+
+
+def budget(spied: dict, post_ms: float, ceiling_ms: float, target_ms: float, fsync_ms: float):
+    """Where each 0.1 ms of a sequential POST goes, against the time the targets allow.
+
+    A POST's mean ``post_ms`` is bare Flask's POST (``ceiling_ms``: the client, loopback,
+    waitress and Flask doing no work) plus Roster's own time, ``post_ms - ceiling_ms``. That
+    is split by each Roster part's share of the worker's busy time under py-spy (``spied``:
+    ``per_request`` parts; the Flask and waitress parts count as bare Flask's own, and what
+    Roster's hooks add to them is spread over the rest). ``target_ms``: the most a POST may
+    take to meet every target."""
+    own = {part: ms for part, ms in spied["parts"].items() if part not in SHARED}
+    total = sum(own.values()) or 1.0
+    extra = max(post_ms - ceiling_ms, 0.0)
+    rows = [(part, extra * ms / total) for part, ms in own.items()]
+    rows.append(("bare Flask's POST: client, loopback, waitress, Flask", ceiling_ms))
+    lines = [
+        f"where a sequential POST's {post_ms:.2f} ms go, one mark per {STEP} ms (Roster's parts "
+        f"split its {extra:.2f} ms over bare Flask by py-spy's shares); the targets allow "
+        f"{target_ms:.2f} ms: {post_ms - target_ms:+.2f} ms to go"
+    ]
+    for part, ms in sorted(rows, key=lambda row: -row[1]):
+        lines.append(f"   {ms:6.3f} ms  {'#' * round(ms / STEP):<14} {part}")
+    floor = ceiling_ms + fsync_ms
+    fsync_share = sum(ms for part, ms in rows if "fsync" in part)
+    lines.append(
+        f"   bare Flask's POST plus one fsync ({fsync_ms:.2f} ms p50 on this disk) is "
+        f"{floor:.2f} ms: the targets leave {max(target_ms - floor, 0):.2f} ms for the rest of "
+        f"Roster's work (token, validation, store, rendering, logs), which takes "
+        f"{extra - fsync_share:.2f} ms here"
+    )
     return "\n".join(lines)

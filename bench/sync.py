@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
 from bench import entra  # noqa: E402
+from bench.pgwrites import cpu_seconds, database_cpu  # noqa: E402
 from bench.preload import preload  # noqa: E402
 from bench.run import database  # noqa: E402
 from bench.servers import start_peer, start_roster  # noqa: E402
@@ -85,10 +86,21 @@ class Peer:
         self.server.stop()
 
 
+# The PostgreSQL cluster's postmaster, when this run started it (its CPU is measured).
+POSTMASTER: list[int] = []
+
+
 def measure(target, data: entra.Directory, load) -> dict:
-    """Run ``load(port, token, base, data)`` on ``target``, check what it left, stop it."""
+    """Run ``load(port, token, base, data)`` on ``target``, check what it left, stop it;
+    with the CPU seconds the server (and PostgreSQL, if ours) spent on the load."""
+    postmaster = POSTMASTER[0] if POSTMASTER and isinstance(target, Roster) else None
+    pid = target.server.process.pid
+    server, database = cpu_seconds(pid), database_cpu(postmaster)
     try:
         result = load(target.port, target.token, target.base, data)
+        result["server_cpu_s"] = round(cpu_seconds(pid) - server, 2)
+        if postmaster is not None:
+            result["database_cpu_s"] = round(database_cpu(postmaster) - database, 2)
         result["check"] = entra.verify(target.port, target.token, target.base, data) or "ok"
     finally:
         target.stop()
@@ -133,7 +145,8 @@ def targets(runs: dict, data: entra.Directory) -> list[dict]:
         if bulk is not None:
             name = f"/Bulk on {backend} loads {len(data.users):,} users and their groups"
             ok = bulk["total_s"] < BULK_TARGET_S and bulk["check"] == "ok"
-            out.append(_verdict(f"{name} < {BULK_TARGET_S:.0f} s", ok, _phases(bulk)))
+            detail = _phases(bulk) + _cpu(bulk)
+            out.append(_verdict(f"{name} < {BULK_TARGET_S:.0f} s", ok, detail))
         for key in sorted(
             k for k in runs if k.startswith(f"{backend}/") and k != f"{backend}/bulk"
         ):
@@ -143,9 +156,20 @@ def targets(runs: dict, data: entra.Directory) -> list[dict]:
                 continue
             ratio = peer["total_s"] / mine["total_s"]
             name = f"sync on {backend}, {threads} thread(s), >= {PEER_FACTOR:.0f}x scim2-server"
-            detail = f"x{ratio:.2f}: {_phases(mine)} vs {_phases(peer)}"
+            detail = f"x{ratio:.2f}: {_phases(mine)}{_cpu(mine)} vs {_phases(peer)}{_cpu(peer)}"
             out.append(_verdict(name, ratio >= PEER_FACTOR, detail))
     return out
+
+
+def _cpu(run: dict) -> str:
+    """Where a load's time went: the CPU seconds of the server and of PostgreSQL (on a
+    machine of ``os.cpu_count()`` CPUs, which the client shares too)."""
+    if "server_cpu_s" not in run:
+        return ""
+    spent = f"server CPU {run['server_cpu_s']:.1f} s"
+    if "database_cpu_s" in run:
+        spent += f", PostgreSQL CPU {run['database_cpu_s']:.1f} s"
+    return f"; {spent} on {os.cpu_count()} CPUs"
 
 
 def _verdict(name: str, ok: bool, detail: str) -> dict:
@@ -204,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
         cluster = Cluster(durable=True).start()
         args.database_url = cluster.dsn()
+        POSTMASTER.append(int((cluster.data / "postmaster.pid").read_text().split()[0]))
     try:
         result["runs"] = run_all(args, work, data)
     finally:

@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 
 from durations import iso
 from lifecycle import guard, policy
@@ -58,9 +58,14 @@ class Context:
 
     store: Store
     idp: str
-    policy: Policy
     now: datetime
     source: dict | None
+
+    @cached_property
+    def policy(self) -> Policy:
+        # Read when a deletion or a deactivation needs it, not on every write: most writes
+        # (every create) never do, and on PostgreSQL the read is a round trip of its own.
+        return policy.of(self.store.get_record("idps", self.idp))
 
 
 def moment(at: datetime) -> str:
@@ -71,7 +76,7 @@ def moment(at: datetime) -> str:
 def for_request(store: Store, idp: str, now: datetime, source: dict | None) -> Callable:
     """Return the screen of one SCIM write of ``idp``: ``screen(kind, before, after, drafts)``
     returns ``(drafts to record, record writes)``."""
-    context = Context(store, idp, policy.of(store.get_record("idps", idp)), now, source)
+    context = Context(store, idp, now, source)
     return lambda kind, before, after, drafts: screen(context, kind, before, after, drafts)
 
 

@@ -7,7 +7,8 @@ before COMMIT; the lock is released only once the commit is visible. So transact
 events commit one at a time, in seq order, whichever process runs them: once a reader sees
 seq N, every event below N is visible or never will be (its transaction rolled back), and no
 new event can appear below N. The cost: such commits take turns on the WAL flush, as the
-embedded store's writes take turns on its journal's fsync.
+embedded store's writes take turns on its journal's fsync; inside a batch (a /Bulk request)
+they do not wait for it, and readers make what they show durable first (``make_durable``).
 
 Waking. The function also NOTIFYs ``roster_events``; each process that has a reader waiting
 keeps one connection LISTENing (``Listener``), so a commit in any process wakes readers in all
@@ -39,26 +40,28 @@ POLL = 1.0
 log = logging.getLogger(__name__)
 
 
-def record(
-    conn: psycopg.Connection, idp: str, events: list[dict], *, batched: bool = False
-) -> int | None:
-    """Append ``events`` (without ``seq``) in ``conn``'s transaction; return the last seq.
+def record(conn: psycopg.Connection, idp: str, events: list[dict]) -> None:
+    """Append ``events`` (without ``seq``) in ``conn``'s transaction. Nothing is read back:
+    in a pipelined write the statement goes out with the COMMIT, no wait of its own.
 
-    Call it last before the transaction commits: the feed's lock is held from here on.
-    ``batched``: the transaction had turned ``synchronous_commit`` off (``Store.batch``);
-    turn it back to the server's setting, because events must never be visible before they
-    are durable: a crash would take them away, and their seqs would be drawn again for
-    other events, behind the cursor of a reader who saw them."""
-    if not events:
-        return None
-    statement = "SELECT roster_record_events(%s, %s)"
-    if batched:  # in the same statement: no round trip of its own
-        statement += (
-            ", set_config('synchronous_commit', reset_val, true)"
-            " FROM pg_settings WHERE name = 'synchronous_commit'"
-        )
-    first = scalar(conn.execute(statement, [idp, Jsonb(events)]))
-    return first + len(events) - 1
+    Call it last before the transaction commits: the feed's lock is held from here on. Inside
+    ``Store.batch`` the commit does not wait for the WAL flush: a reader makes what it is
+    about to show durable first (``make_durable``)."""
+    if events:
+        conn.execute("SELECT roster_record_events(%s, %s)", [idp, Jsonb(events)])
+
+
+def make_durable(conn: psycopg.Connection) -> None:
+    """Return once every transaction committed so far is durable (``conn`` in autocommit).
+
+    Events must never be shown before they are durable: a crash would take them away, and
+    their seqs would be drawn again for other events, behind the cursor of a reader who saw
+    them. A pipelined write commits without waiting for the WAL flush (it waits right after,
+    out of the feed's lock: ``PostgresStore._begin``), and so does every write of a batch
+    (``Store.batch``), whose end waits once; a reader about to show events calls this first
+    (``pg_pool.DURABLE``). One round trip; no wait for the disk when the WAL is flushed
+    already."""
+    conn.execute(pg_pool.DURABLE)
 
 
 def last_seq(conn: psycopg.Connection) -> int:

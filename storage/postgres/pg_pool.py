@@ -161,6 +161,13 @@ def first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+# A statement that returns once every transaction committed before it is durable: a
+# synchronous commit that writes WAL (a transactional logical-decoding message, which any role
+# may write at any wal_level and nothing reads), whose flush covers every commit before it. A
+# transaction that only has an id would commit asynchronously: it must write something.
+DURABLE = "SELECT pg_logical_emit_message(true, 'roster-durable', '')"
+
+
 def settle(pool: ConnectionPool, xid: str) -> None:
     """Learn what became of transaction ``xid``, whose COMMIT lost its connection.
 
@@ -177,17 +184,29 @@ def settle(pool: ConnectionPool, xid: str) -> None:
             while status == "in progress" and time.monotonic() < deadline:
                 time.sleep(0.05)  # its session has yet to notice that its client is gone
                 status = _status(conn, xid)
+            if status == "committed":
+                conn.execute(DURABLE)  # a pipelined write's COMMIT does not wait for the disk
     except (psycopg.Error, PoolTimeout) as exc:
         log.warning("cannot learn whether transaction %s was committed: %s", xid, first_line(exc))
     if status == "committed":
         log.warning("a COMMIT lost its connection but was applied (transaction %s)", xid)
         return
     if status == "aborted":
-        raise StoreUnavailable(
-            "the connection to PostgreSQL was lost before the write was committed",
-            retry_after=RETRY_AFTER,
-        )
-    raise OutcomeUnknown(
+        raise not_made()
+    raise unknown()
+
+
+def not_made() -> StoreUnavailable:
+    """The error of a write whose connection was lost before it was committed."""
+    return StoreUnavailable(
+        "the connection to PostgreSQL was lost before the write was committed",
+        retry_after=RETRY_AFTER,
+    )
+
+
+def unknown() -> OutcomeUnknown:
+    """The error of a write whose COMMIT lost its connection, when its fate is unknown."""
+    return OutcomeUnknown(
         "the connection to PostgreSQL was lost while a write was being committed;"
         " it may or may not be stored",
         retry_after=RETRY_AFTER,

@@ -31,13 +31,14 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -61,6 +62,9 @@ from storage.stamps import cutoff, new_version, now, stamp
 
 # classid of pg_advisory_xact_lock(classid, hashtext(idp)): keeps our locks apart from others'.
 TENANT_LOCK = 0x526F73
+IDLE = TransactionStatus.IDLE
+# psycopg's default: a statement run this many times on a connection is prepared there.
+PREPARE_THRESHOLD = 5
 # Connections of the request log's own pool (see log_connection).
 LOG_CONNECTIONS = 4
 # Seconds a health check waits for a connection: a probe must answer, not hang.
@@ -164,7 +168,7 @@ class PostgresStore:
 
     @contextmanager
     def _transaction(
-        self, idp: str | None = None, *, shared: bool = False
+        self, idp: str | None = None, *, shared: bool = False, proof: Callable | None = None
     ) -> Iterator[psycopg.Connection]:
         """Run the block in one transaction (a savepoint when nested), holding ``idp``'s lock
         (``shared``: in shared mode, for writes that add or change but never remove; they are
@@ -172,7 +176,9 @@ class PostgresStore:
 
         When the connection is lost during the COMMIT, the block returns if the transaction
         was committed after all, and raises StoreUnavailable if it was not, OutcomeUnknown
-        if that cannot be learnt (``pg_pool.settle``)."""
+        if that cannot be learnt (``pg_pool.settle``). A pipelined write may lose its
+        connection before its transaction's id came back: ``proof()`` then settles it (None:
+        OutcomeUnknown)."""
         current = getattr(self._local, "conn", None)
         if current is not None:
             with current.transaction():
@@ -180,42 +186,93 @@ class PostgresStore:
                     self._lock_tenant(current, idp)
                 yield current
             return
-        committing = lost = False
+        state: dict = {}
         with pg_pool.translated(), self._pool.connection() as conn:
             self._local.conn = conn
             try:
-                # A create or an update is pipelined: BEGIN goes out with the first statement,
-                # and the last statements with the COMMIT, rather than each on its own (in
-                # process, 300 POST /Users: p50 3.1-4.2 ms pipelined, 5.1-5.8 ms not). Other
-                # writes read what their statements did (rowcount), which a pipeline only
-                # tells at its end.
-                with conn.pipeline() if shared else nullcontext(), conn.transaction():
-                    xid = self._begin(conn, idp, shared)
+                run = self._pipelined if shared else self._plain
+                with run(conn, idp, state):
                     yield conn
-                    committing = True
             except psycopg.OperationalError:
-                lost = committing and conn.broken
-                if not lost:
+                if not (state.get("committing") and conn.broken):
                     raise
+            else:
+                return
             finally:
                 self._local.conn = None
-        if lost:
-            pg_pool.settle(self._pool, xid)
+                self._local.fresh = ()
+        if state.get("xid") is not None:
+            pg_pool.settle(self._pool, state["xid"])
+        elif proof is not None:
+            proof()
+        else:
+            raise pg_pool.unknown()
 
-    def _begin(self, conn: psycopg.Connection, idp: str | None, shared: bool = False) -> str:
-        """Take ``idp``'s lock (if given) and return the transaction's id, by which
-        ``pg_pool.settle`` asks what became of it (one round trip either way). Inside
-        ``batch()`` the commit does not wait for the WAL flush (the batch's end does, once),
-        unless it records events (``pg_events.record``)."""
-        lazy = ", set_config('synchronous_commit', 'off', true)" if self._batched() else ""
+    @contextmanager
+    def _plain(self, conn: psycopg.Connection, idp: str | None, state: dict) -> Iterator[None]:
+        """One transaction whose statements each wait for their answer (a delete reads what
+        each did)."""
+        with conn.transaction():
+            state["xid"] = scalar(self._begin(conn, idp))
+            yield
+            state["committing"] = True
+
+    @contextmanager
+    def _pipelined(self, conn: psycopg.Connection, idp: str | None, state: dict) -> Iterator[None]:
+        """One transaction sent as a pipeline: BEGIN, the lock, the block's statements and the
+        COMMIT go out as they come, and the connection waits once, at the end, for all their
+        answers (and once for each read the block makes). psycopg's own transaction block
+        would wait after its BEGIN and before its COMMIT: the commands are ours here."""
+        conn.autocommit = True  # an idle connection: no round trip; BEGIN is explicit below
+        # Nothing is prepared in the pipeline: a statement psycopg prepares there (on its fifth
+        # run) after one that failed is skipped by the server, and psycopg, which believes it
+        # prepared, then names a statement the server never had.
+        conn.prepare_threshold = None
+        xid = None
+        try:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                xid = self._begin(conn, idp, shared=True, lazy=True)
+                yield
+                conn.execute("COMMIT")
+                state["committing"] = True
+                if not self._batched():  # a batch's end waits, once for all
+                    conn.execute(pg_pool.DURABLE)
+        except BaseException:
+            # An error of the block or of a statement leaves the transaction open or
+            # failed: end it before the connection goes back to the pool.
+            if not conn.broken and conn.info.transaction_status != IDLE:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            state["xid"] = _received(xid)
+            conn.prepare_threshold = PREPARE_THRESHOLD
+            if not conn.broken:
+                conn.autocommit = False
+
+    def _begin(
+        self, conn: psycopg.Connection, idp: str | None, shared: bool = False, lazy: bool = False
+    ) -> psycopg.Cursor:
+        """Take ``idp``'s lock (if given); the cursor's row is the transaction's id, by which
+        ``pg_pool.settle`` asks what became of it (one round trip either way).
+
+        ``lazy`` (and inside ``batch()``): the COMMIT does not wait for the WAL flush. A
+        pipelined write then waits for it in a statement of its own after the COMMIT, in the
+        same round trip (``pg_pool.DURABLE``; a batch's end does it once for all): so the
+        flush happens after the feed's lock (``pg_events``) is released, and the flushes of
+        concurrent writers are one (PostgreSQL's group commit), where a synchronous COMMIT
+        would flush while holding the lock and writers that record events took turns on the
+        disk. The write is visible a moment before it is durable; its client is answered
+        only once it is, and a reader of events makes what it shows durable first
+        (``pg_events.make_durable``)."""
+        lazy = lazy or self._batched()
+        off = ", set_config('synchronous_commit', 'off', true)" if lazy else ""
         if idp is None:
-            return scalar(conn.execute(f"SELECT pg_current_xact_id()::text{lazy}"))
+            return conn.execute(f"SELECT pg_current_xact_id()::text{off}")
         lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        return scalar(
-            conn.execute(
-                f"SELECT pg_current_xact_id()::text{lazy} FROM {lock}(%s, hashtext(%s))",
-                [TENANT_LOCK, idp],
-            )
+        return conn.execute(
+            f"SELECT pg_current_xact_id()::text{off} FROM {lock}(%s, hashtext(%s))",
+            [TENANT_LOCK, idp],
         )
 
     def _batched(self) -> bool:
@@ -230,11 +287,8 @@ class PostgresStore:
         finally:
             self._local.batch -= 1
             if not self._local.batch:
-                # A transaction that has an id writes a commit record, and its synchronous
-                # commit returns once the WAL is flushed up to it: with every asynchronous
-                # commit of the batch before it.
-                with self._transaction():
-                    pass
+                with self.connection() as conn:
+                    pg_events.make_durable(conn)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -281,12 +335,17 @@ class PostgresStore:
         id: str | None = None,
     ) -> dict:
         data = clone(resource)
+        written: dict = {}  # what settles it, should its COMMIT lose its connection
+        proof = partial(self._prove_created, idp, written)
         try:
-            with self._transaction(idp, shared=True) as conn:
+            with self._transaction(idp, shared=True, proof=proof) as conn:
                 if prepare is not None:
                     data = prepare(data)
                 data["id"] = id or str(uuid.uuid4())
+                if id is None:
+                    self._local.fresh = (data["id"],)
                 stamp(kind, data)
+                written.update(id=data["id"], version=data["meta"]["version"])
                 conn.execute(
                     "INSERT INTO resources (id, kind, idp, unique_name, external_id, head, data)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -305,6 +364,30 @@ class PostgresStore:
         self.analyzer.inserted()
         self._recorded(drafts)
         return data
+
+    def _prove_created(self, idp: str, written: dict) -> None:
+        """Settle a create whose COMMIT lost its connection before its transaction's id came
+        back: once the IdP's lock is ours in exclusive mode, the lost transaction (which held
+        it shared from its start) has ended, and its row (``written``: its id and its
+        ``meta.version``, new to this write) is there only if it was committed."""
+        try:
+            with pg_pool.translated(), self._pool.connection() as conn, conn.transaction():
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, true),"
+                    " pg_advisory_xact_lock(%s, hashtext(%s))",
+                    [f"{int(pg_pool.SETTLE_WAIT * 1000)}ms", TENANT_LOCK, idp],
+                )
+                found = conn.execute(
+                    "SELECT 1 FROM resources WHERE id = %s AND data->'meta'->>'version' = %s",
+                    [written["id"], written["version"]],
+                ).fetchone()
+                if found is not None:  # its COMMIT did not wait for the disk: this one does
+                    conn.execute(pg_pool.DURABLE)
+        except (StoreUnavailable, psycopg.Error):
+            raise pg_pool.unknown() from None
+        if found is None:
+            raise pg_pool.not_made()
+        log.warning("a COMMIT lost its connection but was applied (%s)", written["id"])
 
     def update(
         self,
@@ -493,7 +576,10 @@ class PostgresStore:
         self, after: int, limit: int, *, types: frozenset | None = None, idp: str | None = None
     ) -> tuple[list[dict], int, bool]:
         with self.connection() as conn:
-            return pg_events.read(conn, after, limit, types, idp)
+            page = pg_events.read(conn, after, limit, types, idp)
+            if page[0] and conn.info.transaction_status == IDLE:
+                pg_events.make_durable(conn)
+            return page
 
     def wait_for_event(self, after: int, timeout: float) -> bool:
         return self.listener().wait(lambda: self.last_seq() > after, timeout)
@@ -507,7 +593,10 @@ class PostgresStore:
 
     def events_for(self, kind: str, idp: str, id: str, limit: int = 20) -> list[dict]:
         with self.connection() as conn:
-            return pg_events.for_resource(conn, kind, idp, id, limit)
+            found = pg_events.for_resource(conn, kind, idp, id, limit)
+            if found and conn.info.transaction_status == IDLE:
+                pg_events.make_durable(conn)
+            return found
 
     def prune_events(self) -> int:
         with pg_pool.translated(), self._pool.connection() as conn:
@@ -552,7 +641,7 @@ class PostgresStore:
             writes, events = work()
             self._write_records(conn, writes)
             # Stamped when they were held: they keep their id, time and source.
-            pg_events.record(conn, idp, events, batched=self._batched())
+            pg_events.record(conn, idp, events)
         self._recorded(events)
 
     def _record(
@@ -563,7 +652,7 @@ class PostgresStore:
         # The IdP (its name at this moment) and the seq are filled in by the database.
         event = partial(changes.stamp, seq=None, occurred_at=at, idp=None, source=source)
         events = [event(d, id=str(uuid.uuid4())) for d in drafts]
-        pg_events.record(conn, idp, events, batched=self._batched())
+        pg_events.record(conn, idp, events)
 
     def _recorded(self, drafts: list) -> None:
         """After a commit that recorded events: wake this process's readers at once, and
@@ -574,6 +663,11 @@ class PostgresStore:
             self.pruner.written()
 
     def get_record(self, table: str, key: str) -> dict | None:
+        if key in getattr(self._local, "fresh", ()):
+            # The id of a resource this transaction creates, drawn at random in it: nothing
+            # stored can be keyed by it yet, and the read would cost a wait in the pipeline
+            # (the screen of every new user asks for its ``downstream`` entry).
+            return None
         with self.connection() as conn:
             row = conn.execute(
                 "SELECT data FROM records WHERE tbl = %s AND key = %s", [table, key]
@@ -795,6 +889,17 @@ class Analyzer:
         thread = self._thread
         if thread is not None:
             thread.join()
+
+
+def _received(cursor: psycopg.Cursor | None) -> str | None:
+    """The transaction id a pipelined ``_begin`` asked for, if its answer came back."""
+    if cursor is None or cursor.pgresult is None:
+        return None
+    try:
+        row = cursor.fetchone()
+    except psycopg.Error:
+        return None
+    return row[0] if row else None
 
 
 def _use_fast_json(conn: psycopg.Connection) -> None:

@@ -63,12 +63,28 @@ class Feed:
         self.last = max(self.last, seq)
         self._by_resource.setdefault(doc["resource"]["id"], deque()).append(doc)
 
-    def publish(self) -> bool:
-        """Show readers every event recorded so far, once the journal holding them is fsynced
-        (the caller holds the view lock); return whether there were new ones to ``notify``."""
-        advanced = self.last > self.durable
-        self.durable = self.last
+    def publish(self, through: int | None = None) -> bool:
+        """Show readers every event recorded so far (or up to ``through``), once the journal
+        holding them is fsynced (the caller holds the view lock); return whether there were
+        new ones to ``notify``. Events are journaled in seq order: once the record holding
+        ``through`` is durable, so is every event before it."""
+        through = self.last if through is None else min(through, self.last)
+        advanced = through > self.durable
+        self.durable = max(self.durable, through)
         return advanced
+
+    def discard_after(self, seq: int) -> None:
+        """Drop the events recorded after ``seq`` (never shown: their record's fsync failed,
+        see ``storage.tinydb.durable``). The caller holds both of the store's locks."""
+        cut = bisect_right(self.events, seq, key=_seq)
+        for event in reversed(self.events[cut:]):  # newest first: each is its deque's last
+            kept = self._by_resource.get(event["resource"]["id"])
+            if kept and kept[-1] is event:
+                kept.pop()
+                if not kept:
+                    del self._by_resource[event["resource"]["id"]]
+        del self.events[cut:]
+        self.last = max(seq, self.pruned_through)
 
     def notify(self) -> None:
         """Wake the readers waiting for a new event."""

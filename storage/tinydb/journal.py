@@ -11,10 +11,12 @@ the same segment or the one before; the snapshot records the number that follows
 checksum covers everything after itself. Lines of the first format, ``<crc32 hex> <body>``
 (no number, no length), are still read.
 
-The framing tells a crash from damage. Appends are sequential and each is fsynced before the
-next begins, so a crash can only leave the start of one record at the very end of a segment
-(the next process opens a new segment): that **torn** record was never acknowledged and is
-dropped. Anything else is **damage**, and loading it would silently lose acknowledged writes:
+The framing tells a crash from damage. Appends are sequential, one at a time, and a record is
+acknowledged only once an fsync that began after it was written returns (concurrent writers
+share one: ``storage.tinydb.durable``), so a crash can only leave the start of one record at
+the very end of a segment (the next process opens a new segment): that **torn** record was
+never acknowledged and is dropped. Anything else is **damage**, and loading it would silently
+lose acknowledged writes:
 
 - a line that fails its checksum with anything after it in its segment;
 - a last line longer than its length says (a lost newline ran two records together);
@@ -28,6 +30,7 @@ import errno
 import json
 import logging
 import os
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -239,11 +242,20 @@ class Journal:
         self.size = os.fstat(self._fd).st_size
         self._cut_at: int | None = None  # a partial line follows this size: cut it first
         self.broken: str | None = None
-        self.unsynced = False  # records were appended with sync=False since the last fsync
         # What the disk said to the last append, for readiness (``storage.tinydb.ready``):
         # when it last took one (monotonic seconds), why it refused the last one, if it did.
         self.written_at: float | None = None
         self.refused: str | None = None
+        # Every record numbered below ``synced`` is durable (what the file held when opened
+        # was fsynced by the loading). Raised only under ``_syncing``.
+        self.synced = number
+        self._syncing = threading.Lock()
+        self.fsyncs = 0
+
+    @property
+    def unsynced(self) -> bool:
+        """Whether records were appended with ``sync=False`` since the last fsync."""
+        return self.synced < self.number
 
     def append(self, ops: list, *, sync: bool = True) -> None:
         """Append one transaction and return once it is on disk (``sync=False``: once it is
@@ -272,8 +284,6 @@ class Journal:
         self.number += 1
         if sync:
             self._fsync()
-        else:
-            self.unsynced = True
         lost = self._lost()
         if lost:  # written, but into files no one will read again: not acknowledged
             self.broken = f"{lost}: writes are refused until Roster restarts"
@@ -282,18 +292,30 @@ class Journal:
         self.written_at, self.refused = time.monotonic(), None
 
     def sync(self) -> None:
-        """Make every record appended with ``sync=False`` durable (one fsync for them all)."""
+        """Make every record appended with ``sync=False`` durable (one fsync for them all).
+
+        Safe without the writer lock (``storage.tinydb.durable``): it covers the records
+        appended before it began, and says so only for them."""
         if self.broken:
             raise StoreUnavailable(self.broken, retry_after=RETRY_AFTER)
-        if self.unsynced:
-            self._fsync()
+        with self._syncing:
+            if self.unsynced:  # else closed, or synced by a write's own fsync meanwhile
+                self._fsync_now()
 
     def _fsync(self) -> None:
+        with self._syncing:
+            self._fsync_now()
+
+    def _fsync_now(self) -> None:
+        """fsync, and raise ``synced``. Caller holds ``_syncing``, which ``close`` takes too:
+        the descriptor stays open while an fsync outside the writer lock runs."""
+        upto = self.number  # each of these records was written before the fsync begins
         try:
             os.fsync(self._fd)
         except OSError as exc:
             raise self._refuse(exc, True) from exc
-        self.unsynced = False
+        self.fsyncs += 1
+        self.synced = max(self.synced, upto)
 
     def _refuse(self, exc: OSError, broken: bool) -> StoreUnavailable:
         self.refused = exc.strerror or str(exc)
@@ -319,6 +341,7 @@ class Journal:
         return self._lock.lost() if self._lock is not None else None
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1  # a write after close fails (EBADF) like any other
+        with self._syncing:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1  # a write after close fails (EBADF) like any other

@@ -10,7 +10,9 @@ the journal has grown, in the background.
 Concurrency (waitress runs several threads) uses two locks:
 
 - ``_lock`` serialises writers. Every write goes through ``_commit`` while holding it, so
-  uniqueness checks, version checks and the write are one step.
+  uniqueness checks, version checks and the write are one step. The write's fsync is waited
+  for after the lock is released (``_writing``), one fsync for every writer waiting then
+  (group commit, ``storage.tinydb.durable``).
 - ``_view`` is held only while a committed write is applied to the in-memory tables and
   indexes (microseconds), and by readers while they take references to several documents.
   Readers therefore see each write whole, and never wait for a writer's fsync.
@@ -55,6 +57,7 @@ from storage.stamps import cutoff, new_version, now, stamp
 from storage.tinydb import files, journal
 from storage.tinydb import folder as folders
 from storage.tinydb.backlog import DELIVERIES, Backlog
+from storage.tinydb.durable import GroupSync, Pending, Undo
 from storage.tinydb.feed import EVENTS, STATE, Feed
 from storage.tinydb.indexes import Indexes
 from storage.tinydb.ready import Readiness
@@ -102,6 +105,10 @@ class TinyStore:
         self._view = threading.Lock()
         self._batching = threading.local()  # depth of batch() blocks, per thread
         self._atomic = threading.local()  # the writes of this thread's atomic() block
+        # Per thread: depth of _writing() blocks, and the record the last write must wait for.
+        self._local = threading.local()
+        self._pending = Pending()
+        self._group = GroupSync(self._pending)
         self._compacting: threading.Thread | None = None
         self._compact_error: Exception | None = None
         self._compactions = self._compaction_failures = 0
@@ -252,18 +259,76 @@ class TinyStore:
         feed += self._released(released, self._feed.next_seq() + len(feed))
         if feed:
             feed += self._prune_ops()
-        self._journal.append(ops + feed, sync=not getattr(self._batching, "depth", 0))
+        # Outside a _writing() block or a batch, the fsync is made here, under the lock.
+        inline = not getattr(self._local, "depth", 0) and not getattr(self._batching, "depth", 0)
+        journal = self._journal
+        journal.append(ops + feed, sync=inline)
+        if not inline:  # applied before it is durable: kept to take back if its fsync fails
+            self._pending.add(journal.number, self._undo(writes))
         with self._view:
             for (table, key, doc), op in zip(writes, ops, strict=True):
                 self._put(table, key, doc, op[3] if len(op) > 3 else None)
             for table, key, doc in feed:
                 self._put(table, key, doc)
             # An fsync makes every record before it durable, a batch's too: show their events.
-            published = not self._journal.unsynced and self._feed.publish()
+            published = inline and self._feed.publish()
+        if published:
+            self._feed.notify()
+        if not inline:
+            self._local.waiting = (journal, journal.number, self._feed.last)
+            return
+        self._pending.settled(journal.synced)
+        if self._journal.size >= self._compact_after:
+            self._start_compaction()
+
+    def _undo(self, writes: list[Op]) -> Undo:
+        return [(table, key, self._tables[table].get(key)) for table, key, _ in writes]
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the writer lock for a write, then wait outside it until the write is durable
+        (group commit: writers arriving during one fsync share the next)."""
+        local = self._local
+        local.depth = getattr(local, "depth", 0) + 1
+        try:
+            with self._lock:
+                yield
+        finally:
+            local.depth -= 1
+        if not local.depth and not getattr(self._batching, "depth", 0):
+            self._settle()
+
+    def _settle(self) -> None:
+        """Wait until this thread's last write is durable, then show its events (and every
+        one before them: they are in earlier records). On a failed fsync, take back every
+        write not durable (``storage.tinydb.durable``) and raise."""
+        waiting = getattr(self._local, "waiting", None)
+        if waiting is None:
+            return
+        self._local.waiting = None
+        journal, target, seq = waiting
+        try:
+            self._group.wait(journal, target)
+        except StoreUnavailable:
+            with self._lock:
+                self._take_back(journal.synced)
+            raise
+        with self._view:
+            published = self._feed.publish(seq)
         if published:
             self._feed.notify()
         if self._journal.size >= self._compact_after:
-            self._start_compaction()
+            with self._lock:
+                self._start_compaction()
+
+    def _take_back(self, synced: int) -> None:
+        """Undo in memory the writes whose records are not durable (numbered ``synced`` or
+        later). Caller holds ``_lock``."""
+        with self._view:
+            for undo in self._pending.take(synced):
+                for table, key, old in reversed(undo):
+                    self._put(table, key, old)
+            self._feed.discard_after(self._feed.durable)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -310,17 +375,18 @@ class TinyStore:
         return staged.get(table, key, rows) if staged is not None else rows.get(key)
 
     def _end_batch(self) -> None:
-        with self._lock:
-            published = self._sync()
-            if self._journal.size >= self._compact_after:
-                self._start_compaction()
-        if published:
-            self._feed.notify()
+        with self._lock:  # every record appended so far: the block's, and any before them
+            self._local.waiting = (self._journal, self._journal.number, self._feed.last)
+        self._settle()
 
     def _sync(self) -> bool:
         """Make every record appended so far durable (an open batch's of any thread too) and
         show their events; return whether any were shown. Caller holds ``_lock``."""
-        self._journal.sync()
+        try:
+            self._group.wait(self._journal, self._journal.number)
+        except StoreUnavailable:
+            self._take_back(self._journal.synced)
+            raise
         with self._view:
             return self._feed.publish()
 
@@ -419,7 +485,7 @@ class TinyStore:
         id: str | None = None,
     ) -> dict:
         data = clone(resource)
-        with self._lock:
+        with self._writing():
             if prepare is not None:
                 data = dict(prepare(data))  # the contract hands the result over: no copy
             self._check_unique(kind, idp, data, None)
@@ -446,7 +512,7 @@ class TinyStore:
         source: dict | None = None,
         screen: Screen | None = None,
     ) -> dict:
-        with self._lock:
+        with self._writing():
             doc = self._owned(kind, idp, id)
             if doc is None:
                 raise NotFound(id)
@@ -499,7 +565,7 @@ class TinyStore:
         source: dict | None = None,
         screen: Screen | None = None,
     ) -> None:
-        with self._lock:
+        with self._writing():
             doc = self._owned(kind, idp, id)
             if doc is None:
                 raise NotFound(id)
@@ -644,16 +710,16 @@ class TinyStore:
         return clone(record) if record is not None else None
 
     def put_record(self, table: str, key: str, record: dict) -> None:
-        with self._lock:
+        with self._writing():
             self._commit([(table, key, clone(record))])
 
     def put_records(self, table: str, records: dict[str, dict]) -> None:
         if records:
-            with self._lock:
+            with self._writing():
                 self._commit([(table, key, clone(r)) for key, r in records.items()])
 
     def update_record(self, table: str, key: str, change: Callable[[dict], dict]) -> dict | None:
-        with self._lock:
+        with self._writing():
             current = self._row(table, key)
             if current is None:
                 return None
@@ -662,7 +728,7 @@ class TinyStore:
         return clone(record)
 
     def delete_record(self, table: str, key: str) -> bool:
-        with self._lock:
+        with self._writing():
             if self._row(table, key) is None:
                 return False
             self._commit([(table, key, None)])
@@ -678,14 +744,14 @@ class TinyStore:
             return self._backlog.summary()
 
     def commit(self, idp: str, work: Callable[[], tuple[list, list]]) -> None:
-        with self._lock:
+        with self._writing():
             writes, events = work()
             writes = [(t, k, clone(d) if d is not None else None) for t, k, d in writes]
             if writes or events:
                 self._commit(writes, idp=idp, released=events)
 
     def delete_idp(self, idp: str, *, source: dict | None = None) -> None:
-        with self._lock:
+        with self._writing():
             writes: list[Op] = []
             drafts: list[dict] = []
             for kind in RESOURCE_KINDS:
@@ -704,7 +770,7 @@ class TinyStore:
 
     def append_audit(self, entry: dict) -> None:
         record = clone(entry)
-        with self._lock:
+        with self._writing():
             rows = self._tables[AUDIT_TABLE]
             writes: list[Op] = [(AUDIT_TABLE, record["id"], record)]
             over = len(rows) + 1 - AUDIT_LIMIT
@@ -714,7 +780,7 @@ class TinyStore:
             self._commit(writes)
 
     def prune_audit(self, before: str) -> int:
-        with self._lock:
+        with self._writing():
             rows = self._tables[AUDIT_TABLE]
             old = list(itertools.takewhile(lambda key: rows[key]["time"] < before, rows))
             if old:

@@ -7,6 +7,11 @@ CommandComplete ``COMMIT`` coming back. ``lose_next_commit("before")`` drops the
 closes both sides, so the server never commits; ``"after"`` lets the COMMIT through and drops
 the answer, so the server commits and the client never learns it. ``cut=True`` also refuses
 every connection afterwards, until ``restore()``: the client cannot even ask what happened.
+
+It also counts round trips (``round_trips``): on each connection, every time the client
+speaks after the server has (or first), which is when a client that waits for an answer
+before going on pays the network's latency and the server's wake-up once more. Bytes a
+pipeline sends while answers stream back are one trip with them, however TCP splits them.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class Proxy:
         self._cut = False
         self._refusing = False
         self._open: set[socket.socket] = set()
+        self.round_trips = 0
+        self._spoke: dict[socket.socket, str] = {}  # client socket -> who spoke last
         threading.Thread(target=self._accept, daemon=True).start()
 
     def dsn(self, dbname: str) -> str:
@@ -75,9 +82,10 @@ class Proxy:
             except OSError:
                 _close(client)
                 continue
-            with self._lock:
-                self._open.update((client, server))
             pair = (client, server)
+            with self._lock:
+                self._open.update(pair)
+                self._spoke[client] = "down"  # the client's first message is a trip
             for args in ((client, server, "up", pair), (server, client, "down", pair)):
                 threading.Thread(target=self._pump, args=args, daemon=True).start()
 
@@ -86,6 +94,7 @@ class Proxy:
             while chunk := source.recv(65536):
                 if self._trips(direction, chunk):
                     break
+                self._count(direction, pair[0])
                 sink.sendall(chunk)
         except OSError:
             pass
@@ -93,6 +102,13 @@ class Proxy:
             _close(sock)
         with self._lock:
             self._open.difference_update(pair)
+            self._spoke.pop(pair[0], None)
+
+    def _count(self, direction: str, client: socket.socket) -> None:
+        with self._lock:
+            if direction == "up" and self._spoke.get(client) == "down":
+                self.round_trips += 1
+            self._spoke[client] = direction
 
     def _trips(self, direction: str, chunk: bytes) -> bool:
         """Whether ``chunk`` is where the armed fault strikes (then it is dropped)."""

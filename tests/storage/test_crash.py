@@ -16,6 +16,7 @@ there, none lost to the kill.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import random
 import signal
@@ -335,6 +336,80 @@ def crash_while_writing(server, idp, token, writers: list[Writer], rng) -> None:
     failures = [w.failure for w in writers if w.failure]
     assert not failures, failures
     assert reached, "the writers stalled"
+
+
+CREATORS = 8
+
+
+@pytest.mark.backends("tinydb")
+def test_creates_of_concurrent_clients_acknowledged_before_sigkill_are_all_there(tmp_path):
+    """Group commit under a kill: CREATORS clients create users at once, so their fsyncs are
+    shared (``storage.tinydb.durable``), and the server is killed mid-stream. After a restart
+    every user answered 201 is there with its user.created event, and at most one user more
+    per client (its request in flight)."""
+    data_dir = tmp_path / "data"
+    idp, token, key = provision(data_dir)
+    rng = random.Random()
+    acknowledged: dict[str, str] = {}  # request id -> user id
+    for round_ in range(4):
+        with LiveServer(data_dir) as server:
+            conn = Connection(server, idp, token)
+            status, listing = conn.send("GET", "/Users?count=10000")
+            assert status == 200
+            present = {r["id"] for r in listing["Resources"]}
+            assert set(acknowledged.values()) <= present, "acknowledged creates lost"
+            assert len(present) <= len(acknowledged) + round_ * CREATORS
+            created = {
+                e["source"]["request_id"]
+                for e in read_events(server, key)
+                if e["type"] == "user.created"
+            }
+            assert set(acknowledged) <= created, "events of acknowledged creates lost"
+            conn.close()
+            if round_ < 3:
+                acknowledged.update(create_until_killed(server, idp, token, rng, round_))
+    assert len(acknowledged) >= 3 * 20
+
+
+def create_until_killed(server, idp: str, token: str, rng, round_: int) -> dict[str, str]:
+    """CREATORS threads POST new users until the server is SIGKILLed, a random number of
+    acknowledged creates (and a random instant) after they began; return {request id: id}
+    of the acknowledged ones."""
+    target, acknowledged = rng.randint(20, 200), {}
+    done, stop = threading.Condition(), threading.Event()
+    failures: list[str] = []
+
+    def create(n: int) -> None:
+        conn = Connection(server, idp, token)
+        try:
+            for i in itertools.count():
+                body = {"schemas": [CORE], "userName": f"c{round_}-{n}-{i}"}
+                status, answer = conn.send("POST", "/Users", body)
+                if status != 201:
+                    failures.append(f"POST answered {status}: {answer}")
+                    return
+                with done:
+                    acknowledged[conn.request_id] = answer["id"]
+                    done.notify_all()
+        except (OSError, http.client.HTTPException) as exc:
+            if not stop.is_set():
+                failures.append(f"creator {n}: {exc!r} before the kill")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(CREATORS)]
+    for thread in threads:
+        thread.start()
+    with done:
+        reached = done.wait_for(lambda: len(acknowledged) >= target or failures, timeout=60)
+    stop.wait(rng.uniform(0, 0.02))  # picks the moment only (mid-commit as often as not)
+    stop.set()
+    server.kill()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    assert reached, "the creators stalled"
+    return dict(acknowledged)
 
 
 @pytest.mark.parametrize("attempt", range(3))

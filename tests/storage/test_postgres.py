@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from scim.core.filter import parse_filter
 from storage.errors import StoreUnavailable
-from storage.postgres import pg_events, pg_schema
+from storage.postgres import pg_schema
 from storage.postgres.requestlog import DatabaseRequestLog
 from storage.postgres.sql import translate
 from storage.postgres.store import PostgresStore, describe
@@ -307,24 +307,50 @@ def test_creates_and_updates_of_one_idp_do_not_wait_for_each_other(store, databa
     assert store.count("User", "idp-a") == 1
 
 
-def test_a_batch_commits_the_transactions_that_record_events_durably(database_url, monkeypatch):
-    # Inside a batch, commits do not wait for the WAL flush; one that records events must,
-    # or a reader could see events a crash then takes away, and their seqs be drawn again.
+def test_a_write_is_durable_when_it_returns(database_url):
+    # Its COMMIT does not wait for the WAL flush (so the feed's lock is not held through it):
+    # a statement after it, in the same round trip, does.
+    options = conninfo_to_dict(database_url).get("options", "")
+    durable = make_conninfo(database_url, options=f"{options} -c synchronous_commit=on")
+    store = PostgresStore(durable)
+    try:
+        with psycopg.connect(database_url, autocommit=True) as probe:
+            for n in range(3):
+                ann = store.create("User", IDP, {"userName": f"ann{n}"})
+                store.update("User", IDP, ann["id"], lambda cur: {**cur, "title": "Boss"})
+                flushed, written = probe.execute(
+                    "SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn(),"
+                    " pg_current_wal_insert_lsn()"
+                ).fetchone()
+                assert flushed, written
+    finally:
+        store.close()
+
+
+def test_the_end_of_a_batch_makes_its_writes_durable(database_url):
     options = conninfo_to_dict(database_url).get("options", "")
     # As in production (the test cluster turns synchronous_commit off for speed).
-    store = PostgresStore(
-        make_conninfo(database_url, options=f"{options} -c synchronous_commit=on")
-    )
-    committed_with = []
-    real = pg_events.record
+    durable = make_conninfo(database_url, options=f"{options} -c synchronous_commit=on")
+    store = PostgresStore(durable)
+    try:
+        with psycopg.connect(database_url, autocommit=True) as probe:
+            with store.batch():
+                store.put_record("settings", "batched", {"n": 1})
+                end = probe.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+            flushed = probe.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0]
+            assert probe.execute("SELECT %s::pg_lsn >= %s::pg_lsn", [flushed, end]).fetchone()[0]
+    finally:
+        store.close()
 
-    def record(conn, idp, events, **options):
-        last = real(conn, idp, events, **options)
-        setting = conn.execute("SELECT current_setting('synchronous_commit')").fetchone()[0]
-        committed_with.append(setting)
-        return last
 
-    monkeypatch.setattr(pg_events, "record", record)
+def test_events_a_batch_recorded_are_durable_before_a_reader_sees_them(database_url):
+    # Inside a batch, commits do not wait for the WAL flush, those that record events
+    # included; a reader must never see events a crash could take away (their seqs would be
+    # drawn again), so reading them makes them durable first.
+    options = conninfo_to_dict(database_url).get("options", "")
+    # As in production (the test cluster turns synchronous_commit off for speed).
+    durable = make_conninfo(database_url, options=f"{options} -c synchronous_commit=on")
+    store = PostgresStore(durable)
     before = store.last_seq()
     written, release = threading.Event(), threading.Event()
     made = []
@@ -339,9 +365,13 @@ def test_a_batch_commits_the_transactions_that_record_events_durably(database_ur
     writer.start()
     try:
         assert written.wait(30)
-        events = store.events(before, 10)[0]  # read while the batch is open
+        with psycopg.connect(database_url, autocommit=True) as probe:
+            end = probe.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+            events = store.events(before, 10)[0]  # read while the batch is open
+            flushed = probe.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0]
+            durable_now = probe.execute("SELECT %s::pg_lsn >= %s::pg_lsn", [flushed, end])
+            assert durable_now.fetchone()[0], (flushed, end)
         assert [e["resource"]["id"] for e in events] == [made[0]["id"]]
-        assert committed_with == ["on"]  # so it was durable before anyone could read it
     finally:
         release.set()
         writer.join()

@@ -32,6 +32,7 @@ from tests.live import LiveServer, flask_cli
 from tests.storage.pgproxy import Proxy
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 # Generous: a request waits pg_pool.WAIT (3 s) for a connection before it is refused.
 DEADLINE = 5.0
@@ -319,6 +320,24 @@ def test_a_commit_applied_whose_answer_is_lost_is_answered_as_made(proxied, prox
     assert response.status_code == 201, response.get_json()
     assert proxied.get(f"/Users/{response.get_json()['id']}").status_code == 200
     assert named(proxied, "ann") == 1
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_group_whose_commit_is_lost_is_stored_once_or_not_at_all(proxied, proxy, when):
+    # A pipelined create's COMMIT and its answers travel with the rest of the transaction:
+    # lost, it is settled by the row itself (the transaction's id never came back).
+    ann = proxied.post("/Users", user("ann")).get_json()
+    body = {"schemas": [GROUP], "displayName": "team", "members": [{"value": ann["id"]}]}
+    proxy.lose_next_commit(when)
+    response = proxied.post("/Groups", body)
+    assert proxy.tripped.is_set()
+    found = proxied.get("/Groups").get_json()["totalResults"]
+    if when == "before":
+        assert response.status_code == 503 and found == 0, response.get_json()
+        assert "nothing was changed" in response.get_json()["detail"]
+    else:
+        assert response.status_code == 201 and found == 1, response.get_json()
+        assert proxied.get(f"/Groups/{response.get_json()['id']}").status_code == 200
 
 
 def test_a_commit_whose_fate_cannot_be_learnt_says_so(proxied, proxied_app, proxy):
