@@ -52,6 +52,7 @@ def create_app(config: dict | None = None, *, config_path: str | None = None) ->
     app.register_blueprint(api.bp)
     cli.init_app(app)
     console.init_app(app)
+    webhooks.init_app(app)
     appapi.init_app(app)  # last: it wraps the error handlers registered before it
     app.wsgi_app = LargeAnswers(NormalizePath(app.wsgi_app))
     # Outermost, so that nothing else ever sees a forwarded header it should not believe.

@@ -15,6 +15,19 @@ OS user who ran it (``getpass.getuser()``). ``action`` is ``<object kind>.<verb>
 add a line there); ``object`` names the object by kind and public id (``idp:3f9c2a1b7d4e``,
 ``admin:ada``, ``apikey:<id>``); ``outcome`` is ``success``, ``failure`` or ``throttled``.
 
+An action that changes the store is written together with its entry: the action and the
+``record`` of its success go inside one ``action()`` block, one write of the store (one journal
+record with TinyDB, one transaction with PostgreSQL), so that neither is stored without the
+other::
+
+    with audit.action():
+        record = create_idp(store, name, kind)
+        audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
+
+A success recorded outside a block warns (tests turn the warning into a failure), except for
+``ALONE``: actions that write nothing else. Failed and throttled attempts change nothing, so
+their entries are written on their own.
+
 An entry never holds a secret: callers pass ids and names, never tokens, keys or passwords,
 and every text is passed through ``tokens.redact`` all the same. Entries are kept
 ``[audit] retention_days`` (default 365): older ones are dropped after each new entry, and
@@ -26,6 +39,10 @@ from __future__ import annotations
 import getpass
 import re
 import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, has_request_context, request
@@ -58,6 +75,9 @@ ACTIONS = {
     "settings.change": "Changed settings",
 }
 OUTCOMES = ("success", "failure", "throttled")
+# Successes that write nothing but their entry: a test event is sent, not stored.
+ALONE = frozenset({"webhook.test"})
+_in_action: ContextVar[bool] = ContextVar("audit_in_action", default=False)
 CLI_ACTOR = "cli"
 CLI_ADDRESS = "local"
 _ACTION = re.compile(r"^[a-z_]+\.[a-z_]+$")
@@ -106,6 +126,12 @@ def record(
         raise ValueError(f"an audit action is <kind>.<verb>, not {action!r}")
     if outcome not in OUTCOMES:
         raise ValueError(f"an audit outcome is one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    if outcome == "success" and action not in ALONE and not _in_action.get():
+        warnings.warn(
+            f"audit entry {action!r} written apart from its action (see audit.action)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     who, where, os_user = _who()
     entry = {
         "id": uuid.uuid4().hex,
@@ -123,6 +149,19 @@ def record(
     store.append_audit(entry)
     store.prune_audit(cutoff())
     return entry
+
+
+@contextmanager
+def action(store: storage.Store | None = None) -> Iterator[None]:
+    """Make the admin action inside the block and its entry one write (``Store.atomic``):
+    both are stored, or, if anything in the block raises, neither."""
+    store = store or storage.get_store()
+    marked = _in_action.set(True)
+    try:
+        with store.atomic():
+            yield
+    finally:
+        _in_action.reset(marked)
 
 
 def cutoff(retention_days: int | None = None) -> str:

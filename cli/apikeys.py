@@ -21,12 +21,14 @@ def _public(record: dict) -> dict:
 @json_option
 def apikey_create(name: str, as_json: bool) -> None:
     """Create an API key and print it once (Roster keeps only its digest)."""
+    store = open_store()
     try:
-        record, key = apikeys.issue(open_store(), name)
+        with audit.action(store):
+            record, key = apikeys.issue(store, name)
+            audit.record("apikey.create", f"apikey:{record['id']}", detail=record["name"])
     except apikeys.BadName as exc:
         audit.record("apikey.create", "apikey:(none)", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    audit.record("apikey.create", f"apikey:{record['id']}", detail=record["name"])
     data = {**_public(record), "key": key}
     emit(as_json, data, f"id: {record['id']}\nkey: {key}")
 
@@ -49,9 +51,12 @@ def apikey_list(as_json: bool) -> None:
 @json_option
 def apikey_revoke(key_id: str, as_json: bool) -> None:
     """Revoke an API key by its id: requests with it are refused from now on."""
-    record = apikeys.revoke(open_store(), key_id)
+    store = open_store()
+    with audit.action(store):
+        record = apikeys.revoke(store, key_id)
+        if record is not None:
+            audit.record("apikey.revoke", f"apikey:{key_id}", detail=record["name"])
     if record is None:
         audit.record("apikey.revoke", f"apikey:{key_id}", "failure", detail="no such active key")
         raise click.ClickException(f"no active API key with id {key_id!r} (see 'apikey list')")
-    audit.record("apikey.revoke", f"apikey:{key_id}", detail=record["name"])
     emit(as_json, _public(record), f"revoked API key {key_id} ({record['name']})")

@@ -22,12 +22,14 @@ idp_group.add_command(policy_command)
 @json_option
 def idp_create(name: str, kind: str, as_json: bool) -> None:
     """Create an identity provider and print its id."""
+    store = open_store()
     try:
-        record = create_idp(open_store(), name, kind)
+        with audit.action(store):
+            record = create_idp(store, name, kind)
+            audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
     except ValueError as exc:
         audit.record("idp.create", "idp:(new)", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
     emit(as_json, record, record["id"])
 
 
@@ -64,9 +66,11 @@ def idp_delete(idp: str, yes: bool, as_json: bool) -> None:
             f"Delete {row['name']} with {row['users']} users and {row['groups']} groups?",
             abort=True,
         )
-    delete_idp(store, idp, {"method": "CLI", "path": f"idp delete {idp}", "request_id": None})
     detail = f"{row['name']}, with {row['users']} users and {row['groups']} groups"
-    audit.record("idp.delete", f"idp:{idp}", detail=detail)
+    with audit.action(store):
+        source = {"method": "CLI", "path": f"idp delete {idp}", "request_id": None}
+        delete_idp(store, idp, source)
+        audit.record("idp.delete", f"idp:{idp}", detail=detail)
     emit(
         as_json, {"deleted": idp, "users": row["users"], "groups": row["groups"]}, f"deleted {idp}"
     )

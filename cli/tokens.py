@@ -38,14 +38,15 @@ def token_generate(idp, keep_old, expires_in, label, as_json: bool) -> None:
     store = open_store()
     idp_record = find_idp(store, idp)
     try:
-        record, token = tokens.rotate(
-            store, idp, now=clock.now(), label=label, keep_old=keep_old, expires_in=expires_in
-        )
+        with audit.action(store):
+            record, token = tokens.rotate(
+                store, idp, now=clock.now(), label=label, keep_old=keep_old, expires_in=expires_in
+            )
+            detail = tokens.describe(idp_record["name"], record, keep_old)
+            audit.record("token.generate", f"idp:{idp}", detail=detail)
     except tokens.TokenError as exc:
         audit.record("token.generate", f"idp:{idp}", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    detail = tokens.describe(idp_record["name"], record, keep_old)
-    audit.record("token.generate", f"idp:{idp}", detail=detail)
     data = {
         "endpoint": endpoint(current_app.config["ROSTER"], idp),
         "token": token,
@@ -105,13 +106,15 @@ def token_revoke(idp: str, token_id: str | None, as_json: bool) -> None:
     SCIM requests with it are refused from now on."""
     store = open_store()
     idp_record = find_idp(store, idp)
-    count = tokens.revoke(store, idp, token_id, now=clock.now())
     what = f"token {token_id}" if token_id else "every live token"
+    with audit.action(store):
+        count = tokens.revoke(store, idp, token_id, now=clock.now())
+        if count or token_id is None:
+            detail = f"{idp_record['name']}: {what}, {count} revoked"
+            audit.record("token.revoke", f"idp:{idp}", detail=detail)
     if token_id is not None and not count:
         audit.record("token.revoke", f"idp:{idp}", "failure", detail=f"no live {what}")
         raise click.ClickException(
             f"{idp} has no live token with id {token_id!r} (see 'token list {idp}')"
         )
-    detail = f"{idp_record['name']}: {what}, {count} revoked"
-    audit.record("token.revoke", f"idp:{idp}", detail=detail)
     emit(as_json, {"idp": idp, "revoked": count}, f"revoked {count} token(s) of {idp}")

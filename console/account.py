@@ -42,10 +42,11 @@ def password():
         audit.record("admin.password", target, "failure", detail="wrong current password")
         return _page({"current": "This is not your current password."}), 400
     auth.throttle().reset(key)
-    ended = admins.change_password(
-        get_store(), g.admin["username"], data["password"], keep=security.session_digest()
-    )
-    audit.record("admin.password", target)
+    with audit.action():
+        ended = admins.change_password(
+            get_store(), g.admin["username"], data["password"], keep=security.session_digest()
+        )
+        audit.record("admin.password", target)
     others = f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
     flash(f"Password changed.{others}")
     return redirect(url_for(".password"), code=303)

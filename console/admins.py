@@ -15,10 +15,12 @@ once; printing a new link replaces the nonce, so only the newest link works.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
@@ -160,7 +162,9 @@ def refuse_last(store: storage.Store, record: dict) -> None:
         )
 
 
-def delete_admin(store: storage.Store, username: str) -> int:
+def delete_admin(
+    store: storage.Store, username: str, then: Callable[[], object] | None = None
+) -> int:
     """Delete an admin, ending their sessions; return how many ended. Refuse (AdminError,
     nothing changed) to delete the last admin.
 
@@ -168,7 +172,9 @@ def delete_admin(store: storage.Store, username: str) -> int:
     last two admins together, and no transaction spans two records. So each deletion first
     marks its admin ``deleting`` (one atomic write), then looks for another unmarked admin,
     and takes its mark back if there is none: the later of two racing marks sees the earlier,
-    so at least one admin always stays.
+    so at least one admin always stays. (The mark is its own write, not part of the deletion's
+    transaction: uncommitted, the other deletion would not see it.) ``then()`` writes in the
+    same write as the deletion itself (its audit entry).
     """
     record = find_admin(store, username)
     key = record["key"]
@@ -181,7 +187,16 @@ def delete_admin(store: storage.Store, username: str) -> int:
     except AdminError:
         store.update_record("admins", key, _unmark)
         raise
-    store.delete_record("admins", key)
+    try:
+        with store.atomic():
+            store.delete_record("admins", key)
+            if then is not None:
+                then()
+    except Exception:
+        # Not deleted: the admin counts again (if the store takes even this back).
+        with contextlib.suppress(storage.StoreError):
+            store.update_record("admins", key, _unmark)
+        raise
     return sessions.live_count(marked.get("sessions", {}))
 
 

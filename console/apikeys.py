@@ -34,18 +34,21 @@ def create():
     data, errors = forms.load(forms.ApiKeyForm(), request.form)
     if errors:
         return _page(request.form, errors, status=400)
-    record, key = apikeys.issue(get_store(), data["name"])
-    audit.record("apikey.create", f"apikey:{record['id']}", detail=record["name"])
+    with audit.action():
+        record, key = apikeys.issue(get_store(), data["name"])
+        audit.record("apikey.create", f"apikey:{record['id']}", detail=record["name"])
     return _page({}, {}, new_key=key)
 
 
 @bp.post("/<key_id>/revoke")
 def revoke(key_id: str):
     """Revoke an API key: requests with it are refused from now on."""
-    record = apikeys.revoke(get_store(), key_id)
+    with audit.action():
+        record = apikeys.revoke(get_store(), key_id)
+        if record is not None:
+            audit.record("apikey.revoke", f"apikey:{key_id}", detail=record["name"])
     if record is None:
         audit.record("apikey.revoke", f"apikey:{key_id}", "failure", detail="no such active key")
         abort(404, "There is no active API key with this id. It may have been revoked already.")
-    audit.record("apikey.revoke", f"apikey:{key_id}", detail=record["name"])
     flash(f"Revoked the API key {record['name']}. Applications using it can no longer read Roster.")
     return redirect(url_for(".index"), code=303)

@@ -60,20 +60,28 @@ def sign_in():
         audit.record("admin.sign_in", _admin_object(data["username"]), "throttled")
         return _sign_in_page(values, problem=too_many(wait)), 429, {"Retry-After": str(wait)}
     admin = admins.authenticate(get_store(), data["username"], data["password"])
-    if admin is None or not security.sign_in(admin):
+    signed_in = False
+    if admin is not None:
+        # The session kept on the server and the entry: one write.
+        with audit.action():
+            signed_in = security.sign_in(admin)
+            if signed_in:
+                name = admin["username"]
+                audit.record("admin.sign_in", f"admin:{name}", actor=name)
+    if not signed_in:
         metrics.auth_failed("console")
         audit.record("admin.sign_in", _admin_object(data["username"]), "failure")
         return _sign_in_page(values, problem="Wrong username or password."), 400
     throttle().reset(key)
-    audit.record("admin.sign_in", f"admin:{admin['username']}", actor=admin["username"])
     return redirect(_next_page(), code=303)
 
 
 @bp.post("/sign-out")
 def sign_out():
     """End the session, on the server too: a copy of the cookie no longer signs anyone in."""
-    audit.record("admin.sign_out", f"admin:{g.admin['username']}")
-    security.sign_out()
+    with audit.action():
+        audit.record("admin.sign_out", f"admin:{g.admin['username']}")
+        security.sign_out()
     return redirect(url_for("console.auth.sign_in"), code=303)
 
 
@@ -92,14 +100,15 @@ def setup(token: str):
     values = {"username": request.form.get("username", "")}
     if not errors:
         try:
-            admin = admins.use_setup_link(app, store, token, data["username"], data["password"])
+            with audit.action(store):
+                admin = admins.use_setup_link(app, store, token, data["username"], data["password"])
+                name = admin["username"]
+                audit.record("admin.create", f"admin:{name}", actor=name, detail="the setup link")
         except admins.AdminError as exc:
             if exc.field is None:  # the link died meanwhile (used in another tab)
                 return render_template("setup_dead.html", problem=str(exc)), 410
             errors = {exc.field: str(exc)}
         else:
-            name = admin["username"]
-            audit.record("admin.create", f"admin:{name}", actor=name, detail="the setup link")
             security.sign_in(admin)
             flash(f"Welcome, {admin['username']}. Next: add your identity provider.")
             return redirect(url_for("console.idps.index"), code=303)

@@ -55,11 +55,13 @@ def create(username: str, password_stdin: bool, as_json: bool) -> None:
     try:
         username = admins.check_username(username)
         store = _store()
-        admins.create_admin(store, username, _read_password(password_stdin))
+        password = _read_password(password_stdin)
+        with audit.action(store):
+            admins.create_admin(store, username, password)
+            audit.record("admin.create", f"admin:{username}")
     except (admins.AdminError, storage.StoreError) as exc:
         audit.record("admin.create", f"admin:{username}", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    audit.record("admin.create", f"admin:{username}")
     _emit(as_json, {"created": username}, f"created admin {username}; sign in at /sign-in")
 
 
@@ -91,11 +93,13 @@ def password(username: str, password_stdin: bool, as_json: bool) -> None:
     try:
         store = _store()
         name = admins.find_admin(store, username)["username"]
-        ended = admins.change_password(store, name, _read_password(password_stdin))
+        password = _read_password(password_stdin)
+        with audit.action(store):
+            ended = admins.change_password(store, name, password)
+            audit.record("admin.password", f"admin:{name}")
     except (admins.AdminError, storage.StoreError) as exc:
         audit.record("admin.password", f"admin:{username}", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    audit.record("admin.password", f"admin:{name}")
     _emit(
         as_json,
         {"admin": name, "sessions_ended": ended},
@@ -118,9 +122,13 @@ def delete(username: str, yes: bool, as_json: bool) -> None:
             if not sys.stdin.isatty():
                 raise click.ClickException("refusing to delete without --yes (no terminal to ask)")
             click.confirm(f"Delete admin {name}? Their sessions end at once.", abort=True)
-        ended = admins.delete_admin(store, name)
+
+        def entry() -> None:
+            with audit.action(store):  # inside the deletion's write
+                audit.record("admin.delete", f"admin:{name}")
+
+        ended = admins.delete_admin(store, name, then=entry)
     except (admins.AdminError, storage.StoreError) as exc:
         audit.record("admin.delete", f"admin:{username}", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    audit.record("admin.delete", f"admin:{name}")
     _emit(as_json, {"deleted": name, "sessions_ended": ended}, f"deleted admin {name}")

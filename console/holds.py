@@ -78,12 +78,13 @@ def apply(hold_id: str):
     """Release the held changes to the applications, in their original order."""
     _hold(hold_id)
     try:
-        hold = holds.apply(get_store(), hold_id, clock.now(), g.admin["username"])
+        with audit.action():
+            hold = holds.apply(get_store(), hold_id, clock.now(), g.admin["username"])
+            name = _names().get(hold["idp"], hold["idp"])
+            audit.record("hold.apply", f"hold:{hold_id}", detail=holds.audit_detail(hold, name))
     except holds.HoldError as exc:
         audit.record("hold.apply", f"hold:{hold_id}", "failure", detail=str(exc))
         abort(409, str(exc)[:1].upper() + str(exc)[1:] + ".")
-    name = _names().get(hold["idp"], hold["idp"])
-    audit.record("hold.apply", f"hold:{hold_id}", detail=holds.audit_detail(hold, name))
     flash(f"Applied {hold['changes']:,} held changes: the applications now see them.")
     return redirect(url_for(".show", hold_id=hold_id), code=303)
 
@@ -93,12 +94,13 @@ def discard(hold_id: str):
     """Drop the held changes: the applications keep the users as they were, marked diverged."""
     _hold(hold_id)
     try:
-        hold = holds.discard(get_store(), hold_id, clock.now(), g.admin["username"])
+        with audit.action():
+            hold = holds.discard(get_store(), hold_id, clock.now(), g.admin["username"])
+            name = _names().get(hold["idp"], hold["idp"])
+            audit.record("hold.discard", f"hold:{hold_id}", detail=holds.audit_detail(hold, name))
     except holds.HoldError as exc:
         audit.record("hold.discard", f"hold:{hold_id}", "failure", detail=str(exc))
         abort(409, str(exc)[:1].upper() + str(exc)[1:] + ".")
-    name = _names().get(hold["idp"], hold["idp"])
-    audit.record("hold.discard", f"hold:{hold_id}", detail=holds.audit_detail(hold, name))
     flash(
         f"Discarded {hold['changes']:,} held changes. The applications keep those users as"
         " they were; fix the assignments in the identity provider."

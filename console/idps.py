@@ -60,12 +60,13 @@ def new():
     data, errors = forms.load(forms.IdpForm(), request.form)
     if not errors:
         try:
-            record = create_idp(get_store(), data["name"], data["kind"])
+            with audit.action():
+                record = create_idp(get_store(), data["name"], data["kind"])
+                audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
         except ValueError as exc:
             audit.record("idp.create", "idp:(new)", "failure", detail=str(exc))
             errors = {"name": _sentence(str(exc)) + " Choose another name."}
         else:
-            audit.record("idp.create", f"idp:{record['id']}", detail=record["name"])
             flash(f"Added {record['name']}. Next: generate its SCIM token below.")
             return redirect(
                 url_for("console.provisioning.advanced", idp=record["id"], section="scim"), code=303
@@ -82,12 +83,14 @@ def edit(idp: str):
     data, errors = forms.load(forms.IdpForm(), request.form)
     if not errors:
         try:
-            update_idp(get_store(), idp, data["name"], data["kind"])
+            with audit.action():
+                update_idp(get_store(), idp, data["name"], data["kind"])
+                detail = f"{data['name']} ({data['kind']})"
+                audit.record("idp.update", f"idp:{idp}", detail=detail)
         except ValueError as exc:
             audit.record("idp.update", f"idp:{idp}", "failure", detail=str(exc))
             errors = {"name": _sentence(str(exc)) + " Choose another name."}
         else:
-            audit.record("idp.update", f"idp:{idp}", detail=f"{data['name']} ({data['kind']})")
             flash("Saved.")
             return redirect(url_for(".edit", idp=idp), code=303)
     return _general(record, request.form, errors), 400
@@ -120,8 +123,10 @@ def deprovisioning(idp: str):
         audit.record("idp.update", f"idp:{idp}", "failure", detail=f"{exc.field}: {exc}")
         errors = {exc.field: str(exc)}
         return _general(record, record, {}, policy_values=given, policy_errors=errors), 400
-    set_policy(get_store(), idp, chosen)
-    audit.record("idp.update", f"idp:{idp}", detail=f"{record['name']}: {policy.summary(chosen)}")
+    with audit.action():
+        set_policy(get_store(), idp, chosen)
+        detail = f"{record['name']}: {policy.summary(chosen)}"
+        audit.record("idp.update", f"idp:{idp}", detail=detail)
     flash("Deprovisioning policy saved.")
     return redirect(url_for(".edit", idp=idp) + "#deprovisioning", code=303)
 
@@ -133,7 +138,8 @@ def delete(idp: str):
     info = summary(store, find_idp(idp))
     if request.method == "GET":
         return render_template("idps/delete.html", idp=info)
-    delete_idp(store, idp, source())
-    audit.record("idp.delete", f"idp:{idp}", detail=_deleted(info))
+    with audit.action(store):
+        delete_idp(store, idp, source())
+        audit.record("idp.delete", f"idp:{idp}", detail=_deleted(info))
     flash(f"Deleted {info['name']} with its {info['users']} users and {info['groups']} groups.")
     return redirect(url_for(".index"), code=303)

@@ -100,17 +100,18 @@ def generate(idp: str):
     keep_old = None if data["old"] in ("", "revoke") else _duration(data["old"])
     expires_in = _duration(data["expires"]) if data["expires"] else None
     try:
-        issued, token = tokens.rotate(
-            store, idp, now=now, label=data["label"], keep_old=keep_old, expires_in=expires_in
-        )
+        with audit.action(store):
+            issued, token = tokens.rotate(
+                store, idp, now=now, label=data["label"], keep_old=keep_old, expires_in=expires_in
+            )
+            detail = tokens.describe(record["name"], issued, keep_old)
+            audit.record("token.generate", f"idp:{idp}", detail=detail)
     except tokens.TokenError as exc:
         audit.record("token.generate", f"idp:{idp}", "failure", detail=str(exc))
         message = str(exc)
         return _page(
             record, values=request.form, errors={"label": message[:1].upper() + message[1:] + "."}
         ), 400
-    detail = tokens.describe(record["name"], issued, keep_old)
-    audit.record("token.generate", f"idp:{idp}", detail=detail)
     return _page(record, new_token=token)
 
 
@@ -118,9 +119,10 @@ def generate(idp: str):
 def revoke(idp: str):
     """Revoke every live token of the IdP: its SCIM requests are refused from now on."""
     record = find_idp(idp)
-    revoked = tokens.revoke(get_store(), idp, now=clock.now())
-    detail = f"{record['name']}: every live token, {revoked} revoked"
-    audit.record("token.revoke", f"idp:{idp}", detail=detail)
+    with audit.action():
+        revoked = tokens.revoke(get_store(), idp, now=clock.now())
+        detail = f"{record['name']}: every live token, {revoked} revoked"
+        audit.record("token.revoke", f"idp:{idp}", detail=detail)
     if revoked:
         flash(
             f"Token revoked. {record['name']} can no longer reach Roster until you generate"
@@ -140,12 +142,15 @@ def revoke_one(idp: str, token_id: str):
     if token_id not in known:
         audit.record("token.revoke", f"idp:{idp}", "failure", detail=f"no live token {token_id}")
         abort(404, "There is no such token. It may have been deleted with its IdP.")
-    if not tokens.revoke(store, idp, token_id, now=clock.now()):
+    with audit.action(store):
+        revoked = tokens.revoke(store, idp, token_id, now=clock.now())
+        if revoked:
+            detail = f"{record['name']}: token {token_id}, 1 revoked"
+            audit.record("token.revoke", f"idp:{idp}", detail=detail)
+    if not revoked:
         audit.record("token.revoke", f"idp:{idp}", "failure", detail=f"no live token {token_id}")
         flash("That token was no longer active.")
     else:
-        detail = f"{record['name']}: token {token_id}, 1 revoked"
-        audit.record("token.revoke", f"idp:{idp}", detail=detail)
         label = known[token_id].get("label") or "The token"
         flash(f"{label} revoked. Requests from {record['name']} with it are refused from now on.")
     return redirect(url_for(".advanced", idp=idp, section="scim"), code=303)

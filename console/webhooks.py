@@ -80,18 +80,19 @@ def index():
 def create():
     """Add an endpoint and show its signing secret this once."""
     try:
-        record, secret = endpoints.add(
-            get_store(),
-            request.form.get("url", ""),
-            allow_private=_settings().allow_private,
-            description=request.form.get("description", ""),
-            types=request.form.getlist("types"),
-            idps=request.form.getlist("idps"),
-        )
+        with audit.action():
+            record, secret = endpoints.add(
+                get_store(),
+                request.form.get("url", ""),
+                allow_private=_settings().allow_private,
+                description=request.form.get("description", ""),
+                types=request.form.getlist("types"),
+                idps=request.form.getlist("idps"),
+            )
+            audit.record("webhook.create", f"webhook:{record['id']}", detail=record["url"])
     except endpoints.BadEndpoint as exc:
         audit.record("webhook.create", "webhook:(none)", "failure", detail=str(exc))
         return _page(request.form, {"url": str(exc)}, status=400)
-    audit.record("webhook.create", f"webhook:{record['id']}", detail=record["url"])
     return _page({}, {}, secret=secret)
 
 
@@ -115,9 +116,10 @@ def set_enabled(endpoint_id: str):
     """Enable or disable an endpoint."""
     _get(endpoint_id)
     enabled = request.form.get("enabled") == "1"
-    endpoints.set_enabled(get_store(), endpoint_id, enabled)
     verb = "enabled" if enabled else "disabled"
-    audit.record("webhook.update", f"webhook:{endpoint_id}", detail=verb)
+    with audit.action():
+        endpoints.set_enabled(get_store(), endpoint_id, enabled)
+        audit.record("webhook.update", f"webhook:{endpoint_id}", detail=verb)
     return _done(endpoint_id, f"The webhook is {verb}.")
 
 
@@ -137,8 +139,9 @@ def rotate(endpoint_id: str):
     """Give the endpoint a new secret, shown this once; the old one signs for a grace period."""
     _get(endpoint_id)
     hours = current_app.config["ROSTER"]["webhook_rotation_grace_hours"]
-    record, secret = endpoints.rotate(get_store(), endpoint_id, hours * 3600)
-    audit.record("webhook.rotate_secret", f"webhook:{endpoint_id}", detail=f"grace {hours} h")
+    with audit.action():
+        record, secret = endpoints.rotate(get_store(), endpoint_id, hours * 3600)
+        audit.record("webhook.rotate_secret", f"webhook:{endpoint_id}", detail=f"grace {hours} h")
     log = admin.deliveries(get_store(), endpoint_id, limit=200)
     return render_template(
         "webhooks/show.html", hook=record, log=log, secret=secret, grace_hours=hours
@@ -149,8 +152,9 @@ def rotate(endpoint_id: str):
 def delete(endpoint_id: str):
     """Delete an endpoint and its delivery log."""
     record = _get(endpoint_id)
-    endpoints.delete(get_store(), endpoint_id)
-    audit.record("webhook.delete", f"webhook:{endpoint_id}", detail=record["url"])
+    with audit.action():
+        endpoints.delete(get_store(), endpoint_id)
+        audit.record("webhook.delete", f"webhook:{endpoint_id}", detail=record["url"])
     flash(f"Deleted the webhook to {record['url']}.")
     return redirect(url_for(".index"), code=303)
 
@@ -160,14 +164,15 @@ def redeliver(endpoint_id: str):
     """Queue one event, or every dead-lettered one since a time, for delivery again."""
     _get(endpoint_id)
     try:
-        if request.form.get("seq"):
-            count = admin.redeliver(get_store(), endpoint_id, _whole(request.form["seq"]))
-        else:
-            since = admin.parse_time(request.form.get("since", ""))
-            count = admin.redeliver_failed(get_store(), endpoint_id, since)
+        with audit.action():
+            if request.form.get("seq"):
+                count = admin.redeliver(get_store(), endpoint_id, _whole(request.form["seq"]))
+            else:
+                since = admin.parse_time(request.form.get("since", ""))
+                count = admin.redeliver_failed(get_store(), endpoint_id, since)
+            audit.record("webhook.redeliver", f"webhook:{endpoint_id}", detail=f"{count} queued")
     except admin.NothingToDo as exc:
         abort(400, str(exc))
-    audit.record("webhook.redeliver", f"webhook:{endpoint_id}", detail=f"{count} queued")
     return _done(endpoint_id, f"Queued {count} deliveries.")
 
 
@@ -176,14 +181,16 @@ def replay(endpoint_id: str):
     """Deliver the event log again from a seq or a time."""
     _get(endpoint_id)
     try:
-        if request.form.get("after_seq"):
-            after = admin.replay(get_store(), endpoint_id, seq=_whole(request.form["after_seq"]))
-        else:
-            since = admin.parse_time(request.form.get("since", ""))
-            after = admin.replay(get_store(), endpoint_id, since=since)
+        with audit.action():
+            if request.form.get("after_seq"):
+                seq = _whole(request.form["after_seq"])
+                after = admin.replay(get_store(), endpoint_id, seq=seq)
+            else:
+                since = admin.parse_time(request.form.get("since", ""))
+                after = admin.replay(get_store(), endpoint_id, since=since)
+            audit.record("webhook.replay", f"webhook:{endpoint_id}", detail=f"after seq {after}")
     except admin.NothingToDo as exc:
         abort(400, str(exc))
-    audit.record("webhook.replay", f"webhook:{endpoint_id}", detail=f"after seq {after}")
     return _done(endpoint_id, f"Replaying every event after seq {after}.")
 
 

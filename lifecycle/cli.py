@@ -82,14 +82,14 @@ def _decide(verb: str, hold_id: str, as_json: bool, text: str) -> None:
     store = _store()
     action = {"apply": holds.apply, "discard": holds.discard}[verb]
     try:
-        hold = action(store, hold_id, clock.now(), WHO)
+        with audit.action(store):
+            hold = action(store, hold_id, clock.now(), WHO)
+            row = _row(hold, _names(store))
+            detail = holds.audit_detail(hold, row["idp_name"])
+            audit.record(f"hold.{verb}", f"hold:{hold_id}", detail=detail)
     except holds.HoldError as exc:
         audit.record(f"hold.{verb}", f"hold:{hold_id}", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    row = _row(hold, _names(store))
-    audit.record(
-        f"hold.{verb}", f"hold:{hold_id}", detail=holds.audit_detail(hold, row["idp_name"])
-    )
     click.echo(json.dumps(row, indent=2) if as_json else text.format(**row))
 
 
@@ -139,9 +139,10 @@ def policy_command(idp: str, as_json: bool, **changes) -> None:
             audit.record("idp.update", f"idp:{idp}", "failure", detail=f"{exc.field}: {exc}")
             option = "--" + exc.field.replace("_", "-")
             raise click.ClickException(f"{option}: {exc}") from None
-        set_policy(store, idp, current)
         detail = f"{record['name']}: {policy.summary(current)}"
-        audit.record("idp.update", f"idp:{idp}", detail=detail)
+        with audit.action(store):
+            set_policy(store, idp, current)
+            audit.record("idp.update", f"idp:{idp}", detail=detail)
     text = policy.describe(current)
     data = {"idp": idp, **current.to_record()}
     click.echo(json.dumps(data, indent=2) if as_json else f"{text['on_delete']}\n{text['guard']}")

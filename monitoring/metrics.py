@@ -26,8 +26,9 @@ Parts of Roster that record their own figures add a collector with ``register(ap
 collector)`` (a no-op when metrics are off). The change feed's position is read from the
 store at scrape time: ``roster_events_last_seq`` (the ``seq`` of the newest change event, the
 same in every process sharing a database; its rate is the events recorded per second).
-Reserved for webhooks: ``roster_webhook_deliveries_total{endpoint, outcome}``,
-``roster_webhook_queue_depth`` and ``roster_webhook_oldest_undelivered_age_seconds``.
+Webhooks add ``roster_webhook_deliveries_total{endpoint, outcome}``,
+``roster_webhook_queue_depth`` and ``roster_webhook_oldest_undelivered_age_seconds`` this way
+(``webhooks.metrics``).
 """
 
 from __future__ import annotations

@@ -199,6 +199,15 @@ class Store(Protocol):
         block returns or raises. A caller acknowledges none of them before then (a /Bulk
         request answers once, at the end). Other threads' writes are not affected."""
 
+    def atomic(self) -> AbstractContextManager[None]:
+        """Make this thread's writes inside the block one write: one journal record (TinyDB),
+        one transaction (PostgreSQL), durable together when the block ends, or none of them if
+        the block raises or that write fails. Reads inside the block see its writes; other
+        threads see none of them before it ends. An admin action and its audit entry are
+        written this way (``audit.action``). A nested block is part of the outer one. At most
+        one write inside records change events (TinyDB refuses a second); network calls do
+        not belong inside (TinyDB's other writers wait for the block)."""
+
     def delete(
         self,
         kind: str,
@@ -283,6 +292,12 @@ class Store(Protocol):
 
     def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
         """Return the records of a table (records tables are small: this may scan)."""
+
+    def delivery_backlog(self) -> dict[str, tuple[int, str]]:
+        """Return ``{endpoint: (pending, lowest key)}`` for the records of
+        ``webhook_deliveries`` whose ``state`` is ``pending``, grouped by their ``endpoint``:
+        how many, and the key of the first (keys sort by seq). For metrics at scrape time, so
+        it reads what is pending, never the whole delivery log (an index, kept by the store)."""
 
     def commit(self, idp: str, work: Callable[[], tuple[list[RecordWrite], list[dict]]]) -> None:
         """Run ``work()`` while the IdP's writers are locked out (it may read the store); make

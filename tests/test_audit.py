@@ -35,6 +35,12 @@ def _entry(n: int, **fields) -> dict:
     }
 
 
+def recorded(*args, **kwargs) -> dict:
+    """Record an entry as an action does: in its own ``audit.action`` block."""
+    with audit.action():
+        return audit.record(*args, **kwargs)
+
+
 def trail(app) -> list[tuple]:
     """Return (action, actor, outcome, object) of every entry, oldest first."""
     with app.app_context():
@@ -83,7 +89,7 @@ def test_retention_hides_and_then_drops_old_entries(app, store):
     with app.app_context():
         assert audit.entries(store) == (0, [])  # past the default 365 days: never shown
         assert store.audit_entries()[0] == 1  # still there until the next entry
-        audit.record("idp.create", "idp:x")
+        recorded("idp.create", "idp:x")
     assert [e["object"] for e in store.audit_entries()[1]] == ["idp:x"]
 
 
@@ -104,7 +110,7 @@ def test_record_refuses_what_is_not_an_action(app):
 
 def test_record_never_keeps_a_token_shaped_text(app, store):
     with app.app_context():
-        audit.record("idp.create", "idp:x", detail="pasted roster_scim_abcdefghijklmnop by mistake")
+        recorded("idp.create", "idp:x", detail="pasted roster_scim_abcdefghijklmnop by mistake")
     assert store.audit_entries()[1][0]["detail"] == "pasted roster_scim_[redacted] by mistake"
 
 
@@ -195,7 +201,7 @@ def test_the_audit_log_page_filters_and_pages(signed_in, app, store, monkeypatch
     monkeypatch.setattr(page, "PER_PAGE", 2)
     with app.app_context():
         for name in ("alpha", "beta", "gamma"):
-            audit.record("idp.create", f"idp:{name}", actor="cli")
+            recorded("idp.create", f"idp:{name}", actor="cli")
     shown = text(signed_in.get("/settings/audit-log?actor=cli"))
     assert "idp:gamma" in shown and "idp:beta" in shown and "idp:alpha" not in shown
     assert "1–2 of 3 entries" in shown
@@ -245,9 +251,9 @@ def test_each_cli_action_is_recorded_once_as_cli_with_the_os_user(runner, app):
 
 def test_the_audit_command_filters(runner, app):
     with app.app_context():
-        audit.record("idp.create", "idp:alpha")
-        audit.record("token.generate", "idp:alpha", detail="Alpha")
-        audit.record("idp.create", "idp:beta", actor="ada")
+        recorded("idp.create", "idp:alpha")
+        recorded("token.generate", "idp:alpha", detail="Alpha")
+        recorded("idp.create", "idp:beta", actor="ada")
     generated = json.loads(invoke(runner, "audit", "--action", "token.generate", "--json"))
     assert [e["object"] for e in generated] == ["idp:alpha"]
     assert len(json.loads(invoke(runner, "audit", "--actor", "ada", "--json"))) == 1

@@ -55,18 +55,19 @@ def add(url: str, description: str, types: str, idps: tuple[str, ...], as_json: 
     """Add an endpoint and print its id and signing secret (shown this once)."""
     wanted = [t.strip() for t in types.split(",") if t.strip()]
     try:
-        record, secret = endpoints.add(
-            storage.get_store(),
-            url,
-            allow_private=_values()["webhook_allow_private_networks"],
-            description=description,
-            types=wanted,
-            idps=list(idps),
-        )
+        with audit.action():
+            record, secret = endpoints.add(
+                storage.get_store(),
+                url,
+                allow_private=_values()["webhook_allow_private_networks"],
+                description=description,
+                types=wanted,
+                idps=list(idps),
+            )
+            audit.record("webhook.create", f"webhook:{record['id']}", detail=record["url"])
     except endpoints.BadEndpoint as exc:
         audit.record("webhook.create", "webhook:(none)", "failure", detail=str(exc))
         raise click.ClickException(str(exc)) from None
-    audit.record("webhook.create", f"webhook:{record['id']}", detail=record["url"])
     data = {**endpoints.public(record), "secret": secret}
     _emit(as_json, data, f"id: {record['id']}\nsecret: {secret}")
 
@@ -85,9 +86,10 @@ def listing(as_json: bool) -> None:
 
 
 def _toggle(endpoint_id: str, enabled: bool, as_json: bool) -> None:
-    record = endpoints.set_enabled(storage.get_store(), endpoint_id, enabled)
     verb = "enabled" if enabled else "disabled"
-    audit.record("webhook.update", f"webhook:{endpoint_id}", detail=verb)
+    with audit.action():
+        record = endpoints.set_enabled(storage.get_store(), endpoint_id, enabled)
+        audit.record("webhook.update", f"webhook:{endpoint_id}", detail=verb)
     _emit(as_json, endpoints.public(record), f"{verb} {endpoint_id}")
 
 
@@ -112,8 +114,9 @@ def disable(endpoint_id: str, as_json: bool) -> None:
 @json_option
 def delete(endpoint_id: str, as_json: bool) -> None:
     """Delete an endpoint and its delivery log."""
-    endpoints.delete(storage.get_store(), endpoint_id)
-    audit.record("webhook.delete", f"webhook:{endpoint_id}")
+    with audit.action():
+        endpoints.delete(storage.get_store(), endpoint_id)
+        audit.record("webhook.delete", f"webhook:{endpoint_id}")
     _emit(as_json, {"deleted": endpoint_id}, f"deleted {endpoint_id}")
 
 
@@ -124,8 +127,9 @@ def delete(endpoint_id: str, as_json: bool) -> None:
 def rotate_secret(endpoint_id: str, grace_hours: float | None, as_json: bool) -> None:
     """Give an endpoint a new secret (printed once); the old one signs too for a grace period."""
     hours = _values()["webhook_rotation_grace_hours"] if grace_hours is None else grace_hours
-    record, secret = endpoints.rotate(storage.get_store(), endpoint_id, hours * 3600)
-    audit.record("webhook.rotate_secret", f"webhook:{endpoint_id}", detail=f"grace {hours} h")
+    with audit.action():
+        record, secret = endpoints.rotate(storage.get_store(), endpoint_id, hours * 3600)
+        audit.record("webhook.rotate_secret", f"webhook:{endpoint_id}", detail=f"grace {hours} h")
     data = {**endpoints.public(record), "secret": secret}
     _emit(as_json, data, f"id: {endpoint_id}\nsecret: {secret}")
 
@@ -172,11 +176,13 @@ def redeliver(endpoint_id: str, seq: int | None, failed_since: str | None, as_js
     store = storage.get_store()
     if (seq is None) == (failed_since is None):
         raise click.UsageError("give exactly one of --seq and --failed-since")
-    if seq is not None:
-        count = admin.redeliver(store, endpoint_id, seq)
-    else:
-        count = admin.redeliver_failed(store, endpoint_id, admin.parse_time(failed_since))
-    audit.record("webhook.redeliver", f"webhook:{endpoint_id}", detail=f"{count} queued")
+    since = admin.parse_time(failed_since) if failed_since is not None else None
+    with audit.action(store):
+        if seq is not None:
+            count = admin.redeliver(store, endpoint_id, seq)
+        else:
+            count = admin.redeliver_failed(store, endpoint_id, since)
+        audit.record("webhook.redeliver", f"webhook:{endpoint_id}", detail=f"{count} queued")
     _emit(as_json, {"queued": count}, f"queued {count} deliveries")
 
 
@@ -190,6 +196,7 @@ def replay(endpoint_id: str, after_seq: int | None, since: str | None, as_json: 
     if (after_seq is None) == (since is None):
         raise click.UsageError("give exactly one of --after-seq and --since")
     when = admin.parse_time(since) if since is not None else None
-    cursor = admin.replay(storage.get_store(), endpoint_id, seq=after_seq, since=when)
-    audit.record("webhook.replay", f"webhook:{endpoint_id}", detail=f"after seq {cursor}")
+    with audit.action():
+        cursor = admin.replay(storage.get_store(), endpoint_id, seq=after_seq, since=when)
+        audit.record("webhook.replay", f"webhook:{endpoint_id}", detail=f"after seq {cursor}")
     _emit(as_json, {"after": cursor}, f"replaying {endpoint_id} after seq {cursor}")

@@ -30,6 +30,7 @@ from webhooks.delivery import (
     resource_of,
 )
 from webhooks.endpoints import DELIVERIES
+from webhooks.metrics import outcome_of
 from webhooks.settle import Settler
 
 log = logging.getLogger("roster.webhooks")
@@ -204,6 +205,7 @@ class Runner:
             next_at = time.time() + delay if delay is not None else None
         delivery["next_at"] = next_at
         delivery["attempts"].append({**log_entry(outcome, next_at), "by": self.worker.owner})
+        self.worker.tally.add(self.id, outcome_of(delivery["state"]))
         self._settler.put(delivery)
         self._judge(outcome)
 

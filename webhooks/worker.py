@@ -31,6 +31,7 @@ from storage.errors import StoreError
 from storage.interface import Store
 from webhooks import endpoints
 from webhooks.delivery import Settings, claim, free, gone
+from webhooks.metrics import Tally
 from webhooks.runner import Runner
 
 log = logging.getLogger("roster.webhooks")
@@ -39,9 +40,11 @@ log = logging.getLogger("roster.webhooks")
 class Worker:
     """This process's share of the deliveries: a supervisor that claims endpoints."""
 
-    def __init__(self, store: Store, settings: Settings):
+    def __init__(self, store: Store, settings: Settings, tally: Tally | None = None):
         self.store = store
         self.settings = settings
+        # The attempts this process makes, for /metrics (``webhooks.metrics``).
+        self.tally = tally or Tally()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
         self.runners: dict[str, threading.Thread] = {}

@@ -290,6 +290,14 @@ class PostgresStore:
                 with self.connection() as conn:
                     pg_events.make_durable(conn)
 
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run this thread's writes inside the block in one transaction (``Store.atomic``):
+        every write method joins the thread's transaction (a savepoint each), and the audit
+        trail's statements run on it too (``connection``)."""
+        with self._transaction():
+            yield
+
     @staticmethod
     def _lock_tenant(conn: psycopg.Connection, idp: str) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [TENANT_LOCK, idp])
@@ -711,6 +719,16 @@ class PostgresStore:
                 "SELECT data FROM records WHERE tbl = %s ORDER BY seq", [table]
             ).fetchall()
         return [row[0] for row in rows if where is None or where(row[0])]
+
+    def delivery_backlog(self) -> dict[str, tuple[int, str]]:
+        # The partial index records_pending_deliveries holds only pending deliveries: this
+        # reads those rows, not the delivery log (pg_schema, migration 5).
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT data->>'endpoint', count(*), min(key) FROM records"
+                f" WHERE {pg_schema.PENDING_DELIVERIES} GROUP BY 1"
+            ).fetchall()
+        return {endpoint: (count, first) for endpoint, count, first in rows}
 
     def delete_idp(self, idp: str, *, source: dict | None = None) -> None:
         with self._transaction(idp) as conn:

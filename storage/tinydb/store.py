@@ -56,10 +56,12 @@ from storage.query import indexed_lookup, run_query
 from storage.stamps import cutoff, new_version, now, stamp
 from storage.tinydb import files, journal
 from storage.tinydb import folder as folders
+from storage.tinydb.backlog import DELIVERIES, Backlog
 from storage.tinydb.durable import GroupSync, Pending, Undo
 from storage.tinydb.feed import EVENTS, STATE, Feed
 from storage.tinydb.indexes import Indexes
 from storage.tinydb.ready import Readiness
+from storage.tinydb.staging import Staged
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,7 @@ class TinyStore:
         self._lock = threading.RLock()
         self._view = threading.Lock()
         self._batching = threading.local()  # depth of batch() blocks, per thread
+        self._atomic = threading.local()  # the writes of this thread's atomic() block
         # Per thread: depth of _writing() blocks, and the record the last write must wait for.
         self._local = threading.local()
         self._pending = Pending()
@@ -128,6 +131,7 @@ class TinyStore:
         tables = (*RESOURCE_KINDS, *RECORD_TABLES, AUDIT_TABLE)
         self._tables: files.Tables = {name: {} for name in tables}
         self._indexes = Indexes()
+        self._backlog = Backlog()
         self._feed = Feed()
         # Loading allocates millions of objects without a single reference cycle: the cyclic
         # garbage collector would run hundreds of times for nothing (a third of the start-up).
@@ -211,6 +215,8 @@ class TinyStore:
             rows[key] = doc
         if table in RESOURCE_KINDS:
             self._indexes.update(table, key, old, doc, delta)
+        elif table == DELIVERIES:
+            self._backlog.update(key, old, doc)
 
     # --- the one write path ------------------------------------------------------------------
 
@@ -236,7 +242,18 @@ class TinyStore:
     ) -> None:
         """Make ``writes`` and the events of ``drafts`` durable in one journal line, then
         visible together. Caller holds ``_lock``; ``ops``: the writes' ops, if already made;
-        ``released``: events stamped earlier (held ones), recorded after ``drafts``."""
+        ``released``: events stamped earlier (held ones), recorded after ``drafts``.
+        Inside ``atomic()`` the write is held back for the block's one journal record."""
+        staged = getattr(self._atomic, "staged", None)
+        if staged is not None:
+            if not staged.locked:
+                # From its first write to its end, the block holds the writer lock (the caller
+                # holds it now): no other write comes between what it read and its record.
+                # Before it (a password hashed, say) other writers go on.
+                self._lock.acquire()
+                staged.locked = True
+            staged.add(writes, drafts, released, idp=idp, source=source, at=at)
+            return
         ops = ops or [self._op(*write) for write in writes]
         feed = self._events(drafts, idp, source, at or now())
         feed += self._released(released, self._feed.next_seq() + len(feed))
@@ -327,6 +344,35 @@ class TinyStore:
             self._batching.depth -= 1
             if not self._batching.depth:
                 self._end_batch()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Make this thread's writes inside the block one journal record (``Store.atomic``)."""
+        if getattr(self._atomic, "staged", None) is not None:  # part of the outer block
+            yield
+            return
+        staged = self._atomic.staged = Staged()
+        try:
+            yield
+            self._atomic.staged = None
+            if staged.locked:  # it wrote: one journal record, as one write
+                self._commit(staged.writes(), **(staged.events or {}))
+        finally:
+            self._atomic.staged = None
+            if staged.locked:
+                self._lock.release()
+
+    def _rows(self, table: str) -> dict:
+        """The table as this thread sees it: with its atomic block's writes, if in one."""
+        staged = getattr(self._atomic, "staged", None)
+        rows = self._tables[table]
+        return staged.rows(table, rows) if staged is not None else rows
+
+    def _row(self, table: str, key: str) -> dict | None:
+        """The record under ``key`` as this thread sees it (see ``_rows``)."""
+        staged = getattr(self._atomic, "staged", None)
+        rows = self._tables[table]
+        return staged.get(table, key, rows) if staged is not None else rows.get(key)
 
     def _end_batch(self) -> None:
         with self._lock:  # every record appended so far: the block's, and any before them
@@ -660,7 +706,7 @@ class TinyStore:
             return self._feed.pruned_through
 
     def get_record(self, table: str, key: str) -> dict | None:
-        record = self._tables[table].get(key)
+        record = self._row(table, key)
         return clone(record) if record is not None else None
 
     def put_record(self, table: str, key: str, record: dict) -> None:
@@ -674,7 +720,7 @@ class TinyStore:
 
     def update_record(self, table: str, key: str, change: Callable[[dict], dict]) -> dict | None:
         with self._writing():
-            current = self._tables[table].get(key)
+            current = self._row(table, key)
             if current is None:
                 return None
             record = clone(change(clone(current)))
@@ -683,15 +729,19 @@ class TinyStore:
 
     def delete_record(self, table: str, key: str) -> bool:
         with self._writing():
-            if key not in self._tables[table]:
+            if self._row(table, key) is None:
                 return False
             self._commit([(table, key, None)])
             return True
 
     def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
         with self._view:
-            rows = list(self._tables[table].values())
+            rows = list(self._rows(table).values())
         return [clone(r) for r in rows if where is None or where(r)]
+
+    def delivery_backlog(self) -> dict[str, tuple[int, str]]:
+        with self._view:
+            return self._backlog.summary()
 
     def commit(self, idp: str, work: Callable[[], tuple[list, list]]) -> None:
         with self._writing():

@@ -131,8 +131,10 @@ def test_admin_delete_without_yes_and_no_terminal_refuses(runner, store, bob):
 
 def test_two_admins_cannot_delete_each_other_at_once(store, bob):
     # The worst interleaving, forced: each deletion finds the other admin still there, then
-    # both mark their admin before either looks again.
+    # both mark their admin before either looks again, and both look again before either
+    # takes its mark back (else the later look may find the other unmarked, and delete).
     both_checked, both_marked = threading.Barrier(2), threading.Barrier(2)
+    both_rechecked = threading.Barrier(2)
     checked = threading.local()
 
     class Racing:
@@ -141,9 +143,9 @@ def test_two_admins_cannot_delete_each_other_at_once(store, bob):
 
         def records(self, table, where=None):
             rows = store.records(table, where)
-            if not getattr(checked, "once", False):
-                checked.once = True
-                both_checked.wait(timeout=30)
+            looks = checked.looks = getattr(checked, "looks", 0) + 1
+            if looks <= 2:
+                (both_checked if looks == 1 else both_rechecked).wait(timeout=30)
             return rows
 
         def update_record(self, table, key, change):

@@ -377,3 +377,16 @@ def test_get_each_reads_several_of_one_kind_and_tenant(store):
     found[ann["id"]]["userName"] = "changed"  # a copy
     assert store.get("User", IDP, ann["id"])["userName"] == "ann"
     assert store.get_each("User", IDP, []) == {}
+
+
+def test_delivery_backlog_counts_pending_deliveries_per_endpoint(store):
+    def delivery(endpoint: str, seq: int, state: str) -> dict:
+        return {"key": f"{endpoint}:{seq:020d}", "endpoint": endpoint, "seq": seq, "state": state}
+
+    rows = [delivery("a", 3, "pending"), delivery("a", 2, "pending"), delivery("a", 1, "dead"),
+            delivery("b", 5, "succeeded"), delivery("c", 9, "pending")]  # fmt: skip
+    store.put_records("webhook_deliveries", {r["key"]: r for r in rows})
+    assert store.delivery_backlog() == {"a": (2, "a:" + f"{2:020d}"), "c": (1, f"c:{9:020d}")}
+    store.put_record("webhook_deliveries", f"a:{2:020d}", delivery("a", 2, "succeeded"))
+    store.delete_record("webhook_deliveries", f"c:{9:020d}")
+    assert store.delivery_backlog() == {"a": (1, f"a:{3:020d}")}
