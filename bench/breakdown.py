@@ -25,8 +25,8 @@ RATE = 1000  # samples a second
 PARTS = (
     ("fsync (group commit, disk)", "_fsync_now (storage/tinydb/journal.py"),
     ("journal write", "append (storage/tinydb/journal.py"),
-    ("store: the rest of the write", "create (storage/tinydb/store.py"),
-    ("store: PostgreSQL write", "create (storage/postgres/store.py"),
+    ("store: the rest of the write", "create (storage/tinydb/resources.py"),
+    ("store: PostgreSQL write", "create (storage/postgres/pg_writes.py"),
     ("request log", "_record (scim/requestlog.py"),
     ("token check", "authenticate (scim/auth.py"),
     ("request id", "start (monitoring/requestid.py"),

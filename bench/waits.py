@@ -30,7 +30,7 @@ from bench.client import Client  # noqa: E402
 from bench.preload import preload, user_body  # noqa: E402
 from bench.servers import start_roster  # noqa: E402
 
-STORE = "(storage/tinydb/store.py"
+STORE = ("(storage/tinydb/store.py", "(storage/tinydb/resources.py")
 
 
 def state(frames: list[str]) -> str | None:
@@ -42,7 +42,9 @@ def state(frames: list[str]) -> str | None:
         return "in the journal's fsync"
     if "GroupSync.wait" in leaf:
         return "waiting for a group fsync another writer leads"
-    if leaf.startswith(("TinyStore.create ", "TinyStore._writing ")) and STORE in leaf:
+    if leaf.startswith(("Resources.create ", "TinyStore._writing ")) and any(
+        f in leaf for f in STORE
+    ):
         return "waiting for the writer lock"  # the line holding ``with self._lock``
     return "other: CPU, waiting for the GIL"
 
