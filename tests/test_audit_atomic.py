@@ -121,9 +121,8 @@ def test_a_block_that_raises_writes_nothing(store):
     assert snapshot(store) == before
 
 
-def test_the_embedded_store_journals_a_block_as_one_record(app, backend, runner):
-    if backend != "tinydb":
-        pytest.skip("the journal is the embedded store's")
+@pytest.mark.backends("tinydb")  # the journal is the embedded store's
+def test_the_embedded_store_journals_a_block_as_one_record(app, runner):
     store = storage.get_store(app)
     records = store._journal.number
     invoke(runner, "idp", "create", "--name", "Okta", "--kind", "okta")
