@@ -28,6 +28,8 @@ Records written here (all in the write's own step):
   "hold", "data", "gone", "since", "purge_at"}``: the user as the applications see it
   (``data``, the application shape) while that differs from what the store holds, and
   whether the IdP deleted it (``gone``).
+- ``downstream_groups`` (key: group id): the groups a held deletion took a member out of, as
+  the applications last saw them (``lifecycle.membership``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from durations import iso
-from lifecycle import guard, policy
+from lifecycle import guard, membership, policy
 from lifecycle.policy import Policy
 from scim.core import events as changes
 from scim.core import shape
@@ -118,6 +120,14 @@ def screen(
     context: Context, kind: str, before: dict | None, after: dict | None, drafts: list[dict]
 ) -> tuple[list[dict], list[Write]]:
     """Decide what the applications learn of one write; see the module's docstring."""
+    drafts, writes = _decide(context, kind, before, after, drafts)
+    # The groups they learn of are told with the members they still see in them.
+    return membership.told(context.store, context.idp, drafts, writes)
+
+
+def _decide(
+    context: Context, kind: str, before: dict | None, after: dict | None, drafts: list[dict]
+) -> tuple[list[dict], list[Write]]:
     user = after or before
     if kind != "User" or not drafts or user is None:
         return drafts, []
@@ -303,4 +313,6 @@ def _hold(
         ("held", f"{hold_id}-{n:08d}", change),
         ("holds", hold_id, hold),
         ("downstream", uid, {**entry, "gone": after is None}),
+        # The groups its deletion rewrote stay, for the applications, as they saw them.
+        *membership.held(store, context.idp, drafts),
     ]

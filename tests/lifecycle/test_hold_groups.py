@@ -1,0 +1,111 @@
+"""A held deletion of a group's member, through HTTP on both backends: the change feed folded
+from the start and the application API show the same group (its version, time, member count
+and members) while the deletion is held, after a later change of the group, after Apply, and
+after Discard (when the group is as it was before the deletion)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lifecycle import holds
+from lifecycle.policy import Policy
+from providers import set_policy
+from tests.conftest import patch_op
+from tests.feedtools import fold
+
+# Trips on the third deprovisioning of five users (more than 2, and more than 10 %).
+GUARD = Policy(guard_users=2, guard_percent=10)
+
+
+def feed(api) -> list[dict]:
+    """The whole change feed, as a consumer reads it from the application API."""
+    found, after = [], 0
+    while True:
+        page = api.ok("/events", after=after, limit=1000)
+        found += page["data"]
+        after = page["next_after"]
+        if not page["has_more"]:
+            return found
+
+
+def shown(api, gid: str) -> tuple[dict, set[str]]:
+    """The group and its member ids as the application API shows them."""
+    group = api.ok(f"/groups/{gid}")["data"]
+    return group, {m["id"] for m in api.walk(f"/groups/{gid}/members")}
+
+
+def version(group: dict) -> str:
+    return group["scim"]["meta"]["version"]
+
+
+def agree(api, gid: str) -> tuple[dict, set[str]]:
+    """Assert the folded feed shows the group as the application API does; return it."""
+    folded = fold(feed(api))
+    group, members = shown(api, gid)
+    assert folded.groups[gid] == group
+    assert folded.versions[gid] == version(group)
+    assert folded.members[gid] == members
+    assert group["member_count"] == len(members)
+    return group, members
+
+
+@pytest.fixture
+def held_member(scim, store, fake_clock):
+    """Five users in one group; the IdP deletes three, and the third deletion is held."""
+    set_policy(store, scim.id, GUARD)
+    ids = [scim.create_user(f"user{n}")["id"] for n in range(5)]
+    gid = scim.create_group("Everyone", tuple(ids))["id"]
+    for uid in ids[:3]:
+        assert scim.delete(f"/Users/{uid}").status_code == 204
+        fake_clock.advance(seconds=2)
+    (hold,) = holds.holds(store, open_only=True)
+    return ids, gid, hold
+
+
+def test_a_held_deletion_leaves_the_group_as_the_feed_told_it(scim, api, held_member):
+    ids, gid, _ = held_member
+    assert {m["value"] for m in scim.get(f"/Groups/{gid}").get_json()["members"]} == set(ids[3:])
+    group, members = agree(api, gid)
+    assert members == set(ids[2:])  # the held deletion's member is still there
+    # A later change of the group reaches the applications, counting the held member.
+    new = scim.create_user("late")["id"]
+    add = {"op": "add", "path": "members", "value": [{"value": new}]}
+    assert scim.patch(f"/Groups/{gid}", patch_op(add)).status_code == 200
+    later, members = agree(api, gid)
+    assert members == {*ids[2:], new} and version(later) != version(group)
+
+
+@pytest.mark.parametrize("change_after", [False, True])
+def test_apply_tells_the_removal_and_feed_and_api_agree(
+    scim, store, api, fake_clock, held_member, change_after
+):
+    ids, gid, hold = held_member
+    if change_after:  # the group changed after the deletion, before Apply
+        rename = {"op": "replace", "path": "displayName", "value": "All"}
+        assert scim.patch(f"/Groups/{gid}", patch_op(rename)).status_code == 200
+    holds.apply(store, hold["id"], fake_clock(), "ada")
+    group, members = agree(api, gid)
+    assert members == set(ids[3:])
+    assert version(group) == scim.get(f"/Groups/{gid}").get_json()["meta"]["version"]
+
+
+def test_discard_leaves_the_group_as_it_was(scim, store, api, fake_clock, held_member):
+    ids, gid, hold = held_member
+    before, _ = shown(api, gid)
+    holds.discard(store, hold["id"], fake_clock(), "ada")
+    group, members = agree(api, gid)
+    assert members == set(ids[2:])
+    assert group == before
+    # The IdP gives the user back: the applications learn it left the group meanwhile.
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "user2"}
+    assert scim.post("/Users", body).get_json()["id"] == ids[2]
+    _, members = agree(api, gid)
+    assert members == set(ids[3:])
+
+
+def test_a_deleted_group_is_not_brought_back_by_apply(scim, store, api, fake_clock, held_member):
+    ids, gid, hold = held_member
+    assert scim.delete(f"/Groups/{gid}").status_code == 204
+    holds.apply(store, hold["id"], fake_clock(), "ada")
+    assert gid not in fold(feed(api)).groups
+    api.problem(f"/groups/{gid}", 404)
