@@ -145,8 +145,8 @@ def _decide(
             return [], writes
     kept = None
     if after is None and before is not None and context.policy.on_delete == "deactivate":
-        drafts = [d for d in drafts if d["type"] != "user.deleted"]
-        kept = _kept_entry(context, before, drafts)
+        drafts, version = _kept_drafts(drafts)
+        kept = _kept_entry(context, before, version)
     held = entry is not None and entry["reason"] == "held"
     deprovisioning = after is None or any(d["type"] in DEPROVISIONING for d in drafts)
     hold = store.get_record("holds", entry["hold"]) if entry is not None and held else None
@@ -205,10 +205,32 @@ def _left_groups(context: Context, entry: dict) -> list[dict]:
     return drafts
 
 
-def _kept_entry(context: Context, before: dict, drafts: list[dict]) -> dict:
+def _kept_drafts(drafts: list[dict]) -> tuple[list[dict], str | None]:
+    """The events of a deletion under the "deactivate" policy: without ``user.deleted``, and
+    its ``user.deactivated`` (if the user was active) showing the version it gives the user
+    (RFC 7644 §3.14: a new one), as the application API then does; return them and it."""
+    version = None
+    kept = []
+    for draft in drafts:
+        if draft["type"] == "user.deleted":
+            continue
+        if draft["type"] == "user.deactivated":
+            version = draft["resource"]["version"]
+            scim = draft["data"]["scim"]
+            scim = {**scim, "meta": {**scim.get("meta", {}), "version": version}}
+            draft = {**draft, "data": {**draft["data"], "scim": scim}}
+        kept.append(draft)
+    return kept, version
+
+
+def _kept_entry(context: Context, before: dict, version: str | None) -> dict:
     """The ``downstream`` entry of a user deleted under the "deactivate" policy: inactive, in
-    no group (its memberships ended with the deletion), until ``purge_at``."""
+    no group (its memberships ended with the deletion), at ``version`` (that of its
+    ``user.deactivated``; None: the user was inactive already, and keeps its own), until
+    ``purge_at``."""
     last = {**changes.public(before), "active": False}
+    if version is not None:
+        last["meta"] = {**last["meta"], "version": version}
     return {
         "id": before["id"],
         "idp": context.idp,

@@ -1,7 +1,8 @@
-"""A held deletion of a group's member, through HTTP on both backends: the change feed folded
-from the start and the application API show the same group (its version, time, member count
-and members) while the deletion is held, after a later change of the group, after Apply, and
-after Discard (when the group is as it was before the deletion)."""
+"""The change feed folded from the start and the application API agree, through HTTP on both
+backends, where they once did not: a held deletion of a group's member (the group's version,
+time, member count and members) while held, after a later change of the group, after Apply,
+and after Discard (when the group is as it was before the deletion); and a user kept under the
+"deactivate" policy (its version)."""
 
 from __future__ import annotations
 
@@ -109,3 +110,14 @@ def test_a_deleted_group_is_not_brought_back_by_apply(scim, store, api, fake_clo
     holds.apply(store, hold["id"], fake_clock(), "ada")
     assert gid not in fold(feed(api)).groups
     api.problem(f"/groups/{gid}", 404)
+
+
+def test_a_kept_user_is_at_the_version_its_deactivation_told(scim, store, api):
+    set_policy(store, scim.id, Policy(on_delete="deactivate"))
+    uid = scim.create_user("kept")["id"]
+    assert scim.delete(f"/Users/{uid}").status_code == 204
+    folded = fold(feed(api))
+    user = api.ok(f"/users/{uid}")["data"]
+    assert user["active"] is False
+    assert folded.versions[uid] == user["scim"]["meta"]["version"]
+    assert folded.users[uid] == {k: v for k, v in user.items() if k != "groups"}
