@@ -110,7 +110,12 @@ def released(store: Store, idp: str, events: list[dict]) -> list[dict]:
     for event in events:
         doc = current.get(event["resource"]["id"]) if _is_group(event) else None
         if doc is not None:
-            resource = {**event["resource"], "version": doc["meta"]["version"]}
+            resource = {
+                **event["resource"],
+                "version": doc["meta"]["version"],
+                "external_id": doc.get("externalId"),
+                "display_name": doc.get("displayName"),
+            }
             event = {**event, "resource": resource, "data": shape.group(public(doc), idp)}
         if doc is not None or not _is_group(event):
             out.append(event)

@@ -87,6 +87,9 @@ def test_apply_tells_the_removal_and_feed_and_api_agree(
     holds.apply(store, hold["id"], fake_clock(), "ada")
     group, members = agree(api, gid)
     assert members == set(ids[3:])
+    (removal,) = [e for e in feed(api) if e["type"] == "group.members_removed"][-1:]
+    assert removal["member_ids"] == [ids[2]]
+    assert removal["resource"]["display_name"] == group["name"]
     assert version(group) == scim.get(f"/Groups/{gid}").get_json()["meta"]["version"]
 
 
