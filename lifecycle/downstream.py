@@ -116,9 +116,11 @@ class DownstreamView:
         return self.groups_of_each(idp, [member_id])[member_id]
 
     def groups_of_each(self, idp: str, member_ids: list[str]) -> dict[str, list[dict]]:
-        entries = self._users.get(idp, {})
-        found = self._store.groups_of_each(idp, [m for m in member_ids if m not in entries])
-        found.update({m: self._groups(entries[m]) for m in member_ids if m in entries})
+        # Memberships are never held: a user the store still holds is in its groups there; one
+        # it deleted, in those its entry keeps (none, for a kept user).
+        gone = {m for m, e in self._users.get(idp, {}).items() if e.get("gone")}
+        found = self._store.groups_of_each(idp, [m for m in member_ids if m not in gone])
+        found.update({m: self._groups(self._users[idp][m]) for m in member_ids if m in gone})
         return found
 
     def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:

@@ -50,6 +50,17 @@ def _is_group(draft: dict) -> bool:
     return draft["resource"]["type"] == "group"
 
 
+def left(drafts: list[dict]) -> list[dict]:
+    """The groups (``id``, ``name``, as a user's application shape lists them) a deleted
+    user's deletion took it out of, from its drafts."""
+    found = {}
+    for draft in drafts:
+        if _is_group(draft) and "was" in draft:
+            gid = draft["resource"]["id"]
+            found[gid] = {"id": gid, "name": draft["resource"]["display_name"]}
+    return list(found.values())
+
+
 def held(store: Store, idp: str, drafts: list[dict]) -> list[Write]:
     """The record writes that go with holding ``drafts`` (before they are stamped): the
     ``meta`` the applications last saw of each group they rewrite, unless an earlier held

@@ -325,6 +325,9 @@ def _hold(
             "since": iso(context.now),
             "purge_at": None,
         }
+    if after is None:
+        # Its deletion took it out of these groups; the applications still see it in them.
+        entry = {**entry, "data": {**entry["data"], "groups": membership.left(drafts)}}
     hold = {
         **hold,
         "changes": n,

@@ -1,8 +1,9 @@
 """The change feed folded from the start and the application API agree, through HTTP on both
 backends, where they once did not: a held deletion of a group's member (the group's version,
 time, member count and members) while held, after a later change of the group, after Apply,
-and after Discard (when the group is as it was before the deletion); and a user kept under the
-"deactivate" policy (its version)."""
+and after Discard (when the group is as it was before the deletion), also for a held user who
+joined the group after its first held change; and a user kept under the "deactivate" policy
+(its version)."""
 
 from __future__ import annotations
 
@@ -113,6 +114,22 @@ def test_a_deleted_group_is_not_brought_back_by_apply(scim, store, api, fake_clo
     holds.apply(store, hold["id"], fake_clock(), "ada")
     assert gid not in fold(feed(api)).groups
     api.problem(f"/groups/{gid}", 404)
+
+
+def test_a_held_user_who_joined_a_group_then_was_deleted_is_still_in_it(scim, store, api):
+    set_policy(store, scim.id, GUARD)
+    ids = [scim.create_user(f"user{n}")["id"] for n in range(5)]
+    deactivate = {"op": "replace", "path": "active", "value": False}
+    for uid in ids[:3]:  # the third deactivation is held
+        assert scim.patch(f"/Users/{uid}", patch_op(deactivate)).status_code == 200
+    assert holds.holds(store, open_only=True)
+    # Memberships are never held: the applications see the held user join a group.
+    gid = scim.create_group("Late", (ids[2],))["id"]
+    assert [g["id"] for g in api.ok(f"/users/{ids[2]}")["data"]["groups"]] == [gid]
+    assert scim.delete(f"/Users/{ids[2]}").status_code == 204  # held, with it
+    _, members = agree(api, gid)
+    assert members == {ids[2]}
+    assert [g["id"] for g in api.ok(f"/users/{ids[2]}")["data"]["groups"]] == [gid]
 
 
 def test_a_kept_user_is_at_the_version_its_deactivation_told(scim, store, api):
