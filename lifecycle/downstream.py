@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from lifecycle import membership
 from scim.core.evaluate import matches
 from scim.core.filter import Expr
 from scim.core.schemas import RESOURCE_TYPES
@@ -19,24 +20,25 @@ from storage.clone import clone
 from storage.interface import Store
 from storage.query import run_query
 
-RESTORES_MEMBERSHIP = ("held", "diverged")
-
 
 def view(store: Store) -> DownstreamView | Store:
     """Return ``store`` as the applications see it (the store itself when nothing differs)."""
     entries = store.records("downstream")
-    return DownstreamView(store, entries) if entries else store
+    if not entries:
+        return store
+    return DownstreamView(store, entries, store.records(membership.TABLE))
 
 
 class DownstreamView:
     """The reads of ``storage.interface.Store`` the application API makes, with the
     ``downstream`` entries laid over them; every other attribute is the store's."""
 
-    def __init__(self, store: Store, entries: list[dict]):
+    def __init__(self, store: Store, entries: list[dict], groups: list[dict]):
         self._store = store
         self._users: dict[str, dict[str, dict]] = {}  # idp -> user id -> entry
         for entry in entries:
             self._users.setdefault(entry["idp"], {})[entry["id"]] = entry
+        self._seen = {group["id"]: group["meta"] for group in groups}  # group id -> meta
 
     def __getattr__(self, name: str):
         return getattr(self._store, name)
@@ -49,33 +51,21 @@ class DownstreamView:
     def _groups(self, entry: dict) -> list[dict]:
         return [{"id": g["id"], "displayName": g["name"]} for g in entry["data"]["groups"]]
 
-    def _restored(self, idp: str) -> dict[str, list[dict]]:
-        """Group id -> the members it had that the IdP deleted while their change is held or
-        was discarded (their deletion took them out of their groups)."""
-        found: dict[str, list[dict]] = {}
-        for entry in self._users.get(idp, {}).values():
-            if entry.get("gone") and entry["reason"] in RESTORES_MEMBERSHIP:
-                member = {"value": entry["id"], "type": "User"}
-                if entry["data"].get("display_name"):
-                    member["display"] = entry["data"]["display_name"]
-                for group in entry["data"]["groups"]:
-                    found.setdefault(group["id"], []).append(member)
-        return found
-
-    def _with_members(self, group: dict, restored: list[dict]) -> dict:
+    def _as_seen(self, group: dict, restored: list[dict]) -> dict:
+        """``group`` with the members the applications still see in it, at the version they
+        last saw (``lifecycle.membership``)."""
         present = {m.get("value") for m in group.get("members") or ()}
         missing = [m for m in restored if m["value"] not in present]
-        if not missing:
-            return group
-        return {**group, "members": [*(group.get("members") or []), *missing]}
+        meta = self._seen.get(group["id"], group.get("meta"))
+        return {**group, "members": [*(group.get("members") or []), *missing], "meta": meta}
 
     def _overlay(self, kind: str, idp: str) -> dict[str, dict]:
         """Id -> the document the applications see, for the resources that differ."""
         if kind == "User":
             return {uid: self._user(e) for uid, e in self._users.get(idp, {}).items()}
-        restored = self._restored(idp)
+        restored = membership.restored(list(self._users.get(idp, {}).values()))
         groups = self._store.get_each("Group", idp, list(restored))
-        return {gid: self._with_members(doc, restored[gid]) for gid, doc in groups.items()}
+        return {gid: self._as_seen(doc, restored[gid]) for gid, doc in groups.items()}
 
     # --- the reads ------------------------------------------------------------------------------
 
@@ -126,9 +116,11 @@ class DownstreamView:
         return self.groups_of_each(idp, [member_id])[member_id]
 
     def groups_of_each(self, idp: str, member_ids: list[str]) -> dict[str, list[dict]]:
-        entries = self._users.get(idp, {})
-        found = self._store.groups_of_each(idp, [m for m in member_ids if m not in entries])
-        found.update({m: self._groups(entries[m]) for m in member_ids if m in entries})
+        # Memberships are never held: a user the store still holds is in its groups there; one
+        # it deleted, in those its entry keeps (none, for a kept user).
+        gone = {m for m, e in self._users.get(idp, {}).items() if e.get("gone")}
+        found = self._store.groups_of_each(idp, [m for m in member_ids if m not in gone])
+        found.update({m: self._groups(self._users[idp][m]) for m in member_ids if m in gone})
         return found
 
     def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:

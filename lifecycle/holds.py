@@ -18,6 +18,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from durations import iso, parse_iso, say
+from lifecycle import membership
 from lifecycle.screen import moment
 from scim.core import events as changes
 from storage.interface import Store
@@ -100,10 +101,13 @@ def apply(store: Store, hold_id: str, now: datetime, who: str) -> dict:
     def work() -> tuple[list[Write], list[dict]]:
         hold = _open(store, hold_id)  # again, under the lock: it may have closed meanwhile
         held = changes_of(store, hold_id)
-        writes = [("held", _key(c), None) for c in held]
+        writes: list[Write] = [("held", _key(c), None) for c in held]
         for uid, change in _last_per_user(held).items():
             writes.append(("downstream", uid, change["kept"]))
         events = [event for change in held for event in change["events"]]
+        events = membership.released(store, idp, events)
+        # The groups they rewrote are seen afresh, with the members other holds still keep.
+        events, writes = membership.told(store, idp, events, writes)
         return writes + _close(store, hold, "applied", now, who), events
 
     store.commit(idp, work)

@@ -28,6 +28,8 @@ Records written here (all in the write's own step):
   "hold", "data", "gone", "since", "purge_at"}``: the user as the applications see it
   (``data``, the application shape) while that differs from what the store holds, and
   whether the IdP deleted it (``gone``).
+- ``downstream_groups`` (key: group id): the groups a held deletion took a member out of, as
+  the applications last saw them (``lifecycle.membership``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from datetime import datetime, timedelta
 from functools import cached_property, partial
 
 from durations import iso
-from lifecycle import guard, policy
+from lifecycle import guard, membership, policy
 from lifecycle.policy import Policy
 from scim.core import events as changes
 from scim.core import shape
@@ -123,6 +125,14 @@ def screen(
     context: Context, kind: str, before: dict | None, after: dict | None, drafts: list[dict]
 ) -> tuple[list[dict], list[Write]]:
     """Decide what the applications learn of one write; see the module's docstring."""
+    drafts, writes = _decide(context, kind, before, after, drafts)
+    # The groups they learn of are told with the members they still see in them.
+    return membership.told(context.store, context.idp, drafts, writes)
+
+
+def _decide(
+    context: Context, kind: str, before: dict | None, after: dict | None, drafts: list[dict]
+) -> tuple[list[dict], list[Write]]:
     user = after or before
     if kind != "User" or not drafts or user is None:
         return drafts, []
@@ -140,8 +150,8 @@ def screen(
             return [], writes
     kept = None
     if after is None and before is not None and context.policy.on_delete == "deactivate":
-        drafts = [d for d in drafts if d["type"] != "user.deleted"]
-        kept = _kept_entry(context, before, drafts)
+        drafts, version = _kept_drafts(drafts)
+        kept = _kept_entry(context, before, version)
     held = entry is not None and entry["reason"] == "held"
     deprovisioning = after is None or any(d["type"] in DEPROVISIONING for d in drafts)
     hold = store.get_record("holds", entry["hold"]) if entry is not None and held else None
@@ -200,10 +210,32 @@ def _left_groups(context: Context, entry: dict) -> list[dict]:
     return drafts
 
 
-def _kept_entry(context: Context, before: dict, drafts: list[dict]) -> dict:
+def _kept_drafts(drafts: list[dict]) -> tuple[list[dict], str | None]:
+    """The events of a deletion under the "deactivate" policy: without ``user.deleted``, and
+    its ``user.deactivated`` (if the user was active) showing the version it gives the user
+    (RFC 7644 §3.14: a new one), as the application API then does; return them and it."""
+    version = None
+    kept = []
+    for draft in drafts:
+        if draft["type"] == "user.deleted":
+            continue
+        if draft["type"] == "user.deactivated":
+            version = draft["resource"]["version"]
+            scim = draft["data"]["scim"]
+            scim = {**scim, "meta": {**scim.get("meta", {}), "version": version}}
+            draft = {**draft, "data": {**draft["data"], "scim": scim}}
+        kept.append(draft)
+    return kept, version
+
+
+def _kept_entry(context: Context, before: dict, version: str | None) -> dict:
     """The ``downstream`` entry of a user deleted under the "deactivate" policy: inactive, in
-    no group (its memberships ended with the deletion), until ``purge_at``."""
+    no group (its memberships ended with the deletion), at ``version`` (that of its
+    ``user.deactivated``; None: the user was inactive already, and keeps its own), until
+    ``purge_at``."""
     last = {**changes.public(before), "active": False}
+    if version is not None:
+        last["meta"] = {**last["meta"], "version": version}
     return {
         "id": before["id"],
         "idp": context.idp,
@@ -298,6 +330,9 @@ def _hold(
             "since": iso(context.now),
             "purge_at": None,
         }
+    if after is None:
+        # Its deletion took it out of these groups; the applications still see it in them.
+        entry = {**entry, "data": {**entry["data"], "groups": membership.left(drafts)}}
     hold = {
         **hold,
         "changes": n,
@@ -308,4 +343,6 @@ def _hold(
         ("held", f"{hold_id}-{n:08d}", change),
         ("holds", hold_id, hold),
         ("downstream", uid, {**entry, "gone": after is None}),
+        # The groups its deletion rewrote stay, for the applications, as they saw them.
+        *membership.held(store, context.idp, drafts),
     ]

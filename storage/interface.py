@@ -63,11 +63,13 @@ RECORD_TABLES = (
     "apikeys",
     "webhooks",
     "webhook_deliveries",
-    # lifecycle.screen: the guard's window per IdP, holds, held changes, downstream copies.
+    # lifecycle.screen: the guard's window per IdP, holds, held changes, downstream copies
+    # (of users; of groups' meta: lifecycle.membership).
     "guard",
     "holds",
     "held",
     "downstream",
+    "downstream_groups",
 )
 RecordWrite: TypeAlias = tuple[str, str, dict | None]  # (table, key, record or None: delete)
 # screen(kind, before, after, drafts) -> (drafts to record, record writes): see above.

@@ -265,6 +265,14 @@ def drafts(
     return _group_drafts(before, after, idp, added, removed, version)
 
 
+def removal_drafts(before: dict, after: dict, idp: str, member_id: str) -> list[dict]:
+    """Return the events of a Group losing ``member_id`` because that member was deleted, each
+    carrying ``was``: the group's ``meta`` before (``lifecycle.membership`` keeps it when the
+    deletion is held). ``stamp`` leaves ``was`` out of the event."""
+    found = drafts("Group", before, after, idp, added=[], removed=[member_id])
+    return [{**draft, "was": before["meta"]} for draft in found]
+
+
 def stamp(
     draft: dict,
     *,

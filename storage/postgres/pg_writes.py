@@ -178,7 +178,7 @@ class Writes(Feed):
                 drafts[-1:-1] = [
                     draft
                     for old, new in changed
-                    for draft in changes.drafts("Group", old, new, idp, added=[], removed=[id])
+                    for draft in changes.removal_drafts(old, new, idp, id)
                 ]
             drafts = self._screened(conn, screen, kind, before, None, drafts)
             self._record(conn, idp, drafts, source, now())

@@ -141,13 +141,8 @@ class Resources(Base):
                 drafts[-1:-1] = [
                     draft
                     for _, gid, new in removals
-                    for draft in changes.drafts(
-                        "Group",
-                        rows[gid]["data"],
-                        cast(dict, new)["data"],
-                        idp,
-                        added=[],
-                        removed=[id],
+                    for draft in changes.removal_drafts(
+                        rows[gid]["data"], cast(dict, new)["data"], idp, id
                     )
                 ]
             drafts, records = self._screened(screen, kind, doc["data"], None, drafts)
