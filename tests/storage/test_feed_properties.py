@@ -1,9 +1,9 @@
 """The change feed's central promise, on generated SCIM traffic from two IdPs: folding the feed
 from the start, as a consumer does, gives exactly the state the store holds (users, their
-active flags, groups and memberships, in the application shape, at the same versions), and
-every event's seq is above all before it. The mass-deprovisioning guard trips on a few
-deprovisionings, so this holds while changes are held, once they are applied or discarded, and
-after the writes that follow. Runs on both backends, through HTTP."""
+active flags, groups and memberships, each user's groups, in the application shape, at the
+same versions), and every event's seq is above all before it. The mass-deprovisioning guard
+trips on a few deprovisionings, so this holds while changes are held, once they are applied
+or discarded, and after the writes that follow. Runs on both backends, through HTTP."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from lifecycle import holds
 from lifecycle.policy import Policy
 from providers import set_policy
 from tests.conftest import Tenant, patch_op
-from tests.feedtools import fold, held
+from tests.feedtools import fold, held, user_groups
 from tokens import apikeys
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -202,3 +202,4 @@ def test_folding_the_feed_gives_the_state_the_store_holds(
     assert folded.groups == expected.groups
     assert folded.members == expected.members
     assert folded.versions == expected.versions
+    assert user_groups(folded) == expected.user_groups
