@@ -2,7 +2,7 @@
 PostgreSQL: a PATCH of a group's members (one member added, then removed), through the store
 with the screen the SCIM views hand it, while the table is empty and while it holds
 ``--entries`` entries (users kept under the "deactivate" policy: of another IdP, then of the
-group's own IdP).
+group's own IdP); and, as the floor, the same write without the screen.
 
     .venv/bin/python bench/group_screen.py                 # 300 entries, 3 rounds of 200 writes
     .venv/bin/python bench/group_screen.py --entries 1000
@@ -29,7 +29,8 @@ from lifecycle import screen  # noqa: E402
 from storage.postgres.store import PostgresStore  # noqa: E402
 
 IDP, OTHER = "bench-idp", "other-idp"
-CASES = ("empty", "other IdP", "same IdP")
+# "no screen": the same write without the screen (so without its read), the floor.
+CASES = ("no screen", "empty", "other IdP", "same IdP")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,12 +60,12 @@ def entry(idp: str, n: int) -> dict:
 def fill(store: PostgresStore, case: str, count: int) -> None:
     for old in store.records("downstream"):
         store.delete_record("downstream", old["id"])
-    if case != "empty":
+    if case not in ("empty", "no screen"):
         idp = OTHER if case == "other IdP" else IDP
         store.put_records("downstream", {e["id"]: e for e in (entry(idp, n) for n in range(count))})
 
 
-def writes(store: PostgresStore, gid: str, member: str, count: int) -> list[float]:
+def writes(store: PostgresStore, gid: str, member: str, count: int, screened: bool) -> list[float]:
     """Seconds per group write: alternately add ``member`` and take it out again."""
     taken = []
     for n in range(count):
@@ -73,7 +74,7 @@ def writes(store: PostgresStore, gid: str, member: str, count: int) -> list[floa
             others = [m for m in group.get("members") or () if m["value"] != member]
             return {**group, "members": others + ([{"value": member}] if add else [])}
 
-        hook = screen.for_request(store, IDP, datetime.now(UTC), None)
+        hook = screen.for_request(store, IDP, datetime.now(UTC), None) if screened else None
         start = time.perf_counter()
         store.update("Group", IDP, gid, change, screen=hook)
         taken.append(time.perf_counter() - start)
@@ -89,7 +90,9 @@ def run(dsn: str, args: argparse.Namespace) -> dict[str, list[float]]:
         for _ in range(args.rounds):
             for case in CASES:
                 fill(store, case, args.entries)
-                found[case] += writes(store, group["id"], user["id"], args.writes)
+                found[case] += writes(
+                    store, group["id"], user["id"], args.writes, case != "no screen"
+                )
         fill(store, "empty", 0)
         return found
     finally:
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"group PATCH through the store, {args.rounds} x {args.writes} writes a case")
     for case in CASES:
         median = statistics.median(found[case])
-        label = f"{case}" + ("" if case == "empty" else f" ({args.entries} entries)")
+        label = case + ("" if case in ("empty", "no screen") else f" ({args.entries} entries)")
         print(f"  downstream {label:<28} median {median * 1000:7.2f} ms  x{median / base:.2f}")
 
 
