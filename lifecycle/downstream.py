@@ -48,9 +48,6 @@ class DownstreamView:
     def _user(self, entry: dict) -> dict:
         return clone(entry["data"]["scim"])
 
-    def _groups(self, entry: dict) -> list[dict]:
-        return [{"id": g["id"], "displayName": g["name"]} for g in entry["data"]["groups"]]
-
     def _as_seen(self, group: dict, restored: list[dict]) -> dict:
         """``group`` with the members the applications still see in it, at the version they
         last saw (``lifecycle.membership``)."""
@@ -117,10 +114,17 @@ class DownstreamView:
 
     def groups_of_each(self, idp: str, member_ids: list[str]) -> dict[str, list[dict]]:
         # Memberships are never held: a user the store still holds is in its groups there; one
-        # it deleted, in those its entry keeps (none, for a kept user).
-        gone = {m for m, e in self._users.get(idp, {}).items() if e.get("gone")}
+        # it deleted, in those its entry keeps (none, for a kept user) that the store still
+        # has, as it has them. Group deletions and renames are never held either: the feed
+        # told ``group.deleted`` of one deleted since, so the applications no longer have it.
+        entries = self._users.get(idp, {})
+        gone = {m for m in member_ids if m in entries and entries[m].get("gone")}
         found = self._store.groups_of_each(idp, [m for m in member_ids if m not in gone])
-        found.update({m: self._groups(self._users[idp][m]) for m in member_ids if m in gone})
+        kept = {m: [g["id"] for g in entries[m]["data"]["groups"]] for m in gone}
+        wanted = sorted({gid for ids in kept.values() for gid in ids})
+        current = self._store.get_each("Group", idp, wanted) if wanted else {}
+        for member, ids in kept.items():
+            found[member] = [_without_members(current[g]) for g in ids if g in current]
         return found
 
     def existing_ids(self, idp: str, ids: Iterable[str]) -> dict[str, str]:
@@ -129,3 +133,8 @@ class DownstreamView:
         entries = self._users.get(idp, {})
         found.update({i: "User" for i in wanted if i in entries})
         return found
+
+
+def _without_members(group: dict) -> dict:
+    """A group as ``Store.groups_of`` returns it."""
+    return {k: v for k, v in group.items() if k != "members"}

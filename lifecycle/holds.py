@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from durations import iso, parse_iso, say
 from lifecycle import membership
-from lifecycle.screen import moment
+from lifecycle.holding import moment
 from scim.core import events as changes
 from storage.interface import Store
 

@@ -14,6 +14,7 @@ from functools import partial
 from flask import Blueprint, current_app, g, request
 
 import clock
+from lifecycle import kept
 from lifecycle import screen as downstream
 from monitoring.requestid import source
 from scim import rendered, requestlog
@@ -169,7 +170,7 @@ def create_one(kind: Kind, body: object, origin: dict | None = None) -> dict:
     """Store a new resource from a request body; return it as stored (RFC 7644 §3.3)."""
     new = kind.seal(load_resource(kind.rtype, body))
     store, origin = get_store(), origin or source()
-    given = downstream.adoptable(store, g.idp, new) if kind.rtype.name == "User" else None
+    given = kept.adoptable(store, g.idp, new) if kind.rtype.name == "User" else None
     return store.create(
         kind.rtype.name,
         g.idp,

@@ -19,6 +19,8 @@ class State:
     groups: dict[str, dict] = field(default_factory=dict)  # id -> application shape
     members: dict[str, set] = field(default_factory=dict)  # group id -> member ids
     versions: dict[str, str] = field(default_factory=dict)  # resource id -> version
+    # user id -> {group id: name}: each user's groups as the application API lists them.
+    user_groups: dict[str, dict] = field(default_factory=dict)
 
 
 def _without_groups(user: dict) -> dict:
@@ -53,6 +55,16 @@ def fold(events: list[dict], state: State | None = None) -> State:
     return state
 
 
+def user_groups(state: State) -> dict[str, dict]:
+    """User id -> {group id: name}: each user's groups as a folded feed has them (the groups
+    whose members include it)."""
+    found: dict[str, dict] = {uid: {} for uid in state.users}
+    for gid, ids in state.members.items():
+        for uid in ids & found.keys():
+            found[uid][gid] = state.groups[gid]["name"]
+    return found
+
+
 def held(store, idps: list[str]) -> State:
     """The state ``store`` holds for ``idps`` as the applications see it (changes the
     mass-deprovisioning guard holds left out: ``lifecycle.downstream``), in the application
@@ -60,8 +72,12 @@ def held(store, idps: list[str]) -> State:
     store = view(store)
     state = State()
     for idp in idps:
-        for user in store.query("User", idp)[1]:
-            state.users[user["id"]] = _without_groups(shape.user(public(user), idp, []))
+        users = store.query("User", idp)[1]
+        groups = store.groups_of_each(idp, [user["id"] for user in users])
+        for user in users:
+            shaped = shape.user(public(user), idp, groups[user["id"]])
+            state.users[user["id"]] = _without_groups(shaped)
+            state.user_groups[user["id"]] = {g["id"]: g["name"] for g in shaped["groups"]}
             state.versions[user["id"]] = user["meta"]["version"]
         for group in store.query("Group", idp)[1]:
             state.groups[group["id"]] = shape.group(public(group), idp)

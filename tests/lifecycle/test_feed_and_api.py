@@ -2,8 +2,8 @@
 backends, where they once did not: a held deletion of a group's member (the group's version,
 time, member count and members) while held, after a later change of the group, after Apply,
 and after Discard (when the group is as it was before the deletion), also for a held user who
-joined the group after its first held change; and a user kept under the "deactivate" policy
-(its version)."""
+joined the group after its first held change; a held or discarded deleted user's groups once
+one of them is deleted; and a user kept under the "deactivate" policy (its version)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from lifecycle import holds
 from lifecycle.policy import Policy
 from providers import set_policy
 from tests.conftest import patch_op
-from tests.feedtools import fold
+from tests.feedtools import fold, user_groups
 
 # Trips on the third deprovisioning of five users (more than 2, and more than 10 %).
 GUARD = Policy(guard_users=2, guard_percent=10)
@@ -51,17 +51,24 @@ def agree(api, gid: str) -> tuple[dict, set[str]]:
     return group, members
 
 
-@pytest.fixture
-def held_member(scim, store, fake_clock):
-    """Five users in one group; the IdP deletes three, and the third deletion is held."""
+def hold_deletions(scim, store, fake_clock, *others: str) -> tuple[list[str], str, dict]:
+    """Five users in one group (and the last three in each group of ``others``); the IdP
+    deletes three, and the third deletion is held."""
     set_policy(store, scim.id, GUARD)
     ids = [scim.create_user(f"user{n}")["id"] for n in range(5)]
     gid = scim.create_group("Everyone", tuple(ids))["id"]
+    for name in others:
+        scim.create_group(name, tuple(ids[2:]))
     for uid in ids[:3]:
         assert scim.delete(f"/Users/{uid}").status_code == 204
         fake_clock.advance(seconds=2)
     (hold,) = holds.holds(store, open_only=True)
     return ids, gid, hold
+
+
+@pytest.fixture
+def held_member(scim, store, fake_clock):
+    return hold_deletions(scim, store, fake_clock)
 
 
 def test_a_held_deletion_leaves_the_group_as_the_feed_told_it(scim, api, held_member):
@@ -114,6 +121,25 @@ def test_a_deleted_group_is_not_brought_back_by_apply(scim, store, api, fake_clo
     holds.apply(store, hold["id"], fake_clock(), "ada")
     assert gid not in fold(feed(api)).groups
     api.problem(f"/groups/{gid}", 404)
+
+
+@pytest.mark.parametrize("how", ["keep", "discard"])
+def test_a_group_deleted_later_leaves_the_held_users_groups(scim, store, api, fake_clock, how):
+    ids, gid, hold = hold_deletions(scim, store, fake_clock, "Others")
+    if how == "discard":
+        holds.discard(store, hold["id"], fake_clock(), "ada")
+    (other,) = [g["value"] for g in scim.get(f"/Users/{ids[3]}").get_json()["groups"]
+                if g["display"] == "Others"]  # fmt: skip
+    rename = {"op": "replace", "path": "displayName", "value": "Rest"}
+    assert scim.patch(f"/Groups/{other}", patch_op(rename)).status_code == 200
+    assert scim.delete(f"/Groups/{gid}").status_code == 204  # the feed says group.deleted
+    # The group is gone for the applications: the held user is in the other one alone, as
+    # it is named now.
+    folded = fold(feed(api))
+    assert gid not in folded.groups
+    groups = api.ok(f"/users/{ids[2]}")["data"]["groups"]
+    assert groups == [{"id": other, "name": "Rest"}]
+    assert user_groups(folded)[ids[2]] == {other: "Rest"}
 
 
 def test_a_held_user_who_joined_a_group_then_was_deleted_is_still_in_it(scim, store, api):

@@ -1,9 +1,9 @@
 """The change feed's central promise, on generated SCIM traffic from two IdPs: folding the feed
 from the start, as a consumer does, gives exactly the state the store holds (users, their
-active flags, groups and memberships, in the application shape, at the same versions), and
-every event's seq is above all before it. The mass-deprovisioning guard trips on a few
-deprovisionings, so this holds while changes are held, once they are applied or discarded, and
-after the writes that follow. Runs on both backends, through HTTP."""
+active flags, groups and memberships, each user's groups, in the application shape, at the
+same versions), and every event's seq is above all before it. The mass-deprovisioning guard
+trips on a few deprovisionings, so this holds while changes are held, once they are applied
+or discarded, and after the writes that follow. Runs on both backends, through HTTP."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from lifecycle import holds
 from lifecycle.policy import Policy
 from providers import set_policy
 from tests.conftest import Tenant, patch_op
-from tests.feedtools import fold, held
+from tests.feedtools import fold, held, user_groups
 from tokens import apikeys
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -175,17 +175,20 @@ def close_holds(store, idps: list[str], how: str) -> None:
     st.sampled_from(["keep", "apply", "discard"]),
     st.lists(steps, max_size=10),
     st.sampled_from(["delete", "deactivate"]),
+    st.sampled_from([0, 1]),
 )
 def test_folding_the_feed_gives_the_state_the_store_holds(
-    client, store, first, then, how, last, on_delete
+    client, store, first, then, how, last, on_delete, guard_users
 ):
     # Fresh IdPs each example (the fixtures live across examples), with a guard low enough to
-    # trip on a few deprovisionings: the fold must match what the applications are shown while
-    # changes are held, once a hold is applied or discarded, and after more writes.
+    # trip on a few deprovisionings (with 0 users, on the first one of a small tenant): the fold
+    # must match what the applications are shown while changes are held, once a hold is
+    # applied or discarded, and after more writes.
     start = store.last_seq()  # the feed from here on is these IdPs' alone
     scim, other = (Tenant(client, store, f"IdP {next(World.serial)}") for _ in range(2))
     for tenant in (scim, other):
-        set_policy(store, tenant.id, Policy(on_delete, guard_users=1, guard_percent=10))
+        policy = Policy(on_delete, guard_users=guard_users, guard_percent=10)
+        set_policy(store, tenant.id, policy)
     world = World([scim, other])
     for step in first + then:
         world.run(step)
@@ -202,3 +205,4 @@ def test_folding_the_feed_gives_the_state_the_store_holds(
     assert folded.groups == expected.groups
     assert folded.members == expected.members
     assert folded.versions == expected.versions
+    assert user_groups(folded) == expected.user_groups

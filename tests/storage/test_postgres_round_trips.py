@@ -22,7 +22,7 @@ from tests.conftest import Tenant
 from tests.storage.pgproxy import Proxy
 
 # The token check, the look for a deleted user of that userName the applications still have
-# (``lifecycle.screen.adoptable``), and the write's own transaction with its events.
+# (``lifecycle.kept.adoptable``), and the write's own transaction with its events.
 POST_USERS = 3
 WARM_UP = 20
 
