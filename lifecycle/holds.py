@@ -227,7 +227,7 @@ def forget(store: Store, idp: str, now: datetime, source: dict | None = None) ->
 
     def work() -> tuple[list[Write], list[dict]]:
         nonlocal count
-        ghosts = store.records("downstream", lambda r: r["idp"] == idp and bool(r.get("gone")))
+        ghosts = store.records("downstream", lambda r: bool(r.get("gone")), idp=idp)
         count = len(ghosts)
         events = [event for entry in ghosts for event in _deleted(store, entry, now, source)]
         return [("downstream", entry["id"], None) for entry in ghosts], events

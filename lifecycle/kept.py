@@ -35,12 +35,12 @@ def adoptable(store: Store, idp: str, new: dict) -> str | None:
     wanted = name.casefold()
 
     def same(entry: dict) -> bool:
-        if entry["idp"] != idp or not entry.get("gone") or entry["reason"] not in ADOPTABLE:
+        if not entry.get("gone") or entry["reason"] not in ADOPTABLE:
             return False
         known = entry["data"]["scim"].get("userName")
         return isinstance(known, str) and known.casefold() == wanted
 
-    found = store.records("downstream", same)
+    found = store.records("downstream", same, idp=idp)
     return found[0]["id"] if found else None
 
 

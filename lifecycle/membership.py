@@ -87,7 +87,7 @@ def told(
     gids = _groups_named(events)
     if not gids:
         return events, writes
-    entries = {e["id"]: e for e in store.records("downstream", lambda r: r["idp"] == idp)}
+    entries = {e["id"]: e for e in store.records("downstream", idp=idp)}
     if not entries and not any(table == "downstream" for table, _, _ in writes):
         # The common case: nothing differs downstream, so no group is kept as it was either
         # (its ``meta`` is kept only beside a held user's entry, and goes no later than it).

@@ -292,8 +292,12 @@ class Store(Protocol):
     def delete_record(self, table: str, key: str) -> bool:
         """Delete the record; return whether it existed."""
 
-    def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
-        """Return the records of a table (records tables are small: this may scan)."""
+    def records(
+        self, table: str, where: Callable[[dict], bool] | None = None, *, idp: str | None = None
+    ) -> list[dict]:
+        """Return the records of a table (records tables are small: this may scan); with
+        ``idp``, only those whose ``idp`` field names it, chosen by the store (on PostgreSQL,
+        by the database: another IdP's rows are never sent, nor decoded)."""
 
     def delivery_backlog(self) -> dict[str, tuple[int, str]]:
         """Return ``{endpoint: (pending, lowest key)}`` for the records of

@@ -84,11 +84,19 @@ class Records(Transactions):
             cursor = conn.execute("DELETE FROM records WHERE tbl = %s AND key = %s", [table, key])
             return cursor.rowcount > 0
 
-    def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
+    def records(
+        self, table: str, where: Callable[[dict], bool] | None = None, *, idp: str | None = None
+    ) -> list[dict]:
         with self.connection() as conn:
-            rows = conn.execute(
-                "SELECT data FROM records WHERE tbl = %s ORDER BY seq", [table]
-            ).fetchall()
+            if idp is None:
+                rows = conn.execute(
+                    "SELECT data FROM records WHERE tbl = %s ORDER BY seq", [table]
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT data FROM records WHERE tbl = %s AND data->>'idp' = %s ORDER BY seq",
+                    [table, idp],
+                ).fetchall()
         return [row[0] for row in rows if where is None or where(row[0])]
 
     def delivery_backlog(self) -> dict[str, tuple[int, str]]:

@@ -47,9 +47,13 @@ class Records(Base):
             self._commit([(table, key, None)])
             return True
 
-    def records(self, table: str, where: Callable[[dict], bool] | None = None) -> list[dict]:
+    def records(
+        self, table: str, where: Callable[[dict], bool] | None = None, *, idp: str | None = None
+    ) -> list[dict]:
         with self._view:
             rows = list(self._rows(table).values())
+        if idp is not None:
+            rows = [r for r in rows if r.get("idp") == idp]
         return [clone(r) for r in rows if where is None or where(r)]
 
     def delivery_backlog(self) -> dict[str, tuple[int, str]]:

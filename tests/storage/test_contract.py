@@ -327,6 +327,17 @@ def test_records_round_trip(store):
     assert store.records("settings") == [{"n": 4}]
 
 
+def test_records_of_one_idp(store):
+    store.put_record("downstream", "a", {"idp": IDP, "n": 1})
+    store.put_record("downstream", "b", {"idp": OTHER, "n": 2})
+    store.put_record("downstream", "c", {"idp": IDP, "n": 3})
+    store.put_record("downstream", "d", {"n": 4})  # names no IdP: never one IdP's
+    assert store.records("downstream", idp=IDP) == [{"idp": IDP, "n": 1}, {"idp": IDP, "n": 3}]
+    assert store.records("downstream", lambda r: r["n"] > 1, idp=IDP) == [{"idp": IDP, "n": 3}]
+    assert store.records("downstream", idp="nobody") == []
+    assert len(store.records("downstream")) == 4
+
+
 def test_put_records_writes_them_all_in_one_step(store):
     store.put_records("webhook_deliveries", {f"k{i}": {"key": f"k{i}", "n": i} for i in range(3)})
     assert sorted(r["n"] for r in store.records("webhook_deliveries")) == [0, 1, 2]
