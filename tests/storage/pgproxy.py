@@ -117,11 +117,13 @@ class Proxy:
             if self._fault is None or wanted[self._fault] != (direction, _message(chunk)):
                 return False
             self._fault = None
+            # Set before any socket closes: the client may see the close, give up and answer
+            # before this thread runs again.
+            self.tripped.set()
             if self._cut:
                 self._refusing = True
                 for sock in list(self._open):
                     _close(sock)
-        self.tripped.set()
         return True
 
 
