@@ -76,15 +76,7 @@ def show(hold_id: str):
 @bp.post("/<hold_id>/apply")
 def apply(hold_id: str):
     """Release the held changes to the applications, in their original order."""
-    _hold(hold_id)
-    try:
-        with audit.action():
-            hold = holds.apply(get_store(), hold_id, clock.now(), g.admin["username"])
-            name = _names().get(hold["idp"], hold["idp"])
-            audit.record("hold.apply", f"hold:{hold_id}", detail=holds.audit_detail(hold, name))
-    except holds.HoldError as exc:
-        audit.record("hold.apply", f"hold:{hold_id}", "failure", detail=str(exc))
-        abort(409, str(exc)[:1].upper() + str(exc)[1:] + ".")
+    hold = _decide(hold_id, "hold.apply", holds.apply)
     flash(f"Applied {hold['changes']:,} held changes: the applications now see them.")
     return redirect(url_for(".show", hold_id=hold_id), code=303)
 
@@ -92,17 +84,24 @@ def apply(hold_id: str):
 @bp.post("/<hold_id>/discard")
 def discard(hold_id: str):
     """Drop the held changes: the applications keep the users as they were, marked diverged."""
-    _hold(hold_id)
-    try:
-        with audit.action():
-            hold = holds.discard(get_store(), hold_id, clock.now(), g.admin["username"])
-            name = _names().get(hold["idp"], hold["idp"])
-            audit.record("hold.discard", f"hold:{hold_id}", detail=holds.audit_detail(hold, name))
-    except holds.HoldError as exc:
-        audit.record("hold.discard", f"hold:{hold_id}", "failure", detail=str(exc))
-        abort(409, str(exc)[:1].upper() + str(exc)[1:] + ".")
+    hold = _decide(hold_id, "hold.discard", holds.discard)
     flash(
         f"Discarded {hold['changes']:,} held changes. The applications keep those users as"
         " they were; fix the assignments in the identity provider."
     )
     return redirect(url_for(".show", hold_id=hold_id), code=303)
+
+
+def _decide(hold_id: str, action: str, decide) -> dict:
+    """Apply or discard (``decide``) a hold with its audit entry in the same write; a hold
+    already decided is a 409 whose refusal is audited too."""
+    _hold(hold_id)
+    try:
+        with audit.action():
+            hold = decide(get_store(), hold_id, clock.now(), g.admin["username"])
+            name = _names().get(hold["idp"], hold["idp"])
+            audit.record(action, f"hold:{hold_id}", detail=holds.audit_detail(hold, name))
+    except holds.HoldError as exc:
+        audit.record(action, f"hold:{hold_id}", "failure", detail=str(exc))
+        abort(409, str(exc)[:1].upper() + str(exc)[1:] + ".")
+    return hold
