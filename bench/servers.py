@@ -82,11 +82,18 @@ class Server:
 
 
 def start_roster(
-    data_dir: Path, idp: str, token: str, log: Path, dsn: str | None = None
+    data_dir: Path,
+    idp: str,
+    token: str,
+    log: Path,
+    dsn: str | None = None,
+    env: dict | None = None,
 ) -> tuple[Server, float]:
     """Start ``python app.py`` on ``data_dir`` (or the PostgreSQL database ``dsn``); return it
-    and its start-up time: process start to the first successful authenticated request."""
-    server = Server(["app.py"], log, data_dir, {"ROSTER_DATABASE_URL": dsn} if dsn else None)
+    and its start-up time: process start to the first successful authenticated request.
+    ``env``: more environment variables (``bench/unsynced``)."""
+    extra = {**({"ROSTER_DATABASE_URL": dsn} if dsn else {}), **(env or {})}
+    server = Server(["app.py"], log, data_dir, extra or None)
     try:
         seconds = server.wait_ready(
             f"/scim/v2/{idp}/ServiceProviderConfig", {"Authorization": f"Bearer {token}"}

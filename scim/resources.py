@@ -194,16 +194,7 @@ def replace_one(
         # Internal fields carry over unless the new body sealed its own (a new password hash).
         return kind.prepare({**_internal(current), **new}, current)
 
-    origin = origin or source()
-    return get_store().update(
-        kind.rtype.name,
-        g.idp,
-        id,
-        change,
-        if_version=if_version,
-        source=origin,
-        screen=_screen(origin),
-    )
+    return _update(kind, id, change, if_version, origin)
 
 
 def patch_one(
@@ -227,6 +218,17 @@ def patch_one(
         new = load_resource(kind.rtype, apply_patch(public, operations, kind.rtype))
         return kind.prepare(seal({**new, **internal}), current)
 
+    return _update(kind, id, change, if_version, origin)
+
+
+def _update(
+    kind: Kind,
+    id: str,
+    change: Callable[[dict], dict],
+    if_version: str | None,
+    origin: dict | None,
+) -> dict:
+    """The store write a PUT and a PATCH share: ``change`` applied to the stored resource."""
     origin = origin or source()
     return get_store().update(
         kind.rtype.name,
