@@ -1,7 +1,7 @@
 """The PostgreSQL store's ``Analyzer`` (``storage.postgres.store``): ``ANALYZE`` run in the
 background after a bulk load, so that the planner does not take a freshly filled table for an
 empty one. A class of its own: it has its own lock and thread, and shares nothing with the
-store but the pool.
+store but the pool (its thread is a ``storage.postgres.background.BackgroundJob``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import threading
 
 from psycopg_pool import ConnectionPool
 
+from storage.postgres.background import BackgroundJob
 from storage.postgres.pg_schema import scalar
 
 # The backend's messages keep one logger name, whichever part of the store logs them.
@@ -35,16 +36,15 @@ class Analyzer:
         self._lock = threading.Lock()
         self._since = 0
         self._rows = 0
-        self._thread: threading.Thread | None = None
+        self._job = BackgroundJob(self._analyze, "roster-analyze")
 
     def inserted(self, rows: int = 1) -> None:
         with self._lock:
             self._since += rows
-            if self._since < max(self.LEAST, self._rows // 10) or self._thread is not None:
+            # While one runs, the rows keep counting towards the next.
+            if self._since < max(self.LEAST, self._rows // 10) or not self._job.start():
                 return
             self._since = 0
-            thread = self._thread = threading.Thread(target=self._analyze, name="roster-analyze")
-        thread.start()
 
     def _analyze(self) -> None:
         try:
@@ -54,12 +54,7 @@ class Analyzer:
                 self._rows = max(int(scalar(rows)), 0)
         except Exception:  # a closed pool or a lost server: autovacuum still gets there
             log.warning("ANALYZE after a bulk load failed", exc_info=True)
-        finally:
-            with self._lock:
-                self._thread = None
 
     def wait(self) -> None:
         """Wait for a running ``ANALYZE`` to finish."""
-        thread = self._thread
-        if thread is not None:
-            thread.join()
+        self._job.join()

@@ -29,6 +29,7 @@ from psycopg.types.json import Jsonb
 from storage.errors import CursorExpired, StoreError
 from storage.feedpage import select, window_size
 from storage.postgres import pg_pool
+from storage.postgres.background import BackgroundJob
 from storage.postgres.pg_pool import first_line
 from storage.postgres.pg_schema import scalar
 
@@ -238,15 +239,13 @@ class Pruner:
         self._every = every
         self._next = time.monotonic() + every  # not at a process's first write: a minute on
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._job = BackgroundJob(self._prune, "roster-prune")
 
     def written(self) -> None:
         with self._lock:
-            if time.monotonic() < self._next or self._thread is not None:
+            if time.monotonic() < self._next or not self._job.start():
                 return
             self._next = time.monotonic() + self._every
-            thread = self._thread = threading.Thread(target=self._prune, name="roster-prune")
-        thread.start()
 
     def _prune(self) -> None:
         try:
@@ -255,11 +254,7 @@ class Pruner:
             log.warning("pruning change events failed: %s", first_line(exc))
         except Exception:  # a closed pool, or a bug: with its traceback
             log.warning("pruning change events failed", exc_info=True)
-        finally:
-            with self._lock:
-                self._thread = None
 
     def wait(self) -> None:
-        thread = self._thread
-        if thread is not None:
-            thread.join()
+        """Wait for a running pruning to finish."""
+        self._job.join()
