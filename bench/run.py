@@ -97,7 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> None:
     counts = args.counts
-    group = min(counts["group"], size) if largest else 0
+    # Half the users at most: the membership phase adds users from outside the group.
+    group = min(counts["group"], size // 2) if largest else 0
     postgres = args.backend == "postgres"
     dsn = database(args.database_url, f"roster_bench_{size}") if postgres else None
     data = preload(work / f"data-{size}", size, group_members=group, dsn=dsn)
