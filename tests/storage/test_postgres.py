@@ -252,6 +252,26 @@ def test_request_log_is_shared_and_bounded(database_url):
         two.close()
 
 
+def test_request_log_writes_many_in_order_and_bounded(store):
+    log = DatabaseRequestLog(lambda: store, size=5)
+    log.append_many([(IDP, {"status": 200, "n": n}) for n in range(12)])
+    log.append_many([("not a safe id", {"status": 200, "n": 99}), (IDP, {"status": 201, "n": 12})])
+    assert [e["n"] for e in log.entries(IDP)] == [12, 11, 10, 9, 8]
+    with store.connection() as conn:
+        kept = conn.execute("SELECT count(*) FROM request_log").fetchone()[0]
+    assert kept < 13  # trimmed once the batch crossed a multiple of size // 10
+    assert log.failures.count == 0
+
+
+def test_an_entry_the_database_refuses_costs_only_itself(store):
+    log = DatabaseRequestLog(lambda: store, size=10)
+    # U+0000 cannot be stored in jsonb (scim.requestlog scrubs it; this entry was not).
+    batch = [(IDP, {"status": 200, "n": 0}), (IDP, {"status": 400, "n": "\x00"})]
+    log.append_many([*batch, (IDP, {"status": 201, "n": 2})])
+    assert [e["n"] for e in log.entries(IDP)] == [2, 0]
+    assert log.failures.count == 1
+
+
 def _lookup_plan(dsn: str, idp: str) -> str:
     from storage.postgres.sql import page_query, sort_key
 
