@@ -4,6 +4,7 @@ two rows is what the PostgreSQL store costs Roster's own process per write.
 
     .venv/bin/python bench/pgcpu.py                     # 1,000 POSTs on each backend
     .venv/bin/python bench/pgcpu.py --profile pg.prof   # and cProfile the PostgreSQL run
+    .venv/bin/python bench/pgcpu.py --bulk 1000         # the same users through /Bulk
 
 CPU is the process's (every thread: the request-log writer included), from
 ``time.process_time``, and PostgreSQL's from /proc (``bench/pgwrites.py``). A throwaway
@@ -23,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
+BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+
 from bench.pgwrites import body, database_cpu  # noqa: E402
 from bench.preload import preload  # noqa: E402
 from bench.run import database  # noqa: E402
@@ -34,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="PostgreSQL server (default: a throwaway one)")
     parser.add_argument("--profile", help="write the PostgreSQL run's cProfile stats here")
     parser.add_argument("--backends", default="tinydb,postgres")
+    parser.add_argument(
+        "--bulk", type=int, default=0, help="send the POSTs as /Bulk requests of this many"
+    )
     return parser.parse_args(argv)
 
 
@@ -59,7 +65,9 @@ def run(backend: str, args, work: Path) -> dict:
     cpu, wall = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
-    for i in range(args.requests):
+    if args.bulk:
+        _bulk(client, f"/scim/v2/{data.idp}/Bulk", headers, backend, args)
+    for i in range(0 if args.bulk else args.requests):
         answer = client.post(path, json=body(f"{backend}-{i}"), headers=headers)
         assert answer.status_code == 201, answer.get_data()
     get_request_log(app).flush()  # the log's inserts count too
@@ -74,6 +82,19 @@ def run(backend: str, args, work: Path) -> dict:
         "wall_ms": round(wall * 1000 / args.requests, 3),
         "database_cpu_ms": round(database_used * 1000 / args.requests, 3) if dsn else None,
     }
+
+
+def _bulk(client, path: str, headers: dict, backend: str, args) -> None:
+    """POST the users as /Bulk requests of ``args.bulk`` operations."""
+    for at in range(0, args.requests, args.bulk):
+        operations = [
+            {"method": "POST", "path": "/Users", "bulkId": f"u{i}", "data": body(f"{backend}-{i}")}
+            for i in range(at, min(at + args.bulk, args.requests))
+        ]
+        message = {"schemas": [BULK], "Operations": operations}
+        answer = client.post(path, json=message, headers=headers)
+        statuses = {op["status"] for op in answer.get_json()["Operations"]}
+        assert answer.status_code == 200 and statuses == {"201"}, answer.get_data()[:500]
 
 
 def main(argv: list[str] | None = None) -> int:
