@@ -38,6 +38,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", help="write the PostgreSQL run's cProfile stats here")
     parser.add_argument("--backends", default="tinydb,postgres")
     parser.add_argument(
+        "--filter",
+        action="store_true",
+        help="before each POST, look the user up by userName (as Entra does)",
+    )
+    parser.add_argument(
         "--bulk", type=int, default=0, help="send the POSTs as /Bulk requests of this many"
     )
     return parser.parse_args(argv)
@@ -68,6 +73,9 @@ def run(backend: str, args, work: Path) -> dict:
     if args.bulk:
         _bulk(client, f"/scim/v2/{data.idp}/Bulk", headers, backend, args)
     for i in range(0 if args.bulk else args.requests):
+        if args.filter:
+            query = {"filter": f'userName eq "{backend}-{i}"'}
+            assert client.get(path, query_string=query, headers=headers).status_code == 200
         answer = client.post(path, json=body(f"{backend}-{i}"), headers=headers)
         assert answer.status_code == 201, answer.get_data()
     get_request_log(app).flush()  # the log's inserts count too

@@ -190,7 +190,12 @@ def in_process(dsn: str, postmaster: int | None, requests: int) -> dict:
     from bench import pgcpu
 
     options = argparse.Namespace(
-        database_url=dsn, postmaster=postmaster, requests=requests, profile=None, bulk=0
+        database_url=dsn,
+        postmaster=postmaster,
+        requests=requests,
+        profile=None,
+        bulk=0,
+        filter=False,
     )
     work = Path(tempfile.mkdtemp(prefix="roster-pgcpu-"))
     return {backend: pgcpu.run(backend, options, work) for backend in ("tinydb", "postgres")}
