@@ -265,7 +265,8 @@ class Held:
         return _InTransaction
 
     def execute(self, query: str, params: Any = None) -> Pending:
-        text = self._cursor.mogrify(query, params) if params is not None else query
+        plain = params is None and isinstance(query, str)
+        text = query if plain else self._cursor.mogrify(query, params)
         pending = Pending(self)
         self._held.append((text, pending))
         return pending

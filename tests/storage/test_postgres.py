@@ -252,6 +252,19 @@ def test_request_log_is_shared_and_bounded(database_url):
         two.close()
 
 
+def test_values_that_quoting_trips_on_are_stored_as_given(store):
+    # A write's statements are bound on the client (pg_tx.Held): quotes, backslashes, percent
+    # signs, statement separators and non-ASCII text must come back exactly.
+    tricky = "O'Brien \\ 50% ;\nCOMMIT; -- $1 %s ß \U0001f600"
+    created = store.create("User", IDP, {"userName": tricky, "title": "'; DROP TABLE x; --"})
+    assert store.get("User", IDP, created["id"])["userName"] == tricky
+    changed = store.update(
+        "User", IDP, created["id"], lambda current: {**current, "nickName": tricky + "'"}
+    )
+    assert store.get("User", IDP, created["id"]) == changed
+    assert changed["nickName"] == tricky + "'" and changed["title"] == "'; DROP TABLE x; --"
+
+
 def test_request_log_writes_many_in_order_and_bounded(store):
     log = DatabaseRequestLog(lambda: store, size=5)
     log.append_many([(IDP, {"status": 200, "n": n}) for n in range(12)])
