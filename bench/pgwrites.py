@@ -198,7 +198,15 @@ def in_process(dsn: str, postmaster: int | None, requests: int) -> dict:
         filter=False,
     )
     work = Path(tempfile.mkdtemp(prefix="roster-pgcpu-"))
-    return {backend: pgcpu.run(backend, options, work) for backend in ("tinydb", "postgres")}
+    runs: dict[str, list[dict]] = {"tinydb": [], "postgres": []}
+    for n in range(ROUNDS):  # alternating, so that a busy moment weighs on both
+        for backend, found in runs.items():
+            found.append(pgcpu.run(backend, options, work / str(n)))
+    # Whatever else runs on the machine can only add to a run's CPU: the least is the cost.
+    return {backend: min(found, key=lambda r: r["cpu_ms"]) for backend, found in runs.items()}
+
+
+ROUNDS = 3  # in-process runs per backend (``in_process``)
 
 
 STEP = 0.1  # ms: one mark in the budget's bars
@@ -315,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         result["runs"] = runs
         result["database_floor_ms"] = database_floor(database(args.database_url, "floor"))
         print("in one process…", file=sys.stderr)
-        result["in_process"] = in_process(args.database_url, args.postmaster, args.requests)
+        result["in_process"] = in_process(
+            args.database_url, args.postmaster, min(args.requests, 1000)
+        )
     finally:
         if cluster is not None:
             cluster.stop()
