@@ -265,6 +265,22 @@ def test_values_that_quoting_trips_on_are_stored_as_given(store):
     assert changed["nickName"] == tricky + "'" and changed["title"] == "'; DROP TABLE x; --"
 
 
+def test_a_write_made_inside_a_held_write_lands_with_it_or_not_at_all(store):
+    def prepare(data: dict, fail: bool = False) -> dict:
+        store.put_record("notes", data["userName"], {"seen": True})  # a savepoint inside
+        if fail:
+            raise ValueError("refused after the nested write")
+        return data
+
+    created = store.create("User", IDP, {"userName": "kept"}, prepare=prepare)
+    assert store.get_record("notes", "kept") == {"seen": True}
+    assert store.get("User", IDP, created["id"])["userName"] == "kept"
+    with pytest.raises(ValueError):
+        store.create("User", IDP, {"userName": "gone"}, prepare=lambda d: prepare(d, True))
+    assert store.get_record("notes", "gone") is None
+    assert [u["userName"] for u in store.query("User", IDP)[1]] == ["kept"]
+
+
 def test_request_log_writes_many_in_order_and_bounded(store):
     log = DatabaseRequestLog(lambda: store, size=5)
     log.append_many([(IDP, {"status": 200, "n": n}) for n in range(12)])
