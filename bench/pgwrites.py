@@ -183,6 +183,61 @@ def database_floor(dsn: str, samples: int = 300) -> dict:
     return {name: round(statistics.median(v) * 1000, 3) for name, v in timings.items()}
 
 
+def in_process(dsn: str, postmaster: int | None, requests: int) -> dict:
+    """CPU per POST in one thread through Flask's test client (``bench/pgcpu.py``), on TinyDB
+    and on PostgreSQL: what the PostgreSQL store itself adds, apart from waitress and
+    threads."""
+    from bench import pgcpu
+
+    options = argparse.Namespace(
+        database_url=dsn,
+        postmaster=postmaster,
+        requests=requests,
+        profile=None,
+        bulk=0,
+        filter=False,
+    )
+    work = Path(tempfile.mkdtemp(prefix="roster-pgcpu-"))
+    runs: dict[str, list[dict]] = {"tinydb": [], "postgres": []}
+    for n in range(ROUNDS):  # alternating, so that a busy moment weighs on both
+        for backend, found in runs.items():
+            found.append(pgcpu.run(backend, options, work / str(n)))
+    # Whatever else runs on the machine can only add to a run's CPU: the least is the cost.
+    return {backend: min(found, key=lambda r: r["cpu_ms"]) for backend, found in runs.items()}
+
+
+ROUNDS = 3  # in-process runs per backend (``in_process``)
+
+
+STEP = 0.1  # ms: one mark in the budget's bars
+
+
+def budget(result: dict) -> list[str]:
+    """Where the CPU of a POST goes, in marks of ``STEP`` ms, against scim2-server's."""
+    one, peer, alone = result["runs"]["roster/1"], result["runs"]["peer"], result["in_process"]
+    tiny, pg = alone["tinydb"]["cpu_ms"], alone["postgres"]["cpu_ms"]
+    database = one["database_cpu_ms"] or 0.0
+    rows = [
+        ("Roster's own work, as on TinyDB (one thread, test client included)", tiny),
+        ("the PostgreSQL store in one thread (token, give-back look, write, log)", pg - tiny),
+        (f"waitress and {result['threads']} threads (server CPU over one thread's)",
+         one["server_cpu_ms"] - pg),
+        ("PostgreSQL's own CPU", database),
+    ]  # fmt: skip
+    total = one["server_cpu_ms"] + database
+    lines = [
+        f"\nwhere a POST's {total:.2f} ms of CPU go (roster/1; one mark per {STEP} ms);"
+        f" scim2-server's is {peer['server_cpu_ms']:.2f} ms in all:"
+    ]
+    for name, ms in rows:
+        lines.append(f"   {ms:6.2f} ms  {'#' * max(round(ms / STEP), 0):<16} {name}")
+    lines.append(
+        f"   on {result['cpus']} CPUs shared with the client, the rate follows CPU per POST:"
+        f" {total - peer['server_cpu_ms']:+.2f} ms to go for scim2-server's rate"
+    )
+    return lines
+
+
 def verdict(name: str, ratio: float, wanted: float, detail: str) -> dict:
     return {"target": name, "pass": ratio >= wanted, "detail": f"x{ratio:.2f} ({detail})"}
 
@@ -228,6 +283,8 @@ def table(result: dict) -> str:
         f" {result['cpus']} CPUs: a request of Roster costs the CPU of its server and of"
         " PostgreSQL (the columns above), one of scim2-server only its own."
     )
+    if result.get("in_process"):
+        lines += budget(result)
     lines.append("\ntargets:")
     for t in result["targets"]:
         lines.append(f"   {'PASS' if t['pass'] else 'FAIL'}  {t['target']}: {t['detail']}")
@@ -265,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
             runs[name] = run()
         result["runs"] = runs
         result["database_floor_ms"] = database_floor(database(args.database_url, "floor"))
+        print("in one process…", file=sys.stderr)
+        result["in_process"] = in_process(
+            args.database_url, args.postmaster, min(args.requests, 1000)
+        )
     finally:
         if cluster is not None:
             cluster.stop()

@@ -11,7 +11,8 @@ always cut the file's last lines.
 Under traffic the writer wakes every ``WAKE_EVERY`` seconds and writes what came meanwhile,
 rather than being woken by each request: waking it cost every request a thread switch (about
 5 % of a sequential POST in ``bench/``). After a round that brought nothing it sleeps until
-the next entry wakes it.
+the next entry wakes it. What a round brings is written in one go where the log can (the
+PostgreSQL log: one INSERT for all of them, ``append_many``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ if TYPE_CHECKING:  # the PostgreSQL log is imported only with PostgreSQL
 QUEUE = 10_000
 # Seconds an entry may wait for the writer under traffic (a reader never waits for it).
 WAKE_EVERY = 0.05
+# The most entries written in one go (``_write``): one statement's worth.
+BATCH = 500
 
 
 class AppendBehind:
@@ -105,20 +108,38 @@ class AppendBehind:
         while True:
             self._wait(idle)
             idle = not self._queue
+            entries: list = []
             while self._queue:
                 item = self._queue.popleft()
                 if self._blocked:
                     with self._changed:
                         self._changed.notify_all()  # room for the requests waiting
+                if item is not None and not isinstance(item, threading.Event):
+                    entries.append(item)
+                    if len(entries) < BATCH:
+                        continue
+                self._write(entries)  # before a marker: it stands after them
+                entries = []
                 if item is None:
                     return
                 if isinstance(item, threading.Event):
                     item.set()  # everything queued before it is written
-                    continue
-                try:
-                    self.log.append(*item)  # never raises: failures are counted
-                except Exception as exc:  # the thread must outlive anything an entry does
-                    self.log.failures.record(exc)
+            self._write(entries)
+
+    def _write(self, entries: list) -> None:
+        """Write ``entries``: in one go to a log that takes several at once (the PostgreSQL
+        log: one statement for all), else one by one."""
+        if len(entries) > 1 and hasattr(self.log, "append_many"):
+            try:
+                self.log.append_many(entries)  # never raises: failures are counted
+            except Exception as exc:  # the thread must outlive anything an entry does
+                self.log.failures.record(exc)
+            return
+        for idp, entry in entries:
+            try:
+                self.log.append(idp, entry)  # never raises: failures are counted
+            except Exception as exc:  # the thread must outlive anything an entry does
+                self.log.failures.record(exc)
 
     def flush(self) -> None:
         """Return once every entry appended before this call is written."""

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 def record(conn: psycopg.Connection, idp: str, events: list[dict]) -> None:
     """Append ``events`` (without ``seq``) in ``conn``'s transaction. Nothing is read back:
-    in a pipelined write the statement goes out with the COMMIT, no wait of its own.
+    in a held write the statement goes out with the COMMIT, no wait of its own.
 
     Call it last before the transaction commits: the feed's lock is held from here on. Inside
     ``Store.batch`` the commit does not wait for the WAL flush: a reader makes what it is
@@ -57,7 +57,7 @@ def make_durable(conn: psycopg.Connection) -> None:
 
     Events must never be shown before they are durable: a crash would take them away, and
     their seqs would be drawn again for other events, behind the cursor of a reader who saw
-    them. A pipelined write commits without waiting for the WAL flush (it waits right after,
+    them. A held write commits without waiting for the WAL flush (it waits right after,
     out of the feed's lock: ``PostgresStore._begin``), and so does every write of a batch
     (``Store.batch``), whose end waits once; a reader about to show events calls this first
     (``pg_pool.DURABLE``). One round trip; no wait for the disk when the WAL is flushed

@@ -185,7 +185,7 @@ def settle(pool: ConnectionPool, xid: str) -> None:
                 time.sleep(0.05)  # its session has yet to notice that its client is gone
                 status = _status(conn, xid)
             if status == "committed":
-                conn.execute(DURABLE)  # a pipelined write's COMMIT does not wait for the disk
+                conn.execute(DURABLE)  # a held write's COMMIT does not wait for the disk
     except (psycopg.Error, PoolTimeout) as exc:
         log.warning("cannot learn whether transaction %s was committed: %s", xid, first_line(exc))
     if status == "committed":

@@ -36,7 +36,7 @@ class Records(Transactions):
     def get_record(self, table: str, key: str) -> dict | None:
         if key in getattr(self._local, "fresh", ()):
             # The id of a resource this transaction creates, drawn at random in it: nothing
-            # stored can be keyed by it yet, and the read would cost a wait in the pipeline
+            # stored can be keyed by it yet, and the read would cost a round trip of its own
             # (the screen of every new user asks for its ``downstream`` entry).
             return None
         with self.connection() as conn:

@@ -2,7 +2,8 @@
 ``Transactions`` base every other part of the store builds on.
 
 A write runs in ``_transaction``: one transaction, holding its IdP's advisory lock exclusively
-(deletes) or shared (creates and updates, sent as a pipeline), and settled through
+(deletes) or shared (creates and updates, whose statements are held and sent together:
+``Held``), and settled through
 ``pg_pool.settle`` when its COMMIT loses its connection. Reads take ``connection``: the
 thread's transaction connection if it has one (``atomic``, or a write's ``prepare``), else a
 pooled one in autocommit. ``batch`` defers the WAL flush of a thread's writes to the block's
@@ -16,9 +17,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from storage.postgres import pg_events, pg_pool
@@ -27,8 +29,7 @@ from storage.postgres.pg_schema import scalar
 # classid of pg_advisory_xact_lock(classid, hashtext(idp)): keeps our locks apart from others'.
 TENANT_LOCK = 0x526F73
 IDLE = TransactionStatus.IDLE
-# psycopg's default: a statement run this many times on a connection is prepared there.
-PREPARE_THRESHOLD = 5
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 class Transactions:
@@ -68,13 +69,13 @@ class Transactions:
         self, idp: str | None = None, *, shared: bool = False, proof: Callable | None = None
     ) -> Iterator[psycopg.Connection]:
         """Run the block in one transaction (a savepoint when nested), holding ``idp``'s lock
-        (``shared``: in shared mode, for writes that add or change but never remove; they are
-        pipelined, so the block must not read a statement's rowcount).
+        (``shared``: in shared mode, for writes that add or change but never remove; their
+        statements are held and sent together, ``_buffered``).
 
         When the connection is lost during the COMMIT, the block returns if the transaction
         was committed after all, and raises StoreUnavailable if it was not, OutcomeUnknown
-        if that cannot be learnt (``pg_pool.settle``). A pipelined write may lose its
-        connection before its transaction's id came back: ``proof()`` then settles it (None:
+        if that cannot be learnt (``pg_pool.settle``). A held write may lose its connection
+        before its transaction's id came back: ``proof()`` then settles it (None:
         OutcomeUnknown)."""
         current = getattr(self._local, "conn", None)
         if current is not None:
@@ -85,11 +86,11 @@ class Transactions:
             return
         state: dict = {}
         with pg_pool.translated(), self._pool.connection() as conn:
-            self._local.conn = conn
             try:
-                run = self._pipelined if shared else self._plain
-                with run(conn, idp, state):
-                    yield conn
+                run = self._buffered if shared else self._plain
+                with run(conn, idp, state) as used:
+                    self._local.conn = used
+                    yield used
             except psycopg.OperationalError:
                 if not (state.get("committing") and conn.broken):
                     raise
@@ -106,35 +107,37 @@ class Transactions:
             raise pg_pool.unknown()
 
     @contextmanager
-    def _plain(self, conn: psycopg.Connection, idp: str | None, state: dict) -> Iterator[None]:
+    def _plain(
+        self, conn: psycopg.Connection, idp: str | None, state: dict
+    ) -> Iterator[psycopg.Connection]:
         """One transaction whose statements each wait for their answer (a delete reads what
         each did)."""
         with conn.transaction():
             state["xid"] = scalar(self._begin(conn, idp))
-            yield
+            yield conn
             state["committing"] = True
 
     @contextmanager
-    def _pipelined(self, conn: psycopg.Connection, idp: str | None, state: dict) -> Iterator[None]:
-        """One transaction sent as a pipeline: BEGIN, the lock, the block's statements and the
-        COMMIT go out as they come, and the connection waits once, at the end, for all their
-        answers (and once for each read the block makes). psycopg's own transaction block
-        would wait after its BEGIN and before its COMMIT: the commands are ours here."""
+    def _buffered(self, conn: psycopg.Connection, idp: str | None, state: dict) -> Iterator[Held]:
+        """One transaction whose statements are held (``Held``) and sent together as one
+        simple query: BEGIN, the lock, the block's statements, the COMMIT and the wait for
+        the disk go out at the end in one message, and the connection waits once for all
+        their answers (and once more for each read the block makes, which sends what is held
+        before it). Sent one by one, even in a pipeline, each statement cost the request
+        thread a send and two polls and PostgreSQL a wake-up: about 0.17 ms of Roster's CPU
+        per write (``bench/pgcpu.py``)."""
         conn.autocommit = True  # an idle connection: no round trip; BEGIN is explicit below
-        # Nothing is prepared in the pipeline: a statement psycopg prepares there (on its fifth
-        # run) after one that failed is skipped by the server, and psycopg, which believes it
-        # prepared, then names a statement the server never had.
-        conn.prepare_threshold = None
+        held = Held(conn)
         xid = None
         try:
-            with conn.pipeline():
-                conn.execute("BEGIN")
-                xid = self._begin(conn, idp, shared=True, lazy=True)
-                yield
-                conn.execute("COMMIT")
-                state["committing"] = True
-                if not self._batched():  # a batch's end waits, once for all
-                    conn.execute(pg_pool.DURABLE)
+            held.execute("BEGIN")
+            xid = self._begin(held, idp, shared=True, lazy=True)
+            yield held
+            held.execute("COMMIT")
+            state["committing"] = True
+            if not self._batched():  # a batch's end waits, once for all
+                held.execute(pg_pool.DURABLE)
+            held.send()
         except BaseException:
             # An error of the block or of a statement leaves the transaction open or
             # failed: end it before the connection goes back to the pool.
@@ -142,19 +145,16 @@ class Transactions:
                 conn.execute("ROLLBACK")
             raise
         finally:
-            state["xid"] = _received(xid)
-            conn.prepare_threshold = PREPARE_THRESHOLD
+            state["xid"] = xid.received() if xid is not None else None
             if not conn.broken:
                 conn.autocommit = False
 
-    def _begin(
-        self, conn: psycopg.Connection, idp: str | None, shared: bool = False, lazy: bool = False
-    ) -> psycopg.Cursor:
+    def _begin(self, conn: Any, idp: str | None, shared: bool = False, lazy: bool = False) -> Any:
         """Take ``idp``'s lock (if given); the cursor's row is the transaction's id, by which
         ``pg_pool.settle`` asks what became of it (one round trip either way).
 
         ``lazy`` (and inside ``batch()``): the COMMIT does not wait for the WAL flush. A
-        pipelined write then waits for it in a statement of its own after the COMMIT, in the
+        held write then waits for it in a statement of its own after the COMMIT, in the
         same round trip (``pg_pool.DURABLE``; a batch's end does it once for all): so the
         flush happens after the feed's lock (``pg_events``) is released, and the flushes of
         concurrent writers are one (PostgreSQL's group commit), where a synchronous COMMIT
@@ -200,12 +200,115 @@ class Transactions:
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [TENANT_LOCK, idp])
 
 
-def _received(cursor: psycopg.Cursor | None) -> str | None:
-    """The transaction id a pipelined ``_begin`` asked for, if its answer came back."""
-    if cursor is None or cursor.pgresult is None:
+class Pending:
+    """A statement ``Held`` until it is sent: its rows are read once it was."""
+
+    def __init__(self, owner: Held):
+        self._owner = owner
+        self._sent = False
+        self._rows: list | None = None
+        self._rowcount = -1
+
+    def _answered(self, cursor: psycopg.ClientCursor) -> None:
+        self._sent = True
+        self._rowcount = cursor.rowcount
+        if cursor.pgresult is not None and cursor.pgresult.status == TUPLES_OK:
+            self._rows = cursor.fetchall()
+
+    def _result(self) -> list:
+        if not self._sent:
+            self._owner.send()  # a read: what is held before it goes with it
+        if self._rows is None:
+            raise psycopg.ProgrammingError("the statement returned no rows")
+        return self._rows
+
+    def fetchone(self) -> Any:
+        rows = self._result()
+        return rows[0] if rows else None
+
+    def fetchall(self) -> list:
+        return self._result()
+
+    @property
+    def rowcount(self) -> int:
+        if not self._sent:
+            self._owner.send()
+        return self._rowcount
+
+    def received(self) -> Any:
+        """The first value of the first row if the statement's answer came back, else None."""
+        return self._rows[0][0] if self._sent and self._rows else None
+
+
+class Held:
+    """A connection for one transaction whose statements are held, then sent together.
+
+    ``execute`` binds the parameters on the client (psycopg's ``ClientCursor``: the same
+    adapters, literals quoted by libpq) and keeps the statement; ``send`` sends everything
+    held as one simple query, whose statements PostgreSQL runs in order, stopping at the
+    first error (raised here, as the pipeline raised it at its end). A read sends what is held
+    before it. Savepoints (``transaction``) and cursors work as on a connection; anything
+    else is the connection's."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+        self._cursor = psycopg.ClientCursor(conn)
+        self._held: list[tuple[str, Pending]] = []
+        self._savepoints = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    @property
+    def info(self) -> Any:
+        # In a transaction from its first statement, sent or held (pg_feed asks).
+        return _InTransaction
+
+    def execute(self, query: str, params: Any = None) -> Pending:
+        plain = params is None and isinstance(query, str)
+        text = query if plain else self._cursor.mogrify(query, params)
+        pending = Pending(self)
+        self._held.append((text, pending))
+        return pending
+
+    def executemany(self, query: str, params_seq: Any) -> None:
+        for params in params_seq:
+            self.execute(query, params)
+
+    def cursor(self) -> Held:
+        return self
+
+    def __enter__(self) -> Held:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         return None
-    try:
-        row = cursor.fetchone()
-    except psycopg.Error:
-        return None
-    return row[0] if row else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Held]:
+        """A savepoint: the block's statements are undone if it raises."""
+        self._savepoints += 1
+        name = f"roster_{self._savepoints}"
+        self.execute(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException:
+            self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        self.execute(f"RELEASE SAVEPOINT {name}")
+
+    def send(self) -> None:
+        """Send what is held, in one message; read each statement's answer."""
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        cursor = self._cursor
+        cursor.execute(";\n".join(text for text, _ in held))
+        for n, (_, pending) in enumerate(held):
+            if n:
+                cursor.nextset()
+            pending._answered(cursor)
+
+
+class _InTransaction:
+    transaction_status = TransactionStatus.INTRANS

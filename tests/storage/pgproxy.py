@@ -2,8 +2,9 @@
 the middle of a COMMIT, before the server has it or after the server applied it.
 
 It forwards bytes both ways and reads just enough of the PostgreSQL protocol to spot one
-message: the simple query ``COMMIT`` going up (psycopg commits that way), or its
-CommandComplete ``COMMIT`` coming back. ``lose_next_commit("before")`` drops the first and
+message: the simple query ``COMMIT`` going up (psycopg commits that way; a write sends it
+inside one simple query with its other statements), or its CommandComplete ``COMMIT`` coming
+back. ``lose_next_commit("before")`` drops the first and
 closes both sides, so the server never commits; ``"after"`` lets the COMMIT through and drops
 the answer, so the server commits and the client never learns it. ``cut=True`` also refuses
 every connection afterwards, until ``restore()``: the client cannot even ask what happened.
@@ -26,6 +27,9 @@ QUERY_COMMIT = b"Q" + struct.pack("!i", 11) + b"COMMIT\x00"
 COMMITTED = b"C" + struct.pack("!i", 11) + b"COMMIT\x00"
 # Parse (extended protocol), unnamed statement: b"P", length, b"\0", the query, b"\0"…
 PARSE_COMMIT = re.compile(rb"P....\x00COMMIT\x00", re.DOTALL)
+# A write's transaction as one simple query (``storage.postgres.pg_tx.Held``), or its end
+# after a read sent the beginning: b"Q", length, then "…;\nCOMMIT" and what follows, b"\0".
+HELD_COMMIT = re.compile(rb"Q....[^\x00]*;\nCOMMIT(?:;\n|\x00)", re.DOTALL)
 
 
 class Proxy:
@@ -128,13 +132,14 @@ class Proxy:
 
 
 def _message(chunk: bytes) -> bytes | None:
-    """Return the COMMIT message ``chunk`` carries, if any: as a simple query, or as the Parse
+    """Return the COMMIT message ``chunk`` carries, if any: as a simple query, as the Parse
     message of the unnamed statement ``COMMIT`` that a pipeline sends with the write's last
-    statements (counted as the simple query: it is the same COMMIT going up)."""
+    statements, or inside the simple query that carries a write's whole transaction (both
+    counted as the simple query: it is the same COMMIT going up)."""
     for message in (QUERY_COMMIT, COMMITTED):
         if message in chunk:
             return message
-    if PARSE_COMMIT.search(chunk):
+    if PARSE_COMMIT.search(chunk) or HELD_COMMIT.search(chunk):
         return QUERY_COMMIT
     return None
 

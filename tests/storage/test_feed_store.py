@@ -270,6 +270,7 @@ class SlowCommits(PostgresStore):
 
     def _record(self, conn, idp, drafts, source, at):
         super()._record(conn, idp, drafts, source, at)
+        conn.send()  # what the write holds goes out now: its seqs drawn, its COMMIT not yet
         self.drawn.set()
         assert self.gate.wait(30)
 
