@@ -29,19 +29,39 @@ def adoptable(store: Store, idp: str, new: dict) -> str | None:
     deleted: the IdP is giving it back (re-assigned within the keep period, or after a
     discard), and the applications see it come back (``user.reactivated``) rather than a
     stranger arrive. None otherwise."""
-    name = new.get("userName")
-    if not isinstance(name, str):
-        return None
-    wanted = name.casefold()
+    return Adoptable(store, idp).id_for(new)
 
-    def same(entry: dict) -> bool:
-        if not entry.get("gone") or entry["reason"] not in ADOPTABLE:
-            return False
-        known = entry["data"]["scim"].get("userName")
-        return isinstance(known, str) and known.casefold() == wanted
 
-    found = store.records("downstream", same, idp=idp)
-    return found[0]["id"] if found else None
+class Adoptable:
+    """The users an IdP may give back (``adoptable``), read from the store once for several
+    creates: a /Bulk request of thousands of POSTs asks once, not once each (on PostgreSQL a
+    query each). ``forget()`` after anything that may change them (a deletion, an adoption):
+    the next create reads them again."""
+
+    def __init__(self, store: Store, idp: str):
+        self._store, self._idp = store, idp
+        self._ids: dict[str, str] | None = None  # casefolded userName -> id
+
+    def id_for(self, new: dict) -> str | None:
+        name = new.get("userName")
+        if not isinstance(name, str):
+            return None
+        if self._ids is None:
+            self._ids = {}
+            for entry in self._store.records("downstream", _given_back, idp=self._idp):
+                known = entry["data"]["scim"]["userName"]
+                self._ids.setdefault(known.casefold(), entry["id"])  # the first, as before
+        return self._ids.get(name.casefold())
+
+    def forget(self) -> None:
+        self._ids = None
+
+
+def _given_back(entry: dict) -> bool:
+    """Whether ``entry`` is a user its IdP deleted that it may create again."""
+    if not entry.get("gone") or entry["reason"] not in ADOPTABLE:
+        return False
+    return isinstance(entry["data"]["scim"].get("userName"), str)
 
 
 def internal(resource: dict | None) -> dict:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, g
 
+from lifecycle import kept
 from monitoring.requestid import source
 from scim import groups, requestlog, resources, users
 from scim.core.bulkorder import Schedule, Step
@@ -60,6 +61,7 @@ def bulk():
 
 def run(job: BulkJob) -> dict[int, dict]:
     """Carry out ``job``; return each processed operation's answer by its index."""
+    g.adoptable = kept.Adoptable(get_store(), g.idp)  # read once for the request's POSTs
     schedule = Schedule(job.operations)
     answers: dict[int, dict] = {}
     errors = 0
@@ -131,6 +133,8 @@ def _call(step: Step, method: str, data: object) -> Outcome:
     except Exception:  # the job goes on; the operator reads the traceback, the client never
         log.exception("bulk operation %s %s failed", method, op.path)
         outcome = Outcome(error=InternalError())
+    if method != "POST":  # a deletion (or a change) may leave a user the IdP can give back
+        g.adoptable.forget()
     target = outcome.resource["id"] if outcome.resource is not None else step.target
     _record(op, method, target, data, outcome.error, started)
     return outcome

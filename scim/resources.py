@@ -170,7 +170,13 @@ def create_one(kind: Kind, body: object, origin: dict | None = None) -> dict:
     """Store a new resource from a request body; return it as stored (RFC 7644 §3.3)."""
     new = kind.seal(load_resource(kind.rtype, body))
     store, origin = get_store(), origin or source()
-    given = kept.adoptable(store, g.idp, new) if kind.rtype.name == "User" else None
+    given = None
+    if kind.rtype.name == "User":
+        # A /Bulk request reads the users an IdP may give back once (``scim.bulk``).
+        known = g.get("adoptable") or kept.Adoptable(store, g.idp)
+        given = known.id_for(new)
+        if given is not None:
+            known.forget()  # given back now: no longer the IdP's to give
     return store.create(
         kind.rtype.name,
         g.idp,

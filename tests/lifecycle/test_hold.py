@@ -298,6 +298,39 @@ def test_a_kept_user_created_again_comes_back_with_its_id(okta, store, api, fake
     assert read_feed(store, start) == []  # nothing left to purge
 
 
+def test_a_bulk_request_gives_kept_users_back_also_after_deleting_them_itself(okta, store):
+    # A /Bulk request reads the users its IdP may give back once, and again after a deletion:
+    # the stranger's POST finds none; user000, deleted after it, must still come back.
+    set_policy(store, okta.id, Policy(on_delete="deactivate", keep_days=30))
+    first, second = seed(okta, 2)
+    assert okta.delete(f"/Users/{second}").status_code == 204  # kept before the request
+
+    def post(n: int, again: str = "") -> dict:
+        body = sample("okta-create-user.json")
+        del body["password"]
+        body.update(userName=f"USER{n:03d}@okta.local", externalId=f"00again{n:06d}")
+        return {"method": "POST", "path": "/Users", "bulkId": f"u{n}{again}", "data": body}
+
+    request = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            post(1),  # kept before the request
+            post(7),  # a stranger: nothing to give back
+            {"method": "DELETE", "path": f"/Users/{first}"},
+            post(0),  # kept by the DELETE just before
+            post(0, "again"),  # given back already: user000 exists again
+        ],
+    }
+    response = okta.post("/Bulk", request)
+    assert response.status_code == 200, response.get_json()
+    answers = response.get_json()["Operations"]
+    assert [a["status"] for a in answers] == ["201", "201", "204", "201", "409"]
+    assert answers[0]["location"].endswith(f"/Users/{second}")
+    assert answers[3]["location"].endswith(f"/Users/{first}")
+    assert not answers[1]["location"].endswith((f"/Users/{first}", f"/Users/{second}"))
+    assert store.records("downstream") == []
+
+
 def test_a_discarded_deletion_ends_when_the_idp_creates_the_user_again(
     okta, store, api, fake_clock
 ):
