@@ -96,8 +96,10 @@ def measure(target, data: entra.Directory, load) -> dict:
     postmaster = POSTMASTER[0] if POSTMASTER and isinstance(target, Roster) else None
     pid = target.server.process.pid
     server, database = cpu_seconds(pid), database_cpu(postmaster)
+    client = time.process_time()  # the client's threads run in this process
     try:
         result = load(target.port, target.token, target.base, data)
+        result["client_cpu_s"] = round(time.process_time() - client, 2)
         result["server_cpu_s"] = round(cpu_seconds(pid) - server, 2)
         if postmaster is not None:
             result["database_cpu_s"] = round(database_cpu(postmaster) - database, 2)
@@ -146,6 +148,8 @@ def targets(runs: dict, data: entra.Directory) -> list[dict]:
             name = f"/Bulk on {backend} loads {len(data.users):,} users and their groups"
             ok = bulk["total_s"] < BULK_TARGET_S and bulk["check"] == "ok"
             detail = _phases(bulk) + _cpu(bulk) + _per_operation(bulk, data)
+            if not ok:
+                detail += _why(bulk, BULK_TARGET_S, 1)
             out.append(_verdict(f"{name} < {BULK_TARGET_S:.0f} s", ok, detail))
         for key in sorted(
             k for k in runs if k.startswith(f"{backend}/") and k != f"{backend}/bulk"
@@ -157,8 +161,40 @@ def targets(runs: dict, data: entra.Directory) -> list[dict]:
             ratio = peer["total_s"] / mine["total_s"]
             name = f"sync on {backend}, {threads} thread(s), >= {PEER_FACTOR:.0f}x scim2-server"
             detail = f"x{ratio:.2f}: {_phases(mine)}{_cpu(mine)} vs {_phases(peer)}{_cpu(peer)}"
+            if ratio < PEER_FACTOR:
+                detail += _why(mine, peer["total_s"] / PEER_FACTOR, int(threads))
             out.append(_verdict(name, ratio >= PEER_FACTOR, detail))
     return out
+
+
+def floor_s(run: dict, threads: int) -> float | None:
+    """About the least time a load can take given the CPU it used: with one client thread
+    nothing overlaps (the client waits for each answer, the server for the database), so
+    the client's, the server's and PostgreSQL's CPU seconds add up; with more, they share
+    ``os.cpu_count()`` CPUs, and the server's Python runs one thread at a time (one lock
+    for the interpreter), so its CPU seconds alone are a bound too."""
+    if "server_cpu_s" not in run:
+        return None
+    parts = [run["server_cpu_s"], run.get("database_cpu_s", 0.0), run.get("client_cpu_s", 0.0)]
+    if threads <= 1:
+        return sum(parts)
+    return max(run["server_cpu_s"], sum(parts) / (os.cpu_count() or 1))
+
+
+def _why(run: dict, allowed_s: float, threads: int) -> str:
+    """Why a load's target fails, measured: its CPU against the time the target allows."""
+    floor = floor_s(run, threads)
+    if floor is None:
+        return ""
+    if floor > allowed_s:
+        return (
+            f"; cannot pass on this machine as the load is: the CPU it used alone takes about "
+            f"{floor:.1f} s here, and the target allows {allowed_s:.1f} s"
+        )
+    return (
+        f"; the CPU it used takes about {floor:.1f} s here, within the {allowed_s:.1f} s "
+        f"allowed: the rest is waiting (the client for answers, the server for the database)"
+    )
 
 
 def _cpu(run: dict) -> str:
@@ -169,6 +205,8 @@ def _cpu(run: dict) -> str:
     spent = f"server CPU {run['server_cpu_s']:.1f} s"
     if "database_cpu_s" in run:
         spent += f", PostgreSQL CPU {run['database_cpu_s']:.1f} s"
+    if "client_cpu_s" in run:
+        spent += f", client CPU {run['client_cpu_s']:.1f} s"
     return f"; {spent} on {os.cpu_count()} CPUs"
 
 
