@@ -235,6 +235,13 @@ def budget(result: dict) -> list[str]:
         f"   on {result['cpus']} CPUs shared with the client, the rate follows CPU per POST:"
         f" {total - peer['server_cpu_ms']:+.2f} ms to go for scim2-server's rate"
     )
+    unavoidable = tiny + database
+    if unavoidable > peer["server_cpu_ms"]:
+        lines.append(
+            f"   Roster's own work and PostgreSQL's CPU alone take {unavoidable:.2f} ms, more"
+            f" than scim2-server's {peer['server_cpu_ms']:.2f} ms in all: even a store that"
+            " cost nothing in Roster's process could not match its rate here"
+        )
     return lines
 
 
