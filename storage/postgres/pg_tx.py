@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.pq import ExecStatus, TransactionStatus
@@ -90,7 +90,8 @@ class Transactions:
                 run = self._buffered if shared else self._plain
                 with run(conn, idp, state) as used:
                     self._local.conn = used
-                    yield used
+                    # A Held stands in for the connection: the writes use only what it has.
+                    yield cast(psycopg.Connection, used)
             except psycopg.OperationalError:
                 if not (state.get("committing") and conn.broken):
                     raise
