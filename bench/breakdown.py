@@ -20,8 +20,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from bench.parts import TOTAL, VALIDATION
+
 RATE = 1000  # samples a second
-VALIDATION = "validation (marshmallow)"
 # (part, a frame that puts a sample in it), first match wins: order from the innermost parts.
 PARTS = (
     ("fsync (group commit, disk)", "_fsync_now (storage/tinydb/journal.py"),
@@ -32,7 +33,7 @@ PARTS = (
     ("token check", "authenticate (scim/auth.py"),
     ("request id", "start (monitoring/requestid.py"),
     ("process log line", "log_request (monitoring/logs.py"),
-    (VALIDATION, "load_resource (scim/core/models.py"),
+    ("validation (marshmallow)", "load_resource (scim/core/models.py"),
     ("JSON body parsing", "read_json (scim/http.py"),
     ("password hashing", "seal (scim/users.py"),
     ("rendering the answer", "_single (scim/resources.py"),
@@ -121,51 +122,42 @@ def per_request(parts: Counter, requests: int) -> dict[str, float]:
     return {part: count / RATE / requests * 1000 for part, count in parts.most_common()}
 
 
+REST = "the rest: Flask's hooks and contexts, middleware, a larger answer to send and read"
+
+
 def budget(
-    spied: dict,
+    parts: dict[str, float],
     post_ms: float,
     ceiling_ms: float,
     target_ms: float,
     fsync_ms: float,
-    unsynced_ms: float | None = None,
+    unsynced_ms: float,
 ) -> str:
     """Where each 0.1 ms of a sequential POST goes, against the time the targets allow.
 
     A POST's mean ``post_ms`` is bare Flask's POST (``ceiling_ms``: the client, loopback,
-    waitress and Flask doing no work) plus Roster's own time. With ``unsynced_ms`` (the same
-    POSTs on a Roster whose fsync does nothing, ``bench/unsynced``) the wait for the disk is
-    measured: ``post_ms - unsynced_ms``. A sampler stretches a blocking call, so py-spy's
-    shares (``spied``: ``per_request`` parts) split only the rest, ``unsynced_ms -
-    ceiling_ms``, between Roster's parts that run Python (the Flask and waitress parts count
-    as bare Flask's own, and what Roster's hooks add to them is spread over the rest).
-    Without ``unsynced_ms`` the fsync too is split by its share, which overstates it.
-    ``target_ms``: the most a POST may take to meet every target; ``fsync_ms``: an append
-    and fsync's p50 on this disk, timed alone."""
-    measured = unsynced_ms is not None
-    own = {
-        part: ms
-        for part, ms in spied["parts"].items()
-        if part not in SHARED and not (measured and "fsync" in part)
-    }
-    total = sum(own.values()) or 1.0
-    work = max((unsynced_ms if measured else post_ms) - ceiling_ms, 0.0)
-    rows = [(part, work * ms / total) for part, ms in own.items()]
-    rows.append(("bare Flask's POST: client, loopback, waitress, Flask", ceiling_ms))
-    waited = max(post_ms - unsynced_ms, 0.0) if measured else 0.0
-    if measured:
-        rows.append(("waiting for the fsync (measured: the same POSTs with it a no-op)", waited))
-    else:
-        waited = sum(ms for part, ms in rows if "fsync" in part)
-        work -= waited
-    how = "with fsync a no-op, by py-spy's shares" if measured else "by py-spy's shares"
+    waitress and Flask doing no work), the wait for the disk (``post_ms - unsynced_ms``:
+    ``unsynced_ms`` is the same POSTs on a Roster whose fsync does nothing), and Roster's
+    work, ``unsynced_ms - ceiling_ms``. ``parts`` (``bench/parts.py``: ms per POST, timed in
+    that server) split the work; what they leave is ``REST``. ``target_ms``: the most a POST
+    may take to meet every target; ``fsync_ms``: an append and fsync's p50, timed alone."""
+    parts = {label: ms for label, ms in parts.items() if label != TOTAL}
+    work = max(unsynced_ms - ceiling_ms, 0.0)
+    waited = max(post_ms - unsynced_ms, 0.0)
+    rows = [
+        *parts.items(),
+        (REST, work - sum(parts.values())),
+        ("bare Flask's POST: client, loopback, waitress, Flask", ceiling_ms),
+        ("waiting for the fsync (measured: the same POSTs with it a no-op)", waited),
+    ]
     lines = [
         f"where a sequential POST's {post_ms:.2f} ms go, one mark per {STEP} ms (Roster's "
-        f"{work:.2f} ms of work over bare Flask split {how}); the targets allow "
-        f"{target_ms:.2f} ms: {post_ms - target_ms:+.2f} ms to go"
+        f"{work:.2f} ms of work over bare Flask timed part by part in the server, fsync a "
+        f"no-op); the targets allow {target_ms:.2f} ms: {post_ms - target_ms:+.2f} ms to go"
     ]
     for part, ms in sorted(rows, key=lambda row: -row[1]):
-        lines.append(f"   {ms:6.3f} ms  {'#' * round(ms / STEP):<14} {part}")
-    validation = dict(rows).get(VALIDATION, 0.0)
+        lines.append(f"   {ms:6.3f} ms  {'#' * max(round(ms / STEP), 0):<14} {part}")
+    validation = parts.get(VALIDATION, 0.0)
     floor = ceiling_ms + waited + validation
     lines.append(
         f"   what the stack itself needs: bare Flask's POST {ceiling_ms:.2f} ms + validation by "
@@ -175,15 +167,14 @@ def budget(
         f"(token, store, change feed, rendering, logs), which takes "
         f"{work - validation:.2f} ms here"
     )
-    if measured:
-        verdict = "over" if unsynced_ms > target_ms else "within"
-        lines.append(
-            f"   with no fsync at all a POST takes {unsynced_ms:.2f} ms, {verdict} the "
-            f"{target_ms:.2f} ms the targets allow: "
-            + (
-                "the gap is Python work, not the disk"
-                if verdict == "over"
-                else "the disk's wait decides whether they pass"
-            )
+    verdict = "over" if unsynced_ms > target_ms else "within"
+    lines.append(
+        f"   with no fsync at all a POST takes {unsynced_ms:.2f} ms, {verdict} the "
+        f"{target_ms:.2f} ms the targets allow: "
+        + (
+            "the gap is Python work, not the disk"
+            if verdict == "over"
+            else "the disk's wait decides whether they pass"
         )
+    )
     return "\n".join(lines)

@@ -5,10 +5,13 @@
     .venv/bin/python bench/run.py --sizes 1000,20000 --output /tmp/r.json
     .venv/bin/python bench/run.py --backend postgres   # the same on PostgreSQL (see below)
     .venv/bin/python bench/run.py --peer               # and scim2-server's POST /Users beside
-    .venv/bin/python bench/run.py --breakdown          # where a POST's time goes (py-spy)
+    .venv/bin/python bench/run.py --breakdown          # where a POST's time goes
 
-``--peer`` also runs the breakdown, and prints where each 0.1 ms of a POST goes against what
-the POST targets allow (``bench/breakdown.py``).
+``--peer`` also runs the breakdown. On TinyDB it times the same POSTs once more on a Roster
+whose fsync does nothing, each part of a POST timed in the server (``bench/unsynced``,
+``bench/parts.py``), and prints where each 0.1 ms of a POST goes against what the POST targets
+allow (``bench/breakdown.py``). On PostgreSQL py-spy samples the server (its share of each
+part); ``bench/pgwrites.py`` splits a POST's CPU there.
 
 For each size the data folder is preloaded through ``storage.tinydb.store.TinyStore`` (not
 HTTP), then ``python app.py`` is started on it and measured: start-up (process start to the
@@ -83,8 +86,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--breakdown",
         action="store_true",
-        help="at the first size, sample the server with py-spy during more POSTs and show "
-        "where their time goes (bench/breakdown.py)",
+        help="at the first size, show where a POST's time goes: timed part by part on TinyDB "
+        "(bench/parts.py), sampled by py-spy on PostgreSQL (bench/breakdown.py)",
     )
     args = parser.parse_args(argv)
     default = "1000,5000" if args.quick else "1000,10000,100000"
@@ -145,12 +148,9 @@ def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> N
             server.stop()
 
 
-SPIED_POSTS = 2000  # enough samples (1 ms each) to split a POST's Python work by part
-
-
 def post_breakdown(client: Client, server, data, requests: int) -> tuple[str, dict | None]:
     """More sequential POSTs, sampled by py-spy: where their time goes inside the server (the
-    table, and the figures ``breakdown.budget`` weighs against the targets)."""
+    table, and each part's share per request)."""
     if not breakdown.Sampler.available():
         return "breakdown: py-spy is not installed (pip install -r requirements-dev.txt)", None
     with breakdown.Sampler(server.process.pid) as sampler:
@@ -164,22 +164,25 @@ def post_breakdown(client: Client, server, data, requests: int) -> tuple[str, di
 def measure_unsynced(size: int, requests: int, work: Path, results: dict) -> None:
     """Sequential POST /Users on Roster with ``os.fsync`` a no-op (``bench/unsynced``), on a
     fresh folder of ``size`` users: beside the real phase, what the wait for the disk costs a
-    POST. Then more of them under py-spy, whose shares split the rest (with no blocking
-    call in the stacks, which a sampler stretches)."""
-    data = preload(work / f"unsynced-{size}", size)
+    POST. Then the same on a server whose parts of a POST are timed (``bench/parts.py``),
+    apart, so that the timers' own cost stays out of the mean."""
     env = {"PYTHONPATH": str(ROOT / "bench" / "unsynced"), "BENCH_UNSYNCED": "1"}
-    server, _ = start_roster(
-        data.folder, data.idp, data.token, work / "roster-unsynced.log", env=env
-    )
+    results["unsynced"] = _unsynced_posts(size, requests, work / "unsynced", env)
+    timings = work / "parts.json"
+    _unsynced_posts(size, requests, work / "timed", {**env, "BENCH_PARTS": str(timings)})
+    results["parts"] = json.loads(timings.read_text())  # written as the server stopped
+
+
+def _unsynced_posts(size: int, requests: int, folder: Path, env: dict) -> dict:
+    data = preload(folder, size)
+    log = folder.with_suffix(".log")
+    server, _ = start_roster(data.folder, data.idp, data.token, log, env=env)
     try:
         client = Client(server.port, data.token)
         base, tag = f"/scim/v2/{data.idp}/Users", f"unsynced{size}"
-        label = "POST /Users, fsync a no-op"
-        results["unsynced"] = phases.creates_at(client, base, requests, tag, label)
-        results["breakdown"], spied = post_breakdown(client, server, data, SPIED_POSTS)
-        if spied:
-            results["spied"] = spied
+        post = phases.creates_at(client, base, requests, tag, "POST /Users, fsync a no-op")
         client.close()
+        return post
     finally:
         server.stop()
 
@@ -187,17 +190,16 @@ def measure_unsynced(size: int, requests: int, work: Path, results: dict) -> Non
 def post_budget(results: dict) -> str | None:
     """Where each 0.1 ms of a sequential POST goes against the time the POST targets allow
     (50 % of bare Flask's rate, and 1.5 x scim2-server's when it ran beside)."""
-    if "spied" not in results or not results["sizes"]:
+    if "parts" not in results or not results["sizes"]:
         return None
     ceiling = results["ceiling"]["sequential"]
     allowed = [1000 / (0.5 * ceiling["throughput_rps"])]
     if "peer" in results:
         allowed.append(1000 / (1.5 * results["peer"]["post"]["throughput_rps"]))
     post = results["sizes"][0]["post"]
-    unsynced = results.get("unsynced", {}).get("mean_ms")
     return breakdown.budget(
-        results["spied"], post["mean_ms"], ceiling["mean_ms"], min(allowed),
-        results["fsync"]["p50_ms"], unsynced,
+        results["parts"]["ms"], post["mean_ms"], ceiling["mean_ms"], min(allowed),
+        results["fsync"]["p50_ms"], results["unsynced"]["mean_ms"],
     )  # fmt: skip
 
 
