@@ -7,6 +7,7 @@ stands for. ``scim.core.bulkrequest`` reads the message, ``scim.core.bulkorder``
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -171,7 +172,10 @@ def _record(
 def _answer(step: Step, outcome: Outcome) -> dict:
     """The operation's entry in the BulkResponse (RFC 7644 §3.7.3)."""
     op = step.operation
-    answer: dict = {"method": op.method}
+    # RFC 7644 §3.7.3: "method" is REQUIRED in every answer, a string. An operation refused for
+    # its method gets back what it sent (as text if it was no string), to tell it apart.
+    method = op.method if isinstance(op.method, str) else json.dumps(op.method)
+    answer: dict = {"method": method}
     if op.bulk_id is not None:
         answer["bulkId"] = op.bulk_id  # RFC 7644 §3.7: "MUST return the same bulkId"
     target = outcome.resource["id"] if outcome.resource is not None else step.target

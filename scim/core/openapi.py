@@ -268,7 +268,14 @@ def _bulk_components(ref: str) -> dict:
                     "items": {
                         "type": "object",
                         "properties": {
-                            "method": method,
+                            "method": {
+                                "type": "string",
+                                "description": (
+                                    "The operation's method; for one refused for its method, "
+                                    "the method as sent (as text if it was no string)."
+                                ),
+                                "examples": method["enum"],
+                            },
                             "bulkId": {"type": "string"},
                             "location": {"type": "string"},
                             "version": {"type": "string"},

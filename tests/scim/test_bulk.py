@@ -146,6 +146,17 @@ def test_a_malformed_operation_fails_alone(scim, operation, status):
 
 
 @pytest.mark.parametrize(
+    "sent, answered",
+    [("get", "GET"), ("__not_in_enum__", "__NOT_IN_ENUM__"), (5, "5"), (None, "null")],
+)
+def test_an_operation_refused_for_its_method_is_answered_with_it_as_text(scim, sent, answered):
+    # RFC 7644 §3.7.3: every answer has a "method", a string, whatever the client sent.
+    answers = run(scim, {"method": sent, "path": "/Users/x"}, post_user("ann", "ann"))
+    assert [a["method"] for a in answers] == [answered, "POST"]
+    assert answers[0]["response"]["scimType"] == "invalidValue"
+
+
+@pytest.mark.parametrize(
     "body, scim_type",
     [
         ({"schemas": [BULK]}, "invalidValue"),
