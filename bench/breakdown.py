@@ -117,11 +117,6 @@ def table(parts: Counter, requests: int, mean_ms: float) -> str:
     return "\n".join(lines)
 
 
-def per_request(parts: Counter, requests: int) -> dict[str, float]:
-    """The busy time per request of each part, in ms (py-spy's own cost included)."""
-    return {part: count / RATE / requests * 1000 for part, count in parts.most_common()}
-
-
 REST = "the rest: Flask's hooks and contexts, middleware, a larger answer to send and read"
 
 

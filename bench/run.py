@@ -112,9 +112,7 @@ def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> N
         client = Client(server.port, data.token)
         row["post"] = phases.creates(client, data, counts["writes"])
         if (args.breakdown or args.peer) and size == args.sizes[0] and postgres:
-            results["breakdown"], spied = post_breakdown(client, server, data, counts["writes"])
-            if spied:
-                results["spied"] = spied
+            results["breakdown"] = post_breakdown(client, server, data, counts["writes"])
         row["lookup"] = phases.lookups(client, data, counts["lookups"])
         row["page"] = phases.pages(client, data, counts["pages"])
         if largest:
@@ -148,17 +146,16 @@ def measure_size(size: int, largest: bool, args, work: Path, results: dict) -> N
             server.stop()
 
 
-def post_breakdown(client: Client, server, data, requests: int) -> tuple[str, dict | None]:
-    """More sequential POSTs, sampled by py-spy: where their time goes inside the server (the
-    table, and each part's share per request)."""
+def post_breakdown(client: Client, server, data, requests: int) -> str:
+    """More sequential POSTs, sampled by py-spy: where their time goes inside the server (a
+    table of each part's share)."""
     if not breakdown.Sampler.available():
-        return "breakdown: py-spy is not installed (pip install -r requirements-dev.txt)", None
+        return "breakdown: py-spy is not installed (pip install -r requirements-dev.txt)"
     with breakdown.Sampler(server.process.pid) as sampler:
         base, tag = f"/scim/v2/{data.idp}/Users", f"spied{len(data.users)}"
         post = phases.creates_at(client, base, requests, tag, "POST /Users under py-spy")
     parts = breakdown.charge(sampler.stacks())
-    spied = {"mean_ms": post["mean_ms"], "parts": breakdown.per_request(parts, post["requests"])}
-    return breakdown.table(parts, post["requests"], post["mean_ms"]), spied
+    return breakdown.table(parts, post["requests"], post["mean_ms"])
 
 
 def measure_unsynced(size: int, requests: int, work: Path, results: dict) -> None:

@@ -23,26 +23,22 @@ if TYPE_CHECKING:
 ADOPTABLE = ("kept", "diverged")
 
 
-def adoptable(store: Store, idp: str, new: dict) -> str | None:
-    """Return the id to give a User the IdP is creating, when the applications still have a
-    user of that IdP with its ``userName`` (case-insensitive, RFC 7643 §4.1.1) that the IdP
-    deleted: the IdP is giving it back (re-assigned within the keep period, or after a
-    discard), and the applications see it come back (``user.reactivated``) rather than a
-    stranger arrive. None otherwise."""
-    return Adoptable(store, idp).id_for(new)
-
-
 class Adoptable:
-    """The users an IdP may give back (``adoptable``), read from the store once for several
-    creates: a /Bulk request of thousands of POSTs asks once, not once each (on PostgreSQL a
-    query each). ``forget()`` after anything that may change them (a deletion, an adoption):
-    the next create reads them again."""
+    """The users an IdP may give back, read from the store once for several creates: a /Bulk
+    request of thousands of POSTs asks once, not once each (on PostgreSQL a query each).
+    ``forget()`` after anything that may change them (a deletion, an adoption): the next
+    create reads them again."""
 
     def __init__(self, store: Store, idp: str):
         self._store, self._idp = store, idp
         self._ids: dict[str, str] | None = None  # casefolded userName -> id
 
     def id_for(self, new: dict) -> str | None:
+        """Return the id to give a User the IdP is creating, when the applications still
+        have a user of that IdP with its ``userName`` (case-insensitive, RFC 7643 §4.1.1)
+        that the IdP deleted: the IdP is giving it back (re-assigned within the keep period,
+        or after a discard), and the applications see it come back (``user.reactivated``)
+        rather than a stranger arrive. None otherwise."""
         name = new.get("userName")
         if not isinstance(name, str):
             return None

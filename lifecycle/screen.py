@@ -95,7 +95,7 @@ def _decide(
     entry = store.get_record("downstream", uid)
     writes: list[Write] = []
     if entry is not None and entry["reason"] in kept.ADOPTABLE:
-        # The IdP writes the user again (or creates it again: ``adoptable``): the mark
+        # The IdP writes the user again (or creates it again: ``kept.Adoptable``): the mark
         # clears, and the applications learn the change from what they saw.
         known = {**entry["data"]["scim"], **kept.internal(before)}
         drafts = kept.redraft(known, after, drafts, context.idp)

@@ -162,7 +162,7 @@ class Store(Protocol):
         """Store a new resource, assigning ``id`` and ``meta``; return it (read-only).
 
         ``id``: the id to give it instead of a new one (a user the applications still have,
-        given back when its IdP creates it again: ``lifecycle.kept.adoptable``); Conflict if
+        given back when its IdP creates it again: ``lifecycle.kept.Adoptable``); Conflict if
         a resource has it.
 
         ``prepare(resource)``, if given, runs while other writers are locked out and returns

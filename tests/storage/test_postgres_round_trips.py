@@ -2,8 +2,9 @@
 
 A proxy (``tests.storage.pgproxy``) sits between Roster and the database and counts round
 trips: each time the client speaks after the server has, on any connection. A client that
-waits for an answer does so at most once per round trip, and a pipelined transaction, whose
-statements and COMMIT go out together, is one.
+waits for an answer does so at most once per round trip, and a held transaction, whose
+statements and COMMIT go out together in one message (``storage.postgres.pg_tx.Held``), is
+one.
 
 The request log is written behind the request (``storage.behind``), by a thread of its own on
 a connection of its own: the request never waits for it. The test holds that thread back
@@ -22,7 +23,7 @@ from tests.conftest import Tenant
 from tests.storage.pgproxy import Proxy
 
 # The token check, the look for a deleted user of that userName the applications still have
-# (``lifecycle.kept.adoptable``), and the write's own transaction with its events.
+# (``lifecycle.kept.Adoptable``), and the write's own transaction with its events.
 POST_USERS = 3
 WARM_UP = 20
 
@@ -90,8 +91,8 @@ def test_a_post_of_a_user_takes_three_round_trips(app, proxy, held_log):
 def test_a_refused_duplicate_leaves_the_transaction_closed(app, proxy, held_log):
     scim = Tenant(app.test_client(), storage.get_store(app), "Counted IdP")
     scim.create_user("ann")
-    # The pipelined INSERT fails at the COMMIT's sync: the transaction is rolled back and the
-    # connection goes back to the pool idle, ready for the next write.
+    # The held INSERT fails inside the transaction's one message: the transaction is rolled
+    # back and the connection goes back to the pool idle, ready for the next write.
     assert scim.post("/Users", {"userName": "ANN", "schemas": [CORE]}).status_code == 409
     scim.create_user("bob")
     assert scim.get("/Users").get_json()["totalResults"] == 2
